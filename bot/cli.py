@@ -1,0 +1,141 @@
+"""Command-line tools over the core: `lookup` (one query, or JSON lines) and `load` (data into the database)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import textwrap
+from collections.abc import Iterable
+from typing import TextIO
+
+from bot.config import Settings
+from bot.glossary import Glossary
+from bot.loader import GlossaryError, load_glossary
+from bot.models import Concept
+from bot.resolver import Resolution
+from bot.store import Store
+
+WIDTH = 88
+
+
+def shipped_glossary() -> Glossary:
+    """Build the glossary view of the shipped data files (no database needed)."""
+    data = load_glossary()
+    return Glossary((item.concept for item in data.concepts), data.documents)
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    paragraphs = text.split("\n\n")
+    return "\n\n".join(textwrap.fill(p, WIDTH, initial_indent=indent, subsequent_indent=indent) for p in paragraphs)
+
+
+def _names(concepts: Iterable[Concept]) -> str:
+    return ", ".join(concept.name for concept in concepts)
+
+
+def format_concept(glossary: Glossary, concept: Concept) -> str:
+    """Render one concept for a terminal: what a student wants first (name, summary), then the detail."""
+    lines = [concept.name.upper(), _wrap(concept.summary), "", _wrap(concept.definition), ""]
+    path = glossary.category_path(concept.id)
+    if len(path) > 1:
+        lines.append(f"Category:   {' › '.join(c.name for c in path)}")
+    classes = glossary.lookup_many(list(concept.classification.values()))
+    if classes:
+        lines.append(f"Classes:    {_names(classes)}")
+    if concept.stage is not None:
+        protocol = glossary.get(concept.stage.protocol)
+        total = len(glossary.stages(concept.stage.protocol))
+        lines.append(f"Stage:      {concept.stage.order} of {total} in {protocol.name if protocol else '?'}")
+    if concept.aliases:
+        lines.append(f"Also:       {', '.join(concept.aliases)}")
+    if concept.examples:
+        lines.append(f"Examples:   {', '.join(concept.examples)}")
+    related = glossary.related(concept.id)
+    if related:
+        lines.append(f"Related:    {_names(related)}")
+    lines.append(f"Source:     {source_line(glossary, concept)}")
+    for note in concept.notes:
+        lines.append(textwrap.fill(f"Note: {note}", WIDTH, subsequent_indent="      "))
+    return "\n".join(lines)
+
+
+def source_line(glossary: Glossary, concept: Concept) -> str:
+    """Say where an entry comes from, in one line."""
+    document = glossary.documents.get(concept.source.document)
+    where = document.title if document else concept.source.document
+    if concept.source.section:
+        where += f" — {concept.source.section}"
+    if concept.source.editorial and document is not None:
+        where += " (with editorial additions)"
+    return where
+
+
+def format_resolution(glossary: Glossary, resolution: Resolution) -> str:
+    """Render a lookup: the concept when the match is clear, else honest suggestions."""
+    if resolution.match is not None:
+        concept = glossary.get(resolution.match.id)
+        if concept is not None:
+            header = ""
+            if resolution.match.score < 100:
+                header = f"(best match for '{resolution.query}', score {resolution.match.score:g})\n\n"
+            return header + format_concept(glossary, concept)
+    close = resolution.suggestions[:5]
+    if not close:
+        return f"No entry matches '{resolution.query.strip()[:80]}'."
+    return f"No clear match for '{resolution.query.strip()[:80]}'. Did you mean:\n" + "\n".join(
+        f"  - {s.name}" + (f" (as '{s.matched}')" if s.matched != s.name else "") for s in close
+    )
+
+
+def lookup_json_lines(glossary: Glossary, source: TextIO, sink: TextIO) -> None:
+    """Answer one query per input line with one JSON object per output line."""
+    for line in source:
+        query = line.rstrip("\r\n")
+        resolution = glossary.resolver.resolve(query)
+        match = resolution.match
+        record = {
+            "query": query,
+            "match": None
+            if match is None
+            else {"id": match.id, "name": match.name, "score": match.score, "matched": match.matched},
+            "suggestions": [{"id": s.id, "name": s.name, "score": s.score} for s in resolution.suggestions],
+        }
+        sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sink.flush()
+
+
+def run_lookup(query: str | None, as_json: bool) -> int:
+    """Entry point of `python -m bot lookup`."""
+    glossary = shipped_glossary()
+    if as_json:
+        lookup_json_lines(glossary, sys.stdin, sys.stdout)
+        return 0
+    if query is None:
+        print("Give a term to look up, e.g.: python -m bot lookup immunotherapy", file=sys.stderr)
+        return 2
+    resolution = glossary.resolver.resolve(query)
+    print(format_resolution(glossary, resolution))
+    return 0 if resolution.match is not None else 1
+
+
+async def load_into_database(settings: Settings) -> str:
+    """Validate the data files and mirror them into the database; return the report."""
+    data = load_glossary()
+    async with await Store.open(settings.database_path) as store:
+        report = await store.sync_shipped(data)
+    lines = [f"Loaded {len(data.concepts)} concepts into {settings.database_path}: {report.summary()}."]
+    for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        if ids:
+            lines.append(f"  {label}: {', '.join(ids)}")
+    return "\n".join(lines)
+
+
+def run_load(settings: Settings) -> int:
+    """Entry point of `python -m bot load`."""
+    try:
+        print(asyncio.run(load_into_database(settings)))
+    except GlossaryError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,131 @@
+"""An immutable, in-memory view of the glossary as one audience sees it, with its resolver.
+
+Commands read concepts through this, never from SQL: lookups are dictionary reads, and a view is
+replaced, not mutated, when the data behind it changes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+
+from bot.models import Concept, Kind, SourceDocument
+from bot.resolver import IndexedConcept, Resolver
+
+
+class Glossary:
+    """Concepts by id, the relations between them, and the resolver over their names."""
+
+    def __init__(self, concepts: Iterable[Concept], documents: Iterable[SourceDocument] = ()) -> None:
+        self.concepts: dict[str, Concept] = {concept.id: concept for concept in concepts}
+        self.documents: dict[str, SourceDocument] = {document.id: document for document in documents}
+        self._children: dict[str, list[Concept]] = defaultdict(list)
+        self._classified: dict[str, list[Concept]] = defaultdict(list)
+        for concept in self.concepts.values():
+            if concept.parent in self.concepts:
+                self._children[concept.parent].append(concept)
+            for klass in concept.classification.values():
+                self._classified[klass].append(concept)
+        for group in (*self._children.values(), *self._classified.values()):
+            group.sort(key=lambda concept: concept.name.casefold())
+
+    def __len__(self) -> int:
+        return len(self.concepts)
+
+    def __contains__(self, concept_id: object) -> bool:
+        return concept_id in self.concepts
+
+    def get(self, concept_id: str) -> Concept | None:
+        """Return the concept with this id, or None."""
+        return self.concepts.get(concept_id)
+
+    @cached_property
+    def resolver(self) -> Resolver:
+        """The one resolver for this view (built on first use)."""
+        return Resolver(IndexedConcept(c.id, c.name, c.names) for c in self.concepts.values())
+
+    def sorted(self, concepts: Iterable[Concept]) -> list[Concept]:
+        """Return concepts in reading order (by name)."""
+        return sorted(concepts, key=lambda concept: concept.name.casefold())
+
+    def children(self, concept_id: str) -> list[Concept]:
+        """Return the direct children of a concept in the preparation tree."""
+        return list(self._children.get(concept_id, ()))
+
+    def classified_as(self, class_id: str) -> list[Concept]:
+        """Return the concepts placed in a class on one of the classification axes."""
+        return list(self._classified.get(class_id, ()))
+
+    def ancestors(self, concept_id: str) -> list[Concept]:
+        """Return the path from the tree's root down to the concept's parent (cycle-safe)."""
+        path: list[Concept] = []
+        seen = {concept_id}
+        current = self.concepts.get(concept_id)
+        while current is not None and current.parent and current.parent not in seen:
+            seen.add(current.parent)
+            parent = self.concepts.get(current.parent)
+            if parent is None:
+                break
+            path.append(parent)
+            current = parent
+        return path[::-1]
+
+    def category_path(self, concept_id: str) -> list[Concept]:
+        """Return the concept's path in the preparation tree, root first, the concept itself last."""
+        concept = self.concepts.get(concept_id)
+        return [*self.ancestors(concept_id), concept] if concept else []
+
+    def of_kind(self, kind: Kind) -> list[Concept]:
+        """Return every concept of one kind, in reading order."""
+        return self.sorted(concept for concept in self.concepts.values() if concept.kind is kind)
+
+    def axes(self) -> list[tuple[Concept, list[Concept]]]:
+        """Return each classification axis with its classes."""
+        classes: dict[str, list[Concept]] = defaultdict(list)
+        for concept in self.of_kind(Kind.CLASS):
+            if concept.axis:
+                classes[concept.axis].append(concept)
+        return [(axis, classes.get(axis.id, [])) for axis in self.of_kind(Kind.AXIS)]
+
+    def tree_roots(self) -> list[Concept]:
+        """Return the roots of the preparation tree (entries with children and no parent)."""
+        return self.sorted(c for c in self.concepts.values() if c.parent is None and self._children.get(c.id))
+
+    def members(self, concept_id: str) -> list[Concept]:
+        """Return what belongs under a category: an axis's classes, a class's entries, a node's children."""
+        concept = self.concepts.get(concept_id)
+        if concept is None:
+            return []
+        if concept.kind is Kind.AXIS:
+            return next((classes for axis, classes in self.axes() if axis.id == concept_id), [])
+        if concept.kind is Kind.PROTOCOL:
+            return self.stages(concept_id)
+        seen: dict[str, Concept] = {c.id: c for c in self.children(concept_id)}
+        for member in self.classified_as(concept_id):
+            seen.setdefault(member.id, member)
+        return self.sorted(seen.values())
+
+    def is_category(self, concept_id: str) -> bool:
+        """Say whether a concept groups others (and so can be listed by /category)."""
+        return bool(self.members(concept_id))
+
+    def protocols(self) -> list[Concept]:
+        """Return the ordered protocols (the kidney-disease regime)."""
+        return self.of_kind(Kind.PROTOCOL)
+
+    def stages(self, protocol_id: str) -> list[Concept]:
+        """Return a protocol's stages in order."""
+        staged = [c for c in self.concepts.values() if c.stage is not None and c.stage.protocol == protocol_id]
+        return sorted(staged, key=lambda concept: concept.stage.order if concept.stage else 0)
+
+    def related(self, concept_id: str) -> list[Concept]:
+        """Return the related entries that exist in this view."""
+        concept = self.concepts.get(concept_id)
+        if concept is None:
+            return []
+        return [self.concepts[other] for other in concept.related if other in self.concepts]
+
+    def lookup_many(self, concept_ids: Sequence[str]) -> list[Concept]:
+        """Return the concepts for the ids that exist, in the given order."""
+        return [self.concepts[i] for i in concept_ids if i in self.concepts]

@@ -1,0 +1,109 @@
+"""Normalisation of names and queries: the one place that decides when two spellings are "the same".
+
+Both sides of every comparison (a stored name or alias, and what a person typed) go through `normalise`,
+so rules only need to be consistent, not linguistically perfect: an over-eager British→American rule
+maps both sides the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+MAX_QUERY_CHARS = 200
+"""Longer input is cut before matching: no glossary name is that long, and it bounds the work per query."""
+
+GREEK_LETTERS = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda"}
+
+# Ordered (pattern, replacement) rules applied to each word, British → American.
+_SPELLING_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"^haem", "hem"),  # haematopoietic, haemolytic
+        (r"aem", "em"),  # leukaemia, anaemia, septicaemia
+        (r"^oe", "e"),  # oestrogen, oedema, oesophagus
+        (r"oet", "et"),  # foetal
+        (r"paed", "ped"),  # paediatric
+        (r"(?<=[a-z]{3})our$", "or"),  # tumour, behaviour, colour (not four/hour/your)
+        (r"(?<=[a-z]{2})tre$", "ter"),  # centre, litre
+        (r"ogue$", "og"),  # analogue, catalogue
+        (r"(?<=[a-z]{3})is(e|ed|es|ing|ation|ations|er|ers)$", r"iz\1"),  # immunise, sensitisation
+        (r"(?<=[a-z]{2})ys(e|ed|es|ing)$", r"yz\1"),  # analyse, dialyse
+        (r"sulph", "sulf"),
+        (r"ageing$", "aging"),
+        (r"programme$", "program"),
+    )
+)
+
+_NOT_PLURAL_ENDINGS = ("ss", "us", "is")
+
+
+def _fold_character(char: str) -> str:
+    """Map one character to its matching form: letters and digits kept, Greek spelled out, the rest a space."""
+    if char in GREEK_LETTERS:
+        return " " + GREEK_LETTERS[char] + " "
+    category = unicodedata.category(char)
+    if category.startswith(("L", "N")):
+        return char
+    if category == "Cf":  # zero-width joiners, BOM, soft hyphen: invisible, so they must not split words
+        return ""
+    return " "
+
+
+def singular(word: str, *, original: str = "") -> str:
+    """Reduce an English plural to its singular, leaving short all-caps abbreviations (LPS, HSCT) alone."""
+    if original.isupper() and len(original) <= 5:
+        return word
+    if len(word) < 4 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(_NOT_PLURAL_ENDINGS):
+        return word[:-1]
+    return word
+
+
+def americanise(word: str) -> str:
+    """Rewrite British spellings of a single lower-case word to American ones."""
+    for pattern, replacement in _SPELLING_RULES:
+        word = pattern.sub(replacement, word)
+    return word
+
+
+@lru_cache(maxsize=65536)
+def _normal_word(word: str) -> str:
+    """Normalise one word (cached: vocabularies are small even when glossaries are huge)."""
+    return americanise(singular(word.casefold(), original=word))
+
+
+_ASCII_PUNCTUATION = str.maketrans({char: " " for char in map(chr, range(128)) if not char.isalnum()})
+
+
+def normalise(text: str) -> str:
+    """Return the matching key of `text`: NFKC, no accents, case-folded, punctuation as spaces, singular, American.
+
+    Never raises; any string (including empty, emoji-only or control characters) gives a string.
+    """
+    text = text[:MAX_QUERY_CHARS]
+    if text.isascii():  # the common case, and the same result as the full path below
+        folded = text.translate(_ASCII_PUNCTUATION)
+    else:
+        text = unicodedata.normalize("NFKC", text)
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(char for char in decomposed if not unicodedata.combining(char))
+        folded = "".join(_fold_character(char) for char in text)
+    return " ".join(_normal_word(word) for word in folded.split())
+
+
+def compact(key: str) -> str:
+    """Return a normalised key without spaces, so "stem cell", "stem-cell" and "stemcell" meet."""
+    return key.replace(" ", "")
+
+
+def lookup_keys(text: str) -> tuple[str, str]:
+    """Return the exact-match keys of a name: its normalised form and its compact form."""
+    key = normalise(text)
+    return key, compact(key)

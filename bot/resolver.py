@@ -1,0 +1,289 @@
+"""Resolve loosely typed text to a concept, or honestly to nothing, with ranked suggestions.
+
+One resolver serves lookup, autocomplete, "did you mean", editing and quizzes. The cascade:
+1. exact hit on a normalised name or alias (or its space-free form);
+2. candidate names narrowed by a character-trigram index, rarest trigram first, with a cap on postings read;
+3. rapidfuzz WRatio on those candidates only, ties broken by word-order-free ratio, prefix, then plain ratio.
+Narrowing first is both faster and more accurate than WRatio over every name: it drops names whose only
+link to the query is WRatio's generous partial matching.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from bot.normalise import compact, normalise
+
+SUGGESTION_LIMIT = 25
+"""Discord's autocomplete maximum, and so the most suggestions anyone asks for."""
+
+CONFIDENT_SCORE = 86.0
+"""Below this a fuzzy hit is only a suggestion."""
+
+CONFIDENT_MARGIN = 4.0
+"""A fuzzy hit must beat the next concept by this much, so generic words ("therapy") give choices."""
+
+SUGGESTION_FLOOR = 60.0
+"""Fuzzy suggestions scoring below this are noise: junk input gets no suggestions rather than random ones."""
+
+CANDIDATES = 250
+"""Names scored with WRatio per query after trigram narrowing."""
+
+POSTINGS_CAP = 60_000
+"""Posting entries read per query: bounds the work on huge indexes, rarest trigrams are read first."""
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_BASE = 38  # 0 = space, 1..36 = [a-z0-9], 37 = any other character
+_TRIGRAMS = _BASE**3
+_SEPARATOR = 255
+_CHUNK_NAMES = 50_000
+
+_CODES = np.full(256, _BASE - 1, dtype=np.uint8)
+_CODES[ord(" ")] = 0
+_CODES[ord("\n")] = _SEPARATOR
+for _position, _char in enumerate(_ALPHABET, start=1):
+    _CODES[ord(_char)] = _position
+
+
+class _AsciiFold(dict[int, str]):
+    """`str.translate` table: keep [a-z0-9 \\n], fold any other character to one placeholder."""
+
+    def __missing__(self, codepoint: int) -> str:
+        char = chr(codepoint)
+        folded = char if char in _ALPHABET or char in " \n" else "~"
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD = _AsciiFold()
+
+
+def _trigram_codes(key: str) -> np.ndarray:
+    """Return the distinct trigram codes of one normalised key, padded with a space at each end."""
+    text = f" {key} "
+    if not text.isascii():
+        text = text.translate(_FOLD)
+    codes = _CODES[np.frombuffer(text.encode("ascii"), dtype=np.uint8)].astype(np.int32)
+    if len(codes) < 3:
+        return np.empty(0, dtype=np.int32)
+    return np.unique((codes[:-2] * _BASE + codes[1:-1]) * _BASE + codes[2:])
+
+
+def _build_postings(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Build a CSR trigram index in vectorised chunks to bound memory.
+
+    Returns offsets by trigram code, the name ids of each trigram's postings, and each name's trigram count.
+    """
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    total = np.zeros(_TRIGRAMS, dtype=np.int64)
+    sizes = np.zeros(len(keys), dtype=np.uint16)
+    for low in range(0, len(keys), _CHUNK_NAMES):
+        part = keys[low : low + _CHUNK_NAMES]
+        text = "\n".join(f" {key} " for key in part)
+        if not text.isascii():
+            text = text.translate(_FOLD)
+        codes = _CODES[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+        name_of = np.cumsum(codes == _SEPARATOR, dtype=np.int64)[:-2]
+        first, second, third = codes[:-2], codes[1:-1], codes[2:]
+        valid = (first != _SEPARATOR) & (second != _SEPARATOR) & (third != _SEPARATOR)
+        trigram = (first[valid].astype(np.int64) * _BASE + second[valid]) * _BASE + third[valid]
+        combined = np.unique(trigram * len(part) + name_of[valid])  # dedupes, sorts by trigram then name
+        del trigram, name_of, valid
+        chunk_trigrams = (combined // len(part)).astype(np.uint16)  # 38**3 codes fit
+        chunk_names = (combined % len(part) + low).astype(np.int32)
+        del combined
+        sizes[low : low + len(part)] = np.bincount(chunk_names - low, minlength=len(part))
+        counts = np.bincount(chunk_trigrams, minlength=_TRIGRAMS)
+        total += counts
+        chunks.append((chunk_trigrams, chunk_names, counts))
+    offsets = np.zeros(_TRIGRAMS + 1, dtype=np.int64)
+    np.cumsum(total, out=offsets[1:])
+    postings = np.empty(int(offsets[-1]), dtype=np.int32)
+    cursor = offsets[:-1].copy()
+    for chunk_trigrams, chunk_names, counts in chunks:
+        local_start = np.zeros(_TRIGRAMS, dtype=np.int64)
+        np.cumsum(counts[:-1], out=local_start[1:])
+        rank = np.arange(len(chunk_trigrams), dtype=np.int64) - local_start[chunk_trigrams]
+        postings[cursor[chunk_trigrams] + rank] = chunk_names
+        cursor += counts
+    _return_freed_memory()
+    return offsets, postings, sizes
+
+
+def _return_freed_memory() -> None:
+    """Hand the build's large temporaries back to the OS; glibc keeps them mapped otherwise."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A concept that fits the query: which one, under which name or alias, and how well (0–100)."""
+
+    id: str
+    name: str
+    score: float
+    matched: str
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the JSON form used by the command line."""
+        return {"id": self.id, "name": self.name, "score": self.score, "matched": self.matched}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The answer to one query: a confident match or none, and ranked suggestions (the match first)."""
+
+    query: str
+    match: Suggestion | None
+    suggestions: tuple[Suggestion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedConcept:
+    """What the resolver needs of a concept: its id, canonical name, and every name it answers to."""
+
+    id: str
+    name: str
+    names: Sequence[str]
+
+
+class Resolver:
+    """An immutable index over concept names; build a new one when the glossary changes."""
+
+    def __init__(self, concepts: Iterable[IndexedConcept]) -> None:
+        self._concept_ids: list[str] = []
+        self._concept_names: list[str] = []
+        self._name_texts: list[str] = []
+        self._name_keys: list[str] = []
+        name_concepts: list[int] = []
+        self._exact: dict[str, int] = {}
+        for concept in concepts:
+            concept_index = len(self._concept_ids)
+            self._concept_ids.append(concept.id)
+            self._concept_names.append(concept.name)
+            for text in concept.names:
+                key = normalise(text)
+                if not key:
+                    continue
+                name_index = len(self._name_keys)
+                self._name_texts.append(text)
+                self._name_keys.append(key)
+                name_concepts.append(concept_index)
+                self._exact.setdefault(key, name_index)
+                self._exact.setdefault(compact(key), name_index)
+        self._name_concept = np.asarray(name_concepts, dtype=np.int32)
+        self._key_array = np.asarray(self._name_keys, dtype=object)  # fancy-indexable without a Python loop
+        self._offsets, self._postings, self._trigram_counts = _build_postings(self._name_keys)
+        self._browse_order = sorted(range(len(self._concept_ids)), key=lambda i: self._concept_names[i].casefold())
+
+    def __len__(self) -> int:
+        return len(self._concept_ids)
+
+    @property
+    def name_count(self) -> int:
+        """How many names and aliases are indexed."""
+        return len(self._name_keys)
+
+    def resolve(self, query: str, limit: int = SUGGESTION_LIMIT) -> Resolution:
+        """Resolve `query` to a concept when the evidence is clear; always return ranked suggestions."""
+        key = normalise(query)
+        if not key:
+            return Resolution(query, None, ())
+        exact = self._exact.get(key)
+        if exact is None:
+            exact = self._exact.get(compact(key))
+        ranked = self._rank(key, max(limit, 2), exact)
+        match = None
+        if exact is not None:
+            match = ranked[0]
+        elif ranked and ranked[0].score >= CONFIDENT_SCORE:
+            runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+            if ranked[0].score - runner_up >= CONFIDENT_MARGIN:
+                match = ranked[0]
+        return Resolution(query, match, tuple(ranked[:limit]))
+
+    def suggest(self, query: str, limit: int = SUGGESTION_LIMIT) -> tuple[Suggestion, ...]:
+        """Return ranked suggestions for autocomplete; an empty query lists concepts alphabetically."""
+        if not normalise(query):
+            return tuple(
+                Suggestion(self._concept_ids[i], self._concept_names[i], 0.0, self._concept_names[i])
+                for i in self._browse_order[:limit]
+            )
+        return self.resolve(query, limit).suggestions
+
+    def _candidates(self, key: str) -> np.ndarray:
+        """Return the name indexes worth scoring: all of them for a small index, else the trigram-narrowed few."""
+        if len(self._name_keys) <= CANDIDATES:
+            return np.arange(len(self._name_keys), dtype=np.int32)
+        codes = _trigram_codes(key)
+        if codes.size == 0:
+            return np.empty(0, dtype=np.int32)
+        starts, ends = self._offsets[codes], self._offsets[codes + 1]
+        lengths = ends - starts
+        slices: list[np.ndarray] = []
+        budget = POSTINGS_CAP
+        for position in np.argsort(lengths, kind="stable"):
+            if lengths[position] == 0:
+                continue
+            if budget <= 0:
+                break
+            take = min(int(lengths[position]), budget)
+            slices.append(self._postings[starts[position] : starts[position] + take])
+            budget -= take
+        if not slices:
+            return np.empty(0, dtype=np.int32)
+        hits = np.concatenate(slices)
+        if hits.size <= CANDIDATES:
+            return np.unique(hits)
+        names, counts = np.unique(hits, return_counts=True)
+        if names.size <= CANDIDATES:
+            return names
+        # Dice overlap, so long names sharing many trigrams by chance do not crowd out the close short ones.
+        dice = counts / (self._trigram_counts[names].astype(np.float32) + codes.size)
+        return names[np.argpartition(-dice, CANDIDATES)[:CANDIDATES]]
+
+    def _rank(self, key: str, limit: int, exact: int | None) -> list[Suggestion]:
+        """Score candidates with WRatio and return the best name of each of the top `limit` concepts."""
+        candidates = self._candidates(key)
+        if exact is not None and exact not in candidates:
+            candidates = np.append(candidates, np.int32(exact))
+        if candidates.size == 0:
+            return []
+        keys = self._key_array[candidates].tolist()
+        weighted = process.cdist([key], keys, scorer=fuzz.WRatio, dtype=np.float32)[0]
+        word_order_free = process.cdist([key], keys, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0]
+        plain = process.cdist([key], keys, scorer=fuzz.ratio, dtype=np.float32)[0]
+        prefix = np.fromiter((candidate.startswith(key) for candidate in keys), dtype=bool, count=len(keys))
+        if exact is not None:
+            weighted[candidates == exact] = 101.0  # the exact hit leads whatever WRatio thinks
+        order = np.lexsort((-plain, ~prefix, -word_order_free, -weighted))
+        ranked: list[Suggestion] = []
+        seen: set[int] = set()
+        for position in order:
+            name_index = int(candidates[position])
+            concept_index = int(self._name_concept[name_index])
+            if concept_index in seen:
+                continue
+            seen.add(concept_index)
+            score = min(100.0, round(float(weighted[position]), 1))
+            if score < SUGGESTION_FLOOR:
+                break
+            ranked.append(
+                Suggestion(
+                    self._concept_ids[concept_index],
+                    self._concept_names[concept_index],
+                    score,
+                    self._name_texts[name_index],
+                )
+            )
+            if len(ranked) >= limit:
+                break
+        return ranked

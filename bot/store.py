@@ -1,0 +1,238 @@
+"""The SQLite store (aiosqlite): schema migrations, the shipped glossary, settings and metadata.
+
+All SQL lives in this package. Migrations are numbered files in `bot/migrations/` applied in order, each
+in its own transaction, the schema version kept in `PRAGMA user_version`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from bot.loader import GlossaryData
+from bot.models import Concept, SourceDocument
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class SchemaError(RuntimeError):
+    """The database cannot be used by this version of the bot."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered schema change."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def bundled_migrations() -> list[Migration]:
+    """Return the migrations shipped in the package, checked to be numbered 1..n without gaps."""
+    found: list[Migration] = []
+    for entry in resources.files("bot.migrations").iterdir():
+        matched = _MIGRATION_NAME.match(entry.name)
+        if matched:
+            found.append(Migration(int(matched.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda migration: migration.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise SchemaError(f"migration {migration.name} is out of sequence (expected version {expected})")
+    return found
+
+
+@dataclass
+class LoadReport:
+    """What a (re)load of the shipped data did, by concept id."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Return a one-line human summary."""
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.unchanged)} unchanged, {len(self.removed)} removed"
+        )
+
+
+def _content_hash(payload: str) -> str:
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    """Return the current time as an ISO string, timezone-aware."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """An open database. Create with `await Store.open(path)`; close with `await store.close()`."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: str) -> None:
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path, migrations: Iterable[Migration] | None = None) -> Self:
+        """Open (creating if needed) and migrate the database at `path`."""
+        location = str(path)
+        if location != ":memory:":
+            Path(location).parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(location, isolation_level=None)  # transactions are explicit
+        store = cls(connection, location)
+        try:
+            await connection.execute("PRAGMA foreign_keys = ON")
+            await connection.execute("PRAGMA journal_mode = WAL")
+            await connection.execute("PRAGMA synchronous = FULL")
+            await connection.execute("PRAGMA busy_timeout = 5000")
+            await store.migrate(bundled_migrations() if migrations is None else list(migrations))
+        except BaseException:
+            await connection.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run the body in one transaction: all of it is written, or on any error none of it."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        await self._db.execute("COMMIT")
+
+    async def schema_version(self) -> int:
+        """Return the schema version recorded in the database."""
+        rows = await self._db.execute_fetchall("PRAGMA user_version")
+        return int(next(iter(rows))[0])
+
+    async def migrate(self, migrations: list[Migration]) -> list[int]:
+        """Apply the migrations newer than the database, in order; refuse a database newer than the code."""
+        current = await self.schema_version()
+        latest = migrations[-1].version if migrations else 0
+        if current > latest:
+            raise SchemaError(
+                f"the database {self.path} has schema version {current}, newer than this bot knows ({latest}); "
+                "run a newer Immunobot or point DATABASE_PATH at another file"
+            )
+        applied: list[int] = []
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            log.info("Applying database migration %s", migration.name)
+            await self._db.executescript(
+                f"BEGIN;\n{migration.sql}\nPRAGMA user_version = {migration.version};\nCOMMIT;"
+            )
+            applied.append(migration.version)
+        return applied
+
+    # --- shipped glossary -------------------------------------------------------------------------------
+
+    async def sync_shipped(self, data: GlossaryData) -> LoadReport:
+        """Make the shipped tables mirror `data`, touching only rows that differ; nothing else is written."""
+        report = LoadReport()
+        existing = {
+            row[0]: row[1] for row in await self._db.execute_fetchall("SELECT id, content_hash FROM shipped_concepts")
+        }
+        now = utc_now()
+        upserts: list[tuple[str, str, str, str, str]] = []
+        for item in data.concepts:
+            payload = item.concept.model_dump_json()
+            digest = _content_hash(payload + item.origin)
+            previous = existing.pop(item.concept.id, None)
+            if previous == digest:
+                report.unchanged.append(item.concept.id)
+                continue
+            (report.added if previous is None else report.changed).append(item.concept.id)
+            upserts.append((item.concept.id, payload, item.origin, digest, now))
+        report.removed = sorted(existing)
+        documents = {
+            row[0]: row[1] for row in await self._db.execute_fetchall("SELECT id, content_hash FROM source_documents")
+        }
+        document_upserts = []
+        for document in data.documents:
+            payload = document.model_dump_json()
+            if documents.pop(document.id, None) != _content_hash(payload):
+                document_upserts.append((document.id, payload, _content_hash(payload)))
+        if not (upserts or report.removed or document_upserts or documents):
+            return report
+        async with self.transaction():
+            await self._db.executemany(
+                "INSERT INTO shipped_concepts (id, data, origin, content_hash, loaded_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET data = excluded.data, origin = excluded.origin, "
+                "content_hash = excluded.content_hash, loaded_at = excluded.loaded_at",
+                upserts,
+            )
+            await self._db.executemany("DELETE FROM shipped_concepts WHERE id = ?", [(i,) for i in report.removed])
+            await self._db.executemany(
+                "INSERT INTO source_documents (id, data, content_hash) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET data = excluded.data, content_hash = excluded.content_hash",
+                document_upserts,
+            )
+            await self._db.executemany("DELETE FROM source_documents WHERE id = ?", [(i,) for i in documents])
+        return report
+
+    async def shipped_concepts(self) -> list[Concept]:
+        """Return every shipped concept, ordered by id."""
+        rows = await self._db.execute_fetchall("SELECT data FROM shipped_concepts ORDER BY id")
+        return [Concept.model_validate_json(row[0]) for row in rows]
+
+    async def source_documents(self) -> list[SourceDocument]:
+        """Return the source documents the glossary cites."""
+        rows = await self._db.execute_fetchall("SELECT data FROM source_documents ORDER BY id")
+        return [SourceDocument.model_validate_json(row[0]) for row in rows]
+
+    # --- metadata -----------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        """Return a bot-wide metadata value (e.g. the hash of the last synced command tree)."""
+        rows = await self._db.execute_fetchall("SELECT value FROM bot_meta WHERE key = ?", (key,))
+        return next((row[0] for row in rows), None)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Store a bot-wide metadata value."""
+        await self._db.execute(
+            "INSERT INTO bot_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def table_counts(self) -> dict[str, int]:
+        """Return row counts per table (for diagnostics and tests that check nothing else was touched)."""
+        names = await self._db.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        counts: dict[str, int] = {}
+        for (name,) in names:
+            rows = await self._db.execute_fetchall(f'SELECT count(*) FROM "{name}"')  # noqa: S608 - names from schema
+            counts[name] = int(next(iter(rows))[0])
+        return counts
+
+    async def fetch_all(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query for diagnostics and tests."""
+        return [tuple(row) for row in await self._db.execute_fetchall(sql, parameters)]

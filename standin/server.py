@@ -1,0 +1,372 @@
+"""The stand-in server: one aiohttp app on loopback serving Discord's REST API and gateway.
+
+Only ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` need to point
+here (see harness.run_bot); everything else is discord.py's unmodified code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from .gateway import Gateway, GatewayRecord
+from .inject import InjectAPI
+from .messages import HTTPError, MessageStore
+from .records import Changes, Fault, InteractionResult, RecordedRequest, UploadedFile
+from .rest import Rest
+from .state import User, World
+from .world import WorldAPI
+
+API_VERSION = 10
+INTERESTING_HEADERS = ("Authorization", "Content-Type", "User-Agent", "X-Audit-Log-Reason")
+NO_AUTH_PREFIXES = ("/interactions/", "/webhooks/")
+
+
+def json_response(status: int, body: Any) -> web.Response:
+    """Content-Type must be exactly application/json: discord.py only parses JSON then."""
+    if body is None:
+        return web.Response(status=status)
+    return web.Response(status=status, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+
+
+class StandIn(WorldAPI, InjectAPI):
+    """A local Discord. Use ``async with StandIn() as discord_:``."""
+
+    def __init__(
+        self,
+        *,
+        bot_name: str = "Immunobot",
+        token: str = "standin.bot.token",  # noqa: S107 - not a secret, the stand-in's own
+        host: str = "127.0.0.1",
+        port: int = 0,
+        heartbeat_interval: int = 41250,
+        response_timeout: float = 5.0,
+        enforce_deadline: bool = False,
+        compress_gateway: bool = False,
+    ) -> None:
+        self.host, self.port = host, port
+        self.token = token
+        self.heartbeat_interval = heartbeat_interval
+        self.response_timeout = response_timeout
+        self.enforce_deadline = enforce_deadline
+        self.compress_gateway = compress_gateway
+        self.world = World()
+        self.bot_user = self.add_user(bot_name, bot=True)
+        self.application_id = self.bot_user.id
+        self.application_flags = (1 << 19) | (1 << 23)  # gateway message content (limited) + app commands badge
+        self.app_owner = self.add_user("developer")
+        self.changes = Changes()
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self.interactions: list[InteractionResult] = []
+        self._by_token: dict[str, InteractionResult] = {}
+        self._modals: list[tuple[dict[str, Any], InteractionResult]] = []
+        self.gateway = Gateway(self)
+        self.rest = Rest(self)
+        self.messages = MessageStore(self)
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> StandIn:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("GET", "/gateway", self.gateway.handle)
+        app.router.add_route("GET", "/gateway/resume", self.gateway.handle)
+        app.router.add_route("GET", "/attachments/{attachment_id}/{filename}", self._serve_attachment)
+        app.router.add_route("*", f"/api/v{API_VERSION}/{{tail:.*}}", self._handle_api)
+        app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        await self.gateway.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> StandIn:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.base_url}/api/v{API_VERSION}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/gateway"
+
+    @property
+    def resume_gateway_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/gateway/resume"
+
+    # -- identity payloads ---------------------------------------------------------------------
+    def bot_user_dict(self) -> dict[str, Any]:
+        data = self.bot_user.to_dict()
+        data.update(verified=True, mfa_enabled=False, flags=0, locale="en-US", email=None)
+        return data
+
+    def app_info_dict(self) -> dict[str, Any]:
+        return {
+            "id": str(self.application_id),
+            "name": self.bot_user.username,
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "type": None,
+            "hook": True,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "verify_key": "0" * 64,
+            "flags": self.application_flags,
+            "owner": self.app_owner.to_dict(),
+            "team": None,
+            "bot": self.bot_user.to_dict(),
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "tags": [],
+            "install_params": {"scopes": ["bot", "applications.commands"], "permissions": "0"},
+            "integration_types_config": {"0": {}},
+        }
+
+    # -- HTTP plumbing -------------------------------------------------------------------------
+    async def _parse_body(self, request: web.Request) -> tuple[Any, list[UploadedFile]]:
+        files: list[UploadedFile] = []
+        if request.content_type.startswith("multipart/"):
+            body: Any = None
+            reader = await request.multipart()
+            async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if part.name == "payload_json":
+                    body = json.loads(await part.text())
+                elif part.filename is not None:
+                    content = bytes(await part.read(decode=False))
+                    files.append(UploadedFile(part.name or "", part.filename, content, part.headers.get("Content-Type")))
+            return body, files
+        raw = await request.read()
+        if not raw:
+            return None, files
+        try:
+            return json.loads(raw), files
+        except ValueError:
+            return raw.decode(errors="replace"), files
+
+    def _take_fault(self, rec: RecordedRequest) -> Fault | None:
+        for fault in self.faults:
+            if not fault.exhausted and rec.matches(fault.method, fault.path):
+                fault.hits += 1
+                return fault
+        return None
+
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body, files = await self._parse_body(request)
+        rec = RecordedRequest(
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            json=body,
+            files=files,
+            headers={h: request.headers[h] for h in INTERESTING_HEADERS if h in request.headers},
+            at=time.perf_counter(),
+        )
+        self.requests.append(rec)
+        headers: dict[str, str] = {}
+        matched = self.rest.match(request.method, path)
+        rec.route = matched[0] if matched else None
+        try:
+            fault = self._take_fault(rec)
+            if fault is not None:
+                rec.fault = True
+                status, payload = fault.status, fault.response_body()
+                if fault.status == 429:
+                    headers["Retry-After"] = str(fault.retry_after)
+                    headers["X-RateLimit-Scope"] = "global" if fault.is_global else "user"
+                    if fault.is_global:
+                        headers["X-RateLimit-Global"] = "true"
+                    if fault.via:
+                        headers["Via"] = "1.1 google"
+            elif matched is None:
+                status, payload = 404, {"message": "404: Not Found", "code": 0}
+            elif not path.startswith(NO_AUTH_PREFIXES) and request.headers.get("Authorization") != f"Bot {self.token}":
+                status, payload = 401, {"message": "401: Unauthorized", "code": 0}
+            else:
+                status, payload = await matched[1](rec, matched[2])
+        except HTTPError as exc:
+            status, payload = exc.status, exc.body
+        rec.status, rec.response = status, payload
+        if status >= 400 and matched is not None and "token" in matched[2]:
+            result = self._by_token.get(matched[2]["token"])
+            if result is not None:
+                result.rejections.append(rec)
+        self.changes.notify()
+        response = json_response(status, payload)
+        response.headers.update(headers)
+        return response
+
+    async def _handle_unknown(self, request: web.Request) -> web.StreamResponse:
+        rec = RecordedRequest(request.method, request.path, dict(request.query), None, [], {}, time.perf_counter(),
+                              status=404, response={"message": "404: Not Found", "code": 0})
+        self.requests.append(rec)
+        self.changes.notify()
+        return json_response(404, rec.response)
+
+    async def _serve_attachment(self, request: web.Request) -> web.StreamResponse:
+        try:
+            attachment = self.world.attachments.get(int(request.match_info["attachment_id"]))
+        except ValueError:
+            attachment = None
+        if attachment is None:
+            return json_response(404, {"message": "404: Not Found", "code": 0})
+        return web.Response(body=attachment.content, content_type=attachment.content_type or "application/octet-stream")
+
+    # -- records -------------------------------------------------------------------------------
+    def find_requests(
+        self, method: str | None = None, path: str | None = None, *, status: int | None = None
+    ) -> list[RecordedRequest]:
+        """Recorded requests matching method / fnmatch path ("re:" for regex) / status, in order."""
+        return [r for r in self.requests if r.matches(method, path, status)]
+
+    @property
+    def unknown_requests(self) -> list[RecordedRequest]:
+        """Requests to endpoints the stand-in does not implement (answered 404)."""
+        return [r for r in self.requests if r.route is None and not r.fault]
+
+    @property
+    def rejected_requests(self) -> list[RecordedRequest]:
+        """Every request answered with a 4xx (limits, permissions, unknown ids...)."""
+        return [r for r in self.requests if 400 <= r.status < 500]
+
+    async def wait_for_request(
+        self, method: str | None = None, path: str | None = None, *, status: int | None = None,
+        within: float | None = None, after: int = 0,
+    ) -> RecordedRequest:
+        """The first matching request at index >= ``after`` in ``requests``."""
+        within = self.response_timeout if within is None else within
+
+        def find() -> RecordedRequest | None:
+            return next((r for r in self.requests[after:] if r.status and r.matches(method, path, status)), None)
+
+        return await self.changes.wait_for(find, within, f"a request {method or '*'} {path or '*'} status {status}")
+
+    @property
+    def sync_requests(self) -> list[RecordedRequest]:
+        """Command syncs (bulk PUT of global or guild commands)."""
+        return [r for r in self.requests if r.method == "PUT" and r.route and r.route.endswith("/commands")]
+
+    @property
+    def sync_count(self) -> int:
+        return len(self.sync_requests)
+
+    def commands(self, guild: Any = None) -> list[dict[str, Any]]:
+        """Synced commands, global (guild=None) or for a guild."""
+        return self.world.commands.get(None if guild is None else guild.id, [])
+
+    def register_commands(self, commands: list[dict[str, Any]], guild: Any = None) -> list[dict[str, Any]]:
+        """Pretend these commands were synced earlier (assigns ids), without a sync request."""
+        scope = None if guild is None else guild.id
+        stored = [self.rest._stored_command(c, scope, None) for c in commands]
+        self.world.commands[scope] = stored
+        return stored
+
+    # -- faults --------------------------------------------------------------------------------
+    def fail_next(
+        self, method: str, path: str, *, status: int = 429, times: int = 1, retry_after: float = 0.05,
+        is_global: bool = False, body: Any = None, via: bool = True,
+    ) -> Fault:
+        """Answer the next ``times`` requests matching (method, path pattern) with ``status``.
+
+        429s carry ``Via`` and a JSON ``retry_after`` so discord.py retries them; ``via=False``
+        makes it look like a Cloudflare ban instead.
+        """
+        fault = Fault(method.upper(), path, status, times, retry_after, is_global, body, via)
+        self.faults.append(fault)
+        return fault
+
+    # -- gateway -------------------------------------------------------------------------------
+    def dispatch(self, event: str, data: dict[str, Any]) -> int | None:
+        """Send any DISPATCH event to the bot (returns its sequence number)."""
+        return self.gateway.dispatch(event, data)
+
+    def drop_gateway(self, *, code: int = 4000, abrupt: bool = False) -> None:
+        """Close the bot's websocket (resumable code, or abrupt TCP abort)."""
+        self.gateway.drop(code=code, abrupt=abrupt)
+
+    def request_reconnect(self) -> None:
+        """Op 7 RECONNECT: the bot should reconnect and RESUME."""
+        self.gateway.send_op(7)
+
+    def invalidate_session(self, *, resumable: bool = False) -> None:
+        """Op 9 INVALID_SESSION (not resumable: the bot re-IDENTIFYs after before_identify_hook)."""
+        self.gateway.send_op(9, resumable)
+
+    @property
+    def connected(self) -> bool:
+        session = self.gateway.current
+        return session is not None and session.conn is not None
+
+    @property
+    def identifies(self) -> list[GatewayRecord]:
+        return [r for r in self.gateway.records if r.op == "IDENTIFY"]
+
+    @property
+    def resumes(self) -> list[GatewayRecord]:
+        return [r for r in self.gateway.records if r.op == "RESUME"]
+
+    async def wait_for_resume(self, n: int = 1, within: float | None = None) -> GatewayRecord:
+        """The n-th RESUME (1-based), once the replay was queued."""
+        within = self.response_timeout if within is None else within
+        await self.changes.wait_for(lambda: len(self.resumes) >= n and self.connected, within, f"RESUME #{n}")
+        return self.resumes[n - 1]
+
+    async def wait_for_identify(self, n: int = 1, within: float | None = None) -> GatewayRecord:
+        within = self.response_timeout if within is None else within
+        await self.changes.wait_for(lambda: len(self.identifies) >= n, within, f"IDENTIFY #{n}")
+        return self.identifies[n - 1]
+
+    # -- interactions --------------------------------------------------------------------------
+    def register_interaction(self, result: InteractionResult) -> None:
+        self.interactions.append(result)
+        self._by_token[result.token] = result
+
+    def interaction_by_token(self, token: str) -> InteractionResult | None:
+        return self._by_token.get(token)
+
+    def open_modal(self, data: dict[str, Any], opener: InteractionResult) -> None:
+        self._modals.append((data, opener))
+
+    def find_modal(self, custom_id: str, user: Any) -> tuple[dict[str, Any], InteractionResult] | None:
+        user_id = user.id
+        for data, opener in reversed(self._modals):
+            if data.get("custom_id") == custom_id and opener.user.id == user_id:
+                return data, opener
+        return None
+
+    def opened_modal_ids(self) -> list[str]:
+        return [str(d.get("custom_id")) for d, _ in self._modals]
+
+    @property
+    def late_interactions(self) -> list[InteractionResult]:
+        """Interactions answered after Discord's 3 s deadline (or not at all)."""
+        return [r for r in self.interactions if r.late]
+
+    def user(self, username: str) -> User:
+        for user in self.world.users.values():
+            if user.username == username:
+                return user
+        raise KeyError(username)

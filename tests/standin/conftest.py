@@ -1,0 +1,150 @@
+"""A tiny discord.py bot exercising every interaction kind, and a running StandIn."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Callable
+
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+
+from standin import Guild, Member, NoIdentifyDelay, StandIn
+
+GLOSSARY = ["antibody", "antigen", "checkpoint inhibitor", "cytokine", "immunotherapy", "immunogenicity"]
+
+
+class PanelView(discord.ui.View):
+    """Persistent: no timeout, stable custom_id, registered with bot.add_view()."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(label="Ping", custom_id="panel:ping", style=discord.ButtonStyle.primary)
+    async def ping(self, interaction: discord.Interaction, button: discord.ui.Button[PanelView]) -> None:
+        await interaction.response.send_message(f"pong from {interaction.client.user.id}", ephemeral=True)
+
+
+class MenuView(discord.ui.View):
+    @discord.ui.button(label="More", custom_id="menu:more")
+    async def more(self, interaction: discord.Interaction, button: discord.ui.Button[MenuView]) -> None:
+        button.disabled = True
+        await interaction.response.edit_message(content="Here is more.", view=self)
+
+    @discord.ui.select(
+        custom_id="menu:pick",
+        placeholder="Pick a topic",
+        options=[discord.SelectOption(label="T cells", value="tcells"), discord.SelectOption(label="B cells", value="bcells")],
+    )
+    async def pick(self, interaction: discord.Interaction, select: discord.ui.Select[MenuView]) -> None:
+        await interaction.response.send_message(f"You picked {select.values[0]}", ephemeral=True)
+
+
+class FeedbackModal(discord.ui.Modal, title="Feedback"):
+    text = discord.ui.TextInput(label="Your feedback", custom_id="feedback_text", max_length=200)
+
+    def __init__(self) -> None:
+        super().__init__(custom_id="feedback_modal")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"Thanks: {self.text.value}", ephemeral=True)
+
+
+class TestBot(NoIdentifyDelay, commands.Bot):
+    def __init__(self, *, sync: bool = True) -> None:
+        super().__init__(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+        self.sync_on_start = sync
+        self.errors: list[BaseException] = []
+        build_commands(self)
+
+    async def setup_hook(self) -> None:
+        self.add_view(PanelView())
+        if self.sync_on_start:
+            await self.tree.sync()
+
+
+def build_commands(bot: TestBot) -> None:
+    tree = bot.tree
+
+    async def on_tree_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        bot.errors.append(error)
+
+    tree.on_error = on_tree_error  # type: ignore[method-assign]
+
+    @tree.command(description="Define a glossary term")
+    async def define(interaction: discord.Interaction, term: str) -> None:
+        embed = discord.Embed(title=term, description=f"{term} is an immunology term.")
+        await interaction.response.send_message(embed=embed)
+
+    @define.autocomplete("term")
+    async def define_term(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=t, value=t) for t in GLOSSARY if t.startswith(current.lower())][:25]
+
+    daily = app_commands.Group(name="daily", description="Daily concept")
+
+    @daily.command(name="set", description="Choose the channel for the daily concept")
+    async def daily_set(interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        try:
+            await channel.send("Daily concepts will appear here.")
+        except discord.Forbidden as exc:
+            await interaction.response.send_message(f"I cannot post in {channel.mention} ({exc.code})", ephemeral=True)
+            return
+        await interaction.response.send_message(f"Daily concept channel set to {channel.mention}", ephemeral=True)
+
+    tree.add_command(daily)
+
+    @tree.command(description="Lookup a member")
+    async def whois(interaction: discord.Interaction, member: discord.Member, loud: bool = False) -> None:
+        await interaction.response.send_message(f"{member.name} has {len(member.roles)} roles, loud={loud}")
+
+    @tree.command(description="Open the menu")
+    async def menu(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("Menu", embed=discord.Embed(title="Menu"), view=MenuView())
+
+    @tree.command(description="Send feedback")
+    async def feedback(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(FeedbackModal())
+
+    @tree.command(description="A study card as a file")
+    async def card(interaction: discord.Interaction) -> None:
+        file = discord.File(io.BytesIO(b"antibody,Y-shaped protein\n"), filename="card.csv")
+        await interaction.response.send_message("Your card", file=file)
+
+    @tree.command(description="Too long for Discord")
+    async def huge(interaction: discord.Interaction) -> None:
+        try:
+            await interaction.response.send_message(embed=discord.Embed(description="x" * 5000))
+        except discord.HTTPException as exc:
+            await interaction.response.send_message(f"That was too long ({exc.code})", ephemeral=True)
+
+    @tree.command(description="Think, then answer")
+    async def slow(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.followup.send("Done thinking.")
+        await interaction.followup.send("And one more thing.")
+
+    @tree.command(description="Post the persistent panel")
+    async def panel(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("Panel", view=PanelView())
+
+
+@pytest.fixture
+async def discord_() -> AsyncIterator[StandIn]:
+    async with StandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def guild(discord_: StandIn) -> Guild:
+    return discord_.add_guild("Study group", channels=("general", "study"))
+
+
+@pytest.fixture
+def alice(discord_: StandIn, guild: Guild) -> Member:
+    return discord_.add_member(guild, "alice")
+
+
+@pytest.fixture
+def make_bot() -> Callable[..., TestBot]:
+    return TestBot

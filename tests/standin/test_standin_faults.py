@@ -1,0 +1,146 @@
+"""Fault injection: rate limits, server errors, gateway drops, restarts, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import aiohttp
+import discord
+import pytest
+
+from standin import Guild, Member, StandIn, run_bot
+
+
+async def test_rate_limited_callback_is_retried(discord_: StandIn, guild: Guild, alice: Member,
+                                                make_bot: Callable) -> None:
+    async with run_bot(make_bot(), discord_):
+        fault = discord_.fail_next("POST", "/interactions/*/callback", status=429, retry_after=0.05)
+        result = await discord_.slash(guild, alice, "define", term="antibody")
+    attempts = discord_.find_requests("POST", "/interactions/*/callback")
+    assert [r.status for r in attempts] == [429, 200]
+    assert fault.hits == 1 and attempts[0].fault
+    assert attempts[1].at - attempts[0].at >= 0.05
+    assert result.response is not None and result.response.request is attempts[1]
+    assert result.rejections == [attempts[0]]
+
+
+async def test_429_without_via_is_not_retried(discord_: StandIn, guild: Guild, alice: Member,
+                                              make_bot: Callable) -> None:
+    async with run_bot(make_bot(), discord_):
+        discord_.fail_next("POST", "/interactions/*/callback", status=429, via=False)
+        result = await discord_.slash(guild, alice, "define", term="antibody", wait=False)
+        await result.wait_rejection()
+        await asyncio.sleep(0.1)
+    assert result.response is None and result.late
+    assert len(discord_.find_requests("POST", "/interactions/*/callback")) == 1
+
+
+async def test_server_error_is_seen_and_retried(discord_: StandIn, guild: Guild, alice: Member,
+                                                make_bot: Callable) -> None:
+    async with run_bot(make_bot(), discord_):
+        discord_.fail_next("POST", "/channels/*/messages", status=500)
+        result = await discord_.slash(guild, alice, "daily set", channel=guild.channel("study"), timeout=5)
+    statuses = [r.status for r in discord_.find_requests("POST", "/channels/*/messages")]
+    assert statuses == [500, 200]  # discord.py waits 1 s, then retries a 500
+    assert result.response is not None and result.response.content is not None
+    assert result.response.content.startswith("Daily concept channel set")
+
+
+@pytest.mark.parametrize("abrupt", [False, True])
+async def test_gateway_drop_resumes(discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable,
+                                    abrupt: bool) -> None:
+    bot = make_bot()
+    resumed = asyncio.Event()
+
+    async def on_resumed() -> None:
+        resumed.set()
+
+    bot.add_listener(on_resumed)
+    async with run_bot(bot, discord_):
+        discord_.drop_gateway(abrupt=abrupt)
+        # Dispatched while the bot is away: kept in the session and replayed on RESUME.
+        missed = await discord_.slash(guild, alice, "define", term="antigen", wait=False)
+        record = await discord_.wait_for_resume()
+        await missed.wait_response()
+        await asyncio.wait_for(resumed.wait(), 2)
+        after = await discord_.slash(guild, alice, "define", term="cytokine")
+    assert record.path == "/gateway/resume"
+    assert record.data["session_id"] == discord_.gateway.current.id
+    assert record.replayed >= 1
+    assert len(discord_.identifies) == 1
+    assert after.response is not None and after.response.embeds[0]["title"] == "cytokine"
+
+
+async def test_invalid_session_reidentifies(discord_: StandIn, guild: Guild, alice: Member,
+                                            make_bot: Callable) -> None:
+    async with run_bot(make_bot(), discord_):
+        discord_.invalidate_session(resumable=False)
+        await discord_.wait_for_identify(2)
+        await discord_.changes.wait_for(lambda: discord_.connected, 2, "reconnection")
+        result = await discord_.slash(guild, alice, "define", term="antigen")
+    assert result.response is not None
+    assert discord_.resumes == []
+
+
+async def test_persistent_view_survives_restart(discord_: StandIn, guild: Guild, alice: Member,
+                                                make_bot: Callable) -> None:
+    async with run_bot(make_bot(), discord_) as first:
+        panel = await discord_.slash(guild, alice, "panel")
+        first_id = first.user.id
+    assert not discord_.connected
+    second = make_bot(sync=False)
+    async with run_bot(second, discord_):
+        click = await discord_.click(guild, alice, panel.message_id, "panel:ping")
+    assert discord_.sync_count == 1  # the second bot did not sync
+    assert click.response is not None and click.response.content == f"pong from {first_id}"
+    assert len(discord_.identifies) == 2 and click.payload["message"]["id"] == str(panel.message_id)
+
+
+async def test_startup_failure_surfaces_immediately(discord_: StandIn, guild: Guild, make_bot: Callable) -> None:
+    discord_.fail_next("GET", "/users/@me", status=401, body={"message": "401: Unauthorized", "code": 0})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(discord.LoginFailure):
+        async with run_bot(make_bot(), discord_):
+            pytest.fail("the bot must not become ready")
+    assert loop.time() - started < 1
+
+
+async def test_bot_crash_fails_waits_fast(discord_: StandIn, guild: Guild, alice: Member,
+                                          make_bot: Callable) -> None:
+    loop = asyncio.get_running_loop()
+    with pytest.raises(AssertionError, match="KeyError"):
+        async with run_bot(make_bot(), discord_):
+            discord_.dispatch("MESSAGE_CREATE", {"id": "1"})  # malformed: discord.py's parser raises KeyError
+            started = loop.time()
+            try:
+                await discord_.slash(guild, alice, "define", term="antigen", timeout=5)
+            finally:
+                assert loop.time() - started < 1
+
+
+async def test_unknown_endpoint_and_exact_content_type(discord_: StandIn) -> None:
+    headers = {"Authorization": f"Bot {discord_.token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.get(f"{discord_.api_base}/users/@me") as resp:
+            assert resp.headers["Content-Type"] == "application/json"
+        async with session.post(f"{discord_.api_base}/guilds/1/stickers", json={"x": 1}) as resp:
+            assert resp.status == 404 and resp.headers["Content-Type"] == "application/json"
+        async with session.get(f"{discord_.api_base}/channels/123") as resp:
+            assert resp.status == 404 and json.loads(await resp.read()) == {"code": 10003, "message": "Unknown Channel"}
+    async with aiohttp.ClientSession() as session, session.get(f"{discord_.api_base}/users/@me") as resp:
+        assert resp.status == 401
+    (unknown,) = discord_.unknown_requests
+    assert (unknown.method, unknown.path, unknown.json) == ("POST", "/guilds/1/stickers", {"x": 1})
+
+
+async def test_second_callback_is_rejected(discord_: StandIn, guild: Guild, alice: Member,
+                                           make_bot: Callable) -> None:
+    async with run_bot(make_bot(), discord_):
+        result = await discord_.slash(guild, alice, "define", term="antigen")
+    url = f"{discord_.api_base}/interactions/{result.id}/{result.token}/callback"
+    async with aiohttp.ClientSession() as session, session.post(url, json={"type": 4, "data": {"content": "x"}}) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["code"] == 40060

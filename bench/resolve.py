@@ -18,7 +18,6 @@ import json
 import os
 import random
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -26,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rapidfuzz import fuzz, process  # noqa: E402
+from rapidfuzz import fuzz, process
 
-from bot.resolver import IndexedConcept, Resolver  # noqa: E402
+from bot.resolver import IndexedConcept, Resolver
 
 BRITISH = {
     "tumor": "tumour",
@@ -264,8 +263,9 @@ def main() -> None:
             f"max {result['resolve']['max_ms']:.3f} ms | suggest25 p50 {result['suggest25']['p50_ms']:.3f} "
             f"p99 {result['suggest25']['p99_ms']:.3f} ms | top-1 {result['top1_accuracy']:.1%} "
             f"({result['queries']} queries)\n"
-            f"          brute extractOne p50 {brute['extractOne']['p50_ms']:.1f} p99 {brute['extractOne']['p99_ms']:.1f}"
-            f" ms | extract25 p50 {brute['extract25']['p50_ms']:.1f} p99 {brute['extract25']['p99_ms']:.1f} ms"
+            f"          brute extractOne p50 {brute['extractOne']['p50_ms']:.1f}"
+            f" p99 {brute['extractOne']['p99_ms']:.1f} ms | extract25 p50 {brute['extract25']['p50_ms']:.1f}"
+            f" p99 {brute['extract25']['p99_ms']:.1f} ms"
             f" | top-1 {brute['top1_accuracy']:.1%} vs ours {brute['ours_top1_on_same_queries']:.1%}"
             f" on the same {brute['queries']} queries\n"
             f"          ours by kind: {result['top1_by_kind']}",

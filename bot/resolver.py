@@ -22,11 +22,28 @@ from bot.normalise import compact, normalise
 SUGGESTION_LIMIT = 25
 """Discord's autocomplete maximum, and so the most suggestions anyone asks for."""
 
-CONFIDENT_SCORE = 86.0
+CONFIDENT_SCORE = 80.0
 """Below this a fuzzy hit is only a suggestion."""
 
 CONFIDENT_MARGIN = 4.0
-"""A fuzzy hit must beat the next concept by this much, so generic words ("therapy") give choices."""
+"""A fuzzy hit must beat the next concept by this much on WRatio ..."""
+
+CLEAR_PLAIN_MARGIN = 15.0
+"""... or by this much on plain similarity (a typo of one name against partial hits inside longer ones)."""
+
+AMBIGUITY_WINDOW = 5
+"""How many leading concepts are checked for containing every word of the query (generic words)."""
+
+CONFIDENT_COVERAGE = 0.75
+"""Share of the query's letters that must appear (fuzzily) in the matched name: WRatio alone is satisfied by
+one shared word ("the"), which would let junk sentences match."""
+
+PREFIX_SCORE = 90.0
+WORD_PREFIX_SCORE = 85.0
+"""Scores of a short query that starts a name, or one of its words (WRatio gives a partial hit 90)."""
+
+SHORT_NAME = 4
+"""Names and queries this short (normalised) are abbreviations: compared whole, never partially."""
 
 SUGGESTION_FLOOR = 60.0
 """Fuzzy suggestions scoring below this are noise: junk input gets no suggestions rather than random ones."""
@@ -123,6 +140,15 @@ def _return_freed_memory() -> None:
         return
 
 
+def _coverage(key: str, name_key: str) -> float:
+    """Return the share of the query's letters in words that occur, allowing a typo, in the name."""
+    squeezed = compact(name_key)
+    words = key.split()
+    total = sum(len(word) for word in words)
+    covered = sum(len(word) for word in words if fuzz.partial_ratio(word, squeezed, score_cutoff=80))
+    return covered / total if total else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     """A concept that fits the query: which one, under which name or alias, and how well (0–100)."""
@@ -144,6 +170,15 @@ class Resolution:
     query: str
     match: Suggestion | None
     suggestions: tuple[Suggestion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    """A suggestion with the evidence the confidence rule needs."""
+
+    suggestion: Suggestion
+    plain: float
+    matched_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +216,7 @@ class Resolver:
                 self._exact.setdefault(compact(key), name_index)
         self._name_concept = np.asarray(name_concepts, dtype=np.int32)
         self._key_array = np.asarray(self._name_keys, dtype=object)  # fancy-indexable without a Python loop
+        self._short_name = np.fromiter((len(key) <= SHORT_NAME for key in self._name_keys), dtype=bool)
         self._offsets, self._postings, self._trigram_counts = _build_postings(self._name_keys)
         self._browse_order = sorted(range(len(self._concept_ids)), key=lambda i: self._concept_names[i].casefold())
 
@@ -200,15 +236,31 @@ class Resolver:
         exact = self._exact.get(key)
         if exact is None:
             exact = self._exact.get(compact(key))
-        ranked = self._rank(key, max(limit, 2), exact)
+        ranked = self._rank(key, max(limit, AMBIGUITY_WINDOW), exact)
         match = None
-        if exact is not None:
-            match = ranked[0]
-        elif ranked and ranked[0].score >= CONFIDENT_SCORE:
-            runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-            if ranked[0].score - runner_up >= CONFIDENT_MARGIN:
-                match = ranked[0]
-        return Resolution(query, match, tuple(ranked[:limit]))
+        if exact is not None or (ranked and self._clear_winner(key, ranked)):
+            match = ranked[0].suggestion
+        return Resolution(query, match, tuple(item.suggestion for item in ranked[:limit]))
+
+    @staticmethod
+    def _clear_winner(key: str, ranked: list[_Ranked]) -> bool:
+        """Say whether the fuzzy leader is clearly the concept meant, rather than one of several that fit."""
+        top = ranked[0]
+        if top.suggestion.score < CONFIDENT_SCORE or _coverage(key, top.matched_key) < CONFIDENT_COVERAGE:
+            return False
+        words = set(key.split())
+        sharing = sum(1 for item in ranked[:AMBIGUITY_WINDOW] if words <= set(item.matched_key.split()))
+        if sharing >= 2:  # a word several entries contain ("vaccine", "therapy") names none of them
+            return False
+        similar = top.plain >= CONFIDENT_SCORE
+        if len(compact(key)) <= SHORT_NAME and not similar:  # a typed prefix is a start, not an answer
+            return False
+        if len(ranked) == 1:
+            return True
+        runner_up = ranked[1]
+        return top.suggestion.score - runner_up.suggestion.score >= CONFIDENT_MARGIN or (
+            similar and top.plain - runner_up.plain >= CLEAR_PLAIN_MARGIN
+        )
 
     def suggest(self, query: str, limit: int = SUGGESTION_LIMIT) -> tuple[Suggestion, ...]:
         """Return ranked suggestions for autocomplete; an empty query lists concepts alphabetically."""
@@ -250,8 +302,8 @@ class Resolver:
         dice = counts / (self._trigram_counts[names].astype(np.float32) + codes.size)
         return names[np.argpartition(-dice, CANDIDATES)[:CANDIDATES]]
 
-    def _rank(self, key: str, limit: int, exact: int | None) -> list[Suggestion]:
-        """Score candidates with WRatio and return the best name of each of the top `limit` concepts."""
+    def _rank(self, key: str, limit: int, exact: int | None) -> list[_Ranked]:
+        """Score candidates and return the best name of each of the top `limit` concepts, best first."""
         candidates = self._candidates(key)
         if exact is not None and exact not in candidates:
             candidates = np.append(candidates, np.int32(exact))
@@ -262,10 +314,19 @@ class Resolver:
         word_order_free = process.cdist([key], keys, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0]
         plain = process.cdist([key], keys, scorer=fuzz.ratio, dtype=np.float32)[0]
         prefix = np.fromiter((candidate.startswith(key) for candidate in keys), dtype=bool, count=len(keys))
+        # Abbreviations match only as wholes: WRatio's partial matching finds "ic" in "mechanics", "and" in
+        # "Sandimmune". So a short name, or a short query, is compared as a whole string; a short query may
+        # still be the start of a name or of one of its words, as people type it into autocomplete.
+        if len(compact(key)) <= SHORT_NAME:
+            word_prefix = np.fromiter((f" {key}" in f" {c}" for c in keys), dtype=bool, count=len(keys))
+            weighted = np.maximum(plain, np.maximum(prefix * PREFIX_SCORE, word_prefix * WORD_PREFIX_SCORE))
+        else:
+            short = self._short_name[candidates]
+            weighted[short] = plain[short]
         if exact is not None:
             weighted[candidates == exact] = 101.0  # the exact hit leads whatever WRatio thinks
         order = np.lexsort((-plain, ~prefix, -word_order_free, -weighted))
-        ranked: list[Suggestion] = []
+        ranked: list[_Ranked] = []
         seen: set[int] = set()
         for position in order:
             name_index = int(candidates[position])
@@ -276,14 +337,13 @@ class Resolver:
             score = min(100.0, round(float(weighted[position]), 1))
             if score < SUGGESTION_FLOOR:
                 break
-            ranked.append(
-                Suggestion(
-                    self._concept_ids[concept_index],
-                    self._concept_names[concept_index],
-                    score,
-                    self._name_texts[name_index],
-                )
+            suggestion = Suggestion(
+                self._concept_ids[concept_index],
+                self._concept_names[concept_index],
+                score,
+                self._name_texts[name_index],
             )
+            ranked.append(_Ranked(suggestion, float(plain[position]), keys[position]))
             if len(ranked) >= limit:
                 break
         return ranked

@@ -1,0 +1,73 @@
+"""The command line, run as a person would: a real subprocess, from another working directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bot(
+    *arguments: str, stdin: str = "", cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run `python -m bot ...` in a clean environment."""
+    environment = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}
+    environment["PYTHONPATH"] = str(ROOT)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *arguments], input=stdin, capture_output=True, text=True, cwd=cwd,
+        env=environment, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_lookup_prints_the_entry(tmp_path: Path) -> None:
+    """A typo'd term prints the entry, from any working directory."""
+    result = run_bot("lookup", "immunoterapy", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "IMMUNOTHERAPY" in result.stdout
+    assert "Source:" in result.stdout
+
+
+def test_lookup_without_a_match_suggests_and_fails(tmp_path: Path) -> None:
+    """A generic word lists choices and exits 1."""
+    result = run_bot("lookup", "vaccine", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Did you mean" in result.stdout
+
+
+def test_lookup_json_lines(tmp_path: Path) -> None:
+    """One JSON object per input line, in the documented shape."""
+    result = run_bot("lookup", "--json", stdin="antibodys\n'; DROP TABLE x;--\n\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["antibodys", "'; DROP TABLE x;--", ""]
+    assert lines[0]["match"]["id"] == "antibody"
+    assert set(lines[0]["match"]) == {"id", "name", "score", "matched"}
+    assert all(set(s) == {"id", "name", "score"} for s in lines[0]["suggestions"])
+    assert lines[1]["match"] is None
+    assert lines[2] == {"query": "", "match": None, "suggestions": []}
+
+
+def test_load_reports_then_is_idempotent(tmp_path: Path) -> None:
+    """`load` creates the database and reports additions; a second run changes nothing."""
+    database = tmp_path / "sub" / "bot.db"
+    first = run_bot("load", cwd=tmp_path, env={"DATABASE_PATH": str(database)})
+    assert first.returncode == 0, first.stderr
+    assert "0 changed" in first.stdout
+    assert "added: " in first.stdout
+    second = run_bot("load", cwd=tmp_path, env={"DATABASE_PATH": str(database)})
+    assert " 0 added, 0 changed" in second.stdout
+    assert "added:" not in second.stdout
+
+
+def test_malformed_setting_is_one_clear_line(tmp_path: Path) -> None:
+    """A bad setting stops with one line naming it, not a traceback."""
+    result = run_bot("load", cwd=tmp_path, env={"DEV_GUILD_ID": "not-a-number"})
+    assert result.returncode == 2
+    assert "DEV_GUILD_ID" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,101 @@
+"""The store: migrations, idempotent loading, and reloads that touch nothing but shipped rows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.loader import GlossaryData
+from bot.store import SchemaError, Store, bundled_migrations
+
+
+async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    """A new file gets every migration, WAL journaling and enforced foreign keys."""
+    async with await Store.open(tmp_path / "new.db") as store:
+        assert await store.schema_version() == len(bundled_migrations())
+        assert (await store.fetch_all("PRAGMA journal_mode"))[0][0] == "wal"
+        assert (await store.fetch_all("PRAGMA foreign_keys"))[0][0] == 1
+
+
+async def test_old_database_is_upgraded_in_place(tmp_path: Path, shipped_data: GlossaryData) -> None:
+    """A database at version 1 with data in it gains later migrations and keeps its rows."""
+    path = tmp_path / "old.db"
+    migrations = bundled_migrations()
+    async with await Store.open(path, migrations[:1]) as store:
+        await store.sync_shipped(shipped_data)
+        await store.set_meta("marker", "kept")
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(migrations)
+        assert await store.get_meta("marker") == "kept"
+        assert len(await store.shipped_concepts()) == len(shipped_data.concepts)
+
+
+async def test_newer_database_is_refused_clearly(tmp_path: Path) -> None:
+    """A database from a newer bot is not touched, and the error says what to do."""
+    path = tmp_path / "future.db"
+    async with aiosqlite.connect(path) as db:
+        await db.execute("PRAGMA user_version = 999")
+        await db.commit()
+    with pytest.raises(SchemaError, match="newer than this bot knows"):
+        await Store.open(path)
+    async with aiosqlite.connect(path) as db:
+        assert (await db.execute_fetchall("PRAGMA user_version"))[0][0] == 999
+
+
+async def test_loading_twice_changes_nothing(tmp_path: Path, shipped_data: GlossaryData) -> None:
+    """The second load reports everything unchanged and writes nothing."""
+    async with await Store.open(tmp_path / "g.db") as store:
+        first = await store.sync_shipped(shipped_data)
+        stamps = await store.fetch_all("SELECT id, loaded_at FROM shipped_concepts ORDER BY id")
+        second = await store.sync_shipped(shipped_data)
+        assert len(first.added) == len(shipped_data.concepts)
+        assert (second.added, second.changed, second.removed) == ([], [], [])
+        assert len(second.unchanged) == len(shipped_data.concepts)
+        assert await store.fetch_all("SELECT id, loaded_at FROM shipped_concepts ORDER BY id") == stamps
+
+
+async def test_changed_data_updates_rows_and_leaves_guild_data_alone(
+    tmp_path: Path, shipped_data: GlossaryData
+) -> None:
+    """An edited data file updates its row; settings, revisions and metadata are untouched."""
+    async with await Store.open(tmp_path / "g.db") as store:
+        await store.sync_shipped(shipped_data)
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (1, '{}', 'now')")
+            await db.execute(
+                "INSERT INTO concept_revisions (guild_id, concept_id, revision, action, data, author_id, created_at) "
+                "VALUES (1, 'custom', 1, 'add', '{}', 2, 'now')"
+            )
+        await store.set_meta("command_tree_hash", "abc")
+        before = await store.fetch_all("SELECT * FROM concept_revisions")
+
+        first = shipped_data.concepts[0]
+        edited = replace(first, concept=first.concept.model_copy(update={"summary": "A corrected summary."}))
+        dropped_last = GlossaryData(shipped_data.documents, (edited, *shipped_data.concepts[1:-1]))
+        report = await store.sync_shipped(dropped_last)
+
+        assert report.changed == [first.concept.id]
+        assert report.removed == [shipped_data.concepts[-1].concept.id]
+        assert report.added == []
+        concepts = {c.id: c for c in await store.shipped_concepts()}
+        assert concepts[first.concept.id].summary == "A corrected summary."
+        assert await store.fetch_all("SELECT * FROM concept_revisions") == before
+        assert await store.fetch_all("SELECT guild_id FROM guild_settings") == [(1,)]
+        assert await store.get_meta("command_tree_hash") == "abc"
+
+
+async def test_failed_transaction_writes_nothing(tmp_path: Path) -> None:
+    """An error inside a transaction rolls all of it back."""
+    async with await Store.open(tmp_path / "t.db") as store:
+
+        async def write_then_fail() -> None:
+            async with store.transaction() as db:
+                await db.execute("INSERT INTO bot_meta (key, value) VALUES ('a', '1')")
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await write_then_fail()
+        assert await store.get_meta("a") is None

@@ -230,6 +230,46 @@ def run_size(size: int, query_count: int, brute_count: int) -> dict[str, object]
     }
 
 
+def run_shipped(rounds: int = 20) -> dict[str, object]:
+    """Measure the shipped glossary on our evaluation queries (accuracy counts confident answers, as users see)."""
+    import yaml
+
+    from bot.cli import shipped_glossary
+
+    started = time.perf_counter()
+    resolver = shipped_glossary().resolver
+    build_seconds = time.perf_counter() - started
+    evaluation = Path(__file__).resolve().parent.parent / "tests" / "core" / "resolver_eval.yaml"
+    cases = [
+        ("" if query is None else str(query), expected)
+        for items in yaml.safe_load(evaluation.read_text(encoding="utf-8")).values()
+        for query, expected in items.items()
+    ]
+    resolve_ns: list[int] = []
+    suggest_ns: list[int] = []
+    right = 0
+    for round_number in range(rounds):
+        for query, expected in cases:
+            begin = time.perf_counter_ns()
+            resolution = resolver.resolve(query, limit=1)
+            resolve_ns.append(time.perf_counter_ns() - begin)
+            begin = time.perf_counter_ns()
+            resolver.suggest(query, limit=25)
+            suggest_ns.append(time.perf_counter_ns() - begin)
+            if round_number == 0:
+                right += (resolution.match.id if resolution.match else None) == expected
+    return {
+        "names": "shipped",
+        "concepts": len(resolver),
+        "indexed_names": resolver.name_count,
+        "queries": len(cases),
+        "build_s": round(build_seconds, 3),
+        "resolve": _percentiles(resolve_ns),
+        "suggest25": _percentiles(suggest_ns),
+        "evaluation_right": right,
+    }
+
+
 def _brute_count(size: int) -> int:
     return 400 if size <= 10_000 else 100 if size <= 100_000 else 40
 
@@ -237,7 +277,7 @@ def _brute_count(size: int) -> int:
 def main() -> None:
     """Run every size in its own process and print a table (and JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,100000,1000000")
+    parser.add_argument("--sizes", default="shipped,1000,100000,1000000")
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
@@ -245,8 +285,19 @@ def main() -> None:
     if arguments.worker:
         print(json.dumps(run_size(arguments.worker, arguments.queries, _brute_count(arguments.worker))))
         return
-    results = []
-    for size in (int(part) for part in arguments.sizes.split(",")):
+    results: list[dict[str, object]] = []
+    sizes = arguments.sizes.split(",")
+    if "shipped" in sizes:
+        shipped = run_shipped()
+        results.append(shipped)
+        print(
+            f"  shipped: {shipped['concepts']} concepts, {shipped['indexed_names']} names | resolve p50 "
+            f"{shipped['resolve']['p50_ms']:.3f} p99 {shipped['resolve']['p99_ms']:.3f} ms | suggest25 p50 "
+            f"{shipped['suggest25']['p50_ms']:.3f} p99 {shipped['suggest25']['p99_ms']:.3f} ms | evaluation "
+            f"{shipped['evaluation_right']}/{shipped['queries']} right",
+            flush=True,
+        )
+    for size in (int(part) for part in sizes if part != "shipped"):
         output = subprocess.run(
             [sys.executable, __file__, "--worker", str(size), "--queries", str(arguments.queries)],
             check=True,

@@ -11,8 +11,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-MAX_QUERY_CHARS = 200
-"""Longer input is cut before matching: no glossary name is that long, and it bounds the work per query."""
+MAX_QUERY_CHARS = 120
+"""Longer input is cut before matching: no glossary name is that long (names are at most 100 characters),
+and it bounds the work per query."""
 
 GREEK_LETTERS = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda"}
 

@@ -48,11 +48,13 @@ SHORT_NAME = 4
 SUGGESTION_FLOOR = 60.0
 """Fuzzy suggestions scoring below this are noise: junk input gets no suggestions rather than random ones."""
 
-CANDIDATES = 250
-"""Names scored with WRatio per query after trigram narrowing."""
+CANDIDATES = (80, 250)
+"""Names scored with WRatio per query after trigram narrowing: more on larger indexes, where more names are
+near-duplicates of each other (one per 4,000 indexed names, within these bounds)."""
 
-POSTINGS_CAP = 60_000
-"""Posting entries read per query: bounds the work on huge indexes, rarest trigrams are read first."""
+POSTINGS_CAP = (4_000, 60_000)
+"""Posting entries read per query, rarest trigram first (one per 12 indexed names, within these bounds):
+bounds the work on huge indexes while reading enough to find a name with two typos."""
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _BASE = 38  # 0 = space, 1..36 = [a-z0-9], 37 = any other character
@@ -218,6 +220,9 @@ class Resolver:
         self._key_array = np.asarray(self._name_keys, dtype=object)  # fancy-indexable without a Python loop
         self._short_name = np.fromiter((len(key) <= SHORT_NAME for key in self._name_keys), dtype=bool)
         self._offsets, self._postings, self._trigram_counts = _build_postings(self._name_keys)
+        count = len(self._name_keys)
+        self._candidate_limit = min(CANDIDATES[1], max(CANDIDATES[0], count // 4000))
+        self._postings_cap = min(POSTINGS_CAP[1], max(POSTINGS_CAP[0], count // 12))
         self._browse_order = sorted(range(len(self._concept_ids)), key=lambda i: self._concept_names[i].casefold())
 
     def __len__(self) -> int:
@@ -273,7 +278,8 @@ class Resolver:
 
     def _candidates(self, key: str) -> np.ndarray:
         """Return the name indexes worth scoring: all of them for a small index, else the trigram-narrowed few."""
-        if len(self._name_keys) <= CANDIDATES:
+        limit = self._candidate_limit
+        if len(self._name_keys) <= limit:
             return np.arange(len(self._name_keys), dtype=np.int32)
         codes = _trigram_codes(key)
         if codes.size == 0:
@@ -281,7 +287,7 @@ class Resolver:
         starts, ends = self._offsets[codes], self._offsets[codes + 1]
         lengths = ends - starts
         slices: list[np.ndarray] = []
-        budget = POSTINGS_CAP
+        budget = self._postings_cap
         for position in np.argsort(lengths, kind="stable"):
             if lengths[position] == 0:
                 continue
@@ -293,14 +299,14 @@ class Resolver:
         if not slices:
             return np.empty(0, dtype=np.int32)
         hits = np.concatenate(slices)
-        if hits.size <= CANDIDATES:
+        if hits.size <= limit:
             return np.unique(hits)
         names, counts = np.unique(hits, return_counts=True)
-        if names.size <= CANDIDATES:
+        if names.size <= limit:
             return names
         # Dice overlap, so long names sharing many trigrams by chance do not crowd out the close short ones.
         dice = counts / (self._trigram_counts[names].astype(np.float32) + codes.size)
-        return names[np.argpartition(-dice, CANDIDATES)[:CANDIDATES]]
+        return names[np.argpartition(-dice, limit)[:limit]]
 
     def _rank(self, key: str, limit: int, exact: int | None) -> list[_Ranked]:
         """Score candidates and return the best name of each of the top `limit` concepts, best first."""

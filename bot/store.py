@@ -27,6 +27,18 @@ log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+_SEARCH_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One full-text search result: which concept, the matching passage, and its relevance (higher is better)."""
+
+    concept_id: str
+    snippet: str
+    relevance: float
+
+
 class SchemaError(RuntimeError):
     """The database cannot be used by this version of the bot."""
 
@@ -183,6 +195,11 @@ class Store:
         if not (upserts or report.removed or document_upserts or documents):
             return report
         async with self.transaction():
+            await self._replace_search_rows(
+                0,
+                [*report.changed, *report.removed],
+                [item.concept for item in data.concepts if item.concept.id in {*report.added, *report.changed}],
+            )
             await self._db.executemany(
                 "INSERT INTO shipped_concepts (id, data, origin, content_hash, loaded_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET data = excluded.data, origin = excluded.origin, "
@@ -197,6 +214,35 @@ class Store:
             )
             await self._db.executemany("DELETE FROM source_documents WHERE id = ?", [(i,) for i in documents])
         return report
+
+    async def _replace_search_rows(self, guild_id: int, stale: Iterable[str], fresh: Iterable[Concept]) -> None:
+        """Keep the full-text index in step with concept rows (call inside a transaction)."""
+        await self._db.executemany(
+            "DELETE FROM concept_search WHERE guild_id = ? AND concept_id = ?", [(guild_id, i) for i in stale]
+        )
+        await self._db.executemany(
+            "INSERT INTO concept_search (concept_id, guild_id, name, aliases, summary, definition) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(c.id, guild_id, c.name, " ; ".join(c.aliases), c.summary, c.definition) for c in fresh],
+        )
+
+    async def search(self, text: str, guild_id: int = 0, limit: int = 10) -> list[SearchHit]:
+        """Full-text search (FTS5, BM25 with names weighted highest); every word must match, else any word."""
+        words = _SEARCH_WORD.findall(text.casefold())[:12]
+        if not words:
+            return []
+        quoted = [f'"{word}"' for word in words]
+        quoted[-1] += "*"  # the last word may be unfinished
+        for expression in (" ".join(quoted), " OR ".join(quoted)):
+            rows = await self._db.execute_fetchall(
+                "SELECT concept_id, snippet(concept_search, -1, '**', '**', '…', 14), "
+                "bm25(concept_search, 0.0, 0.0, 10.0, 6.0, 2.0, 1.0) AS score "
+                "FROM concept_search WHERE concept_search MATCH ? AND guild_id = ? ORDER BY score LIMIT ?",
+                (expression, guild_id, limit),
+            )
+            if rows:
+                return [SearchHit(row[0], row[1], -float(row[2])) for row in rows]
+        return []
 
     async def shipped_concepts(self) -> list[Concept]:
         """Return every shipped concept, ordered by id."""

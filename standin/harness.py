@@ -82,7 +82,7 @@ async def run_bot(
     *,
     token: str | None = None,
     ready_timeout: float = 5.0,
-    guild_ready_within: float | None = None,
+    guild_ready_timeout: float | None = None,
     preload: bool = False,
 ) -> AsyncIterator[ClientT]:
     """Start ``bot`` against ``standin``, yield once it is ready, close it cleanly afterwards.

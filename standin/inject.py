@@ -17,6 +17,7 @@ from .payloads import (
     SELECT_RESOLVE,
     Resolver,
     Upload,
+    check_command_access,
     command_data,
     convert_option,
     find_command,
@@ -49,6 +50,8 @@ class InjectAPI:
 
     def _where(self, guild: Guild | None, user: User | Member, in_channel: Channel | None) -> Channel:
         if in_channel is not None:
+            if in_channel.guild_id != (guild.id if guild else None) and in_channel.type != 1:
+                raise AssertionError(f"channel {in_channel.name!r} is not in guild {guild.name if guild else None!r}")
             return in_channel
         if guild is None:
             return self._s().dm_channel(user)
@@ -103,6 +106,14 @@ class InjectAPI:
         s.gateway.dispatch("INTERACTION_CREATE", payload)
         return result
 
+    def _check_access(
+        self, guild: Guild | None, invoker: Member | User, channel: Channel, name: str, kind: int
+    ) -> tuple[dict[str, Any], int | None]:
+        cmd, scope = find_command(self._s().world, guild, name, kind=kind)
+        if self._s().enforce_command_permissions:
+            check_command_access(cmd, guild, invoker, channel)
+        return cmd, scope
+
     async def _finish(self, result: InteractionResult, wait: bool) -> InteractionResult:
         if wait:
             await result.wait_response()
@@ -126,6 +137,7 @@ class InjectAPI:
         channel = self._where(guild, user, in_channel)
         invoker = self._invoker(guild, user)
         values = {**kw_options, **(options or {})}
+        self._check_access(guild, invoker, channel, path[0], 1)
         data = command_data(self._s().world, guild, path, values, self._resolver(guild, channel, invoker))
         return await self._finish(self.interact(2, guild, user, channel, data, within=within), wait)
 
@@ -148,6 +160,7 @@ class InjectAPI:
         invoker = self._invoker(guild, user)
         values = {**kw_options, **(options or {})}
         resolver = self._resolver(guild, channel, invoker)
+        self._check_access(guild, invoker, channel, path[0], 1)
         data = command_data(self._s().world, guild, path, values, resolver, focused=focused)
         return await self._finish(self.interact(4, guild, user, channel, data, within=within), wait)
 
@@ -157,7 +170,7 @@ class InjectAPI:
     ) -> InteractionResult:
         """Context menu on a user (command type 2)."""
         channel = self._where(guild, user, in_channel)
-        cmd, scope = find_command(self._s().world, guild, name, kind=2)
+        cmd, scope = self._check_access(guild, self._invoker(guild, user), channel, name, 2)
         resolver = self._resolver(guild, channel, self._invoker(guild, user))
         target_id = resolver.user(target)
         data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 2, "target_id": target_id,
@@ -174,7 +187,7 @@ class InjectAPI:
         message = self._message(target)
         channel = self._s().world.channel(message.channel_id)
         assert channel is not None
-        cmd, scope = find_command(self._s().world, guild, name, kind=3)
+        cmd, scope = self._check_access(guild, self._invoker(guild, user), channel, name, 3)
         data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 3, "target_id": str(message.id),
                                 "resolved": {"messages": {str(message.id): message.to_dict()}}}
         if scope is not None:
@@ -258,7 +271,8 @@ class InjectAPI:
         """A user posts a message (MESSAGE_CREATE; content hidden without the message_content intent)."""
         s = self._s()
         channel = self._where(guild, user, in_channel)
-        author = user.user if isinstance(user, Member) else user
+        invoker = self._invoker(guild, user)
+        author = invoker.user if isinstance(invoker, Member) else invoker
         return s.messages.create(channel_id=channel.id, guild_id=guild.id if guild else None, author=author,
                                  payload={"content": content}, files=[])
 

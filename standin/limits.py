@@ -41,6 +41,13 @@ def form_error(errors: Errors) -> dict[str, Any]:
     return {"code": 50035, "message": "Invalid Form Body", "errors": errors}
 
 
+def field_error(path: list[str | int], code: str, message: str) -> dict[str, Any]:
+    """A 400 body with one error at ``path`` (e.g. ["data", "type"])."""
+    c = _Collector()
+    c.add(path, code, message)
+    return form_error(c.errors)
+
+
 def _embed(c: _Collector, path: list[str | int], embed: dict[str, Any]) -> int:
     c.max_len([*path, "title"], embed.get("title"), 256)
     c.max_len([*path, "description"], embed.get("description"), 4096)
@@ -93,7 +100,8 @@ def _components(c: _Collector, path: list[str | int], components: list[dict[str,
         children = row.get("components") or []
         selects = [x for x in children if x.get("type") in (3, 5, 6, 7, 8)]
         if selects and len(children) > 1:
-            c.add([*row_path, "components"], "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width")
+            c.add([*row_path, "components"], "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                  "The specified component exceeds the maximum width")
         c.max_items([*row_path, "components"], children, 5)
         for i, comp in enumerate(children):
             comp_path = [*row_path, "components", i]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .limits import form_error, message_errors
 from .payloads import guess_type
-from .records import UploadedFile
+from .records import InteractionResult, UploadedFile
 from .state import EPHEMERAL, LOADING, Attachment, Message, User, iso_now, resolve_mentions
 
 if TYPE_CHECKING:
@@ -47,6 +47,20 @@ def check_not_empty(payload: dict[str, Any], files: list[UploadedFile]) -> None:
     if not (payload.get("content") or payload.get("embeds") or payload.get("components") or files
             or payload.get("sticker_ids") or payload.get("poll")):
         raise HTTPError(400, {"code": 50006, "message": "Cannot send an empty message"})
+
+
+def interaction_metadata(result: InteractionResult) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": str(result.id),
+        "type": result.type,
+        "user": result.user.to_dict(),
+        "authorizing_integration_owners": result.payload.get("authorizing_integration_owners", {}),
+    }
+    if result.type == 2:
+        data["name"] = (result.payload.get("data") or {}).get("name")
+    if result.source_message is not None:
+        data["interacted_message_id"] = str(result.source_message.id)
+    return data
 
 
 class MessageStore:
@@ -100,8 +114,13 @@ class MessageStore:
         files: list[UploadedFile],
         flags: int = 0,
         kind: int = 0,
-        interaction_id: int | None = None,
+        interaction: InteractionResult | None = None,
     ) -> Message:
+        """Store a new message (and dispatch MESSAGE_CREATE unless ephemeral).
+
+        With ``interaction`` it is an interaction response/followup: authored by the app's
+        webhook, type 20 for slash commands, carrying ``interaction_metadata``.
+        """
         standin = self.standin
         world = standin.world
         ephemeral = bool(flags & EPHEMERAL)
@@ -117,9 +136,13 @@ class MessageStore:
             type=kind,
             tts=bool(payload.get("tts")),
             allowed_mentions=payload.get("allowed_mentions"),
-            interaction_id=interaction_id,
             message_reference=payload.get("message_reference"),
         )
+        if interaction is not None:
+            message.interaction_id = interaction.id
+            message.type = 20 if interaction.type == 2 else 0
+            message.webhook_id = message.application_id = standin.application_id
+            message.interaction_metadata = interaction_metadata(interaction)
         message.attachments = self.attachments_for(payload, files, [], ephemeral)
         if guild_id is not None:
             guild = world.guilds.get(guild_id)

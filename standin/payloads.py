@@ -31,7 +31,8 @@ from .state import (
 )
 
 DM_APP_PERMISSIONS = (
-    VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY | ADD_REACTIONS | USE_EXTERNAL_EMOJIS
+    VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY | ADD_REACTIONS
+    | USE_EXTERNAL_EMOJIS
 )
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 OPTION_TYPES = {1: "subcommand", 2: "group", 3: "string", 4: "integer", 5: "boolean", 6: "user", 7: "channel",
@@ -97,7 +98,7 @@ class Resolver:
         if not isinstance(channel, Channel):
             raise AssertionError(f"expected a channel, got {value!r}")
         if allowed_types and channel.type not in allowed_types:
-            raise AssertionError(f"channel {channel.name!r} has type {channel.type}, option allows {list(allowed_types)}")
+            raise AssertionError(f"channel {channel.name!r} has type {channel.type}; allowed: {list(allowed_types)}")
         perms = 0
         if self.guild is not None and isinstance(self.invoker, Member):
             perms = self.guild.channel_permissions(channel, self.invoker)
@@ -133,9 +134,8 @@ def _check_value(opt: dict[str, Any], value: Any) -> None:
     choices = opt.get("choices")
     if choices and value not in [c["value"] for c in choices]:
         raise AssertionError(f"option {name!r}: {value!r} is not one of the choices {[c['value'] for c in choices]}")
-    if kind == 3:
-        if len(value) < opt.get("min_length", 0) or len(value) > opt.get("max_length", 6000):
-            raise AssertionError(f"option {name!r}: length {len(value)} outside min_length/max_length")
+    if kind == 3 and not opt.get("min_length", 0) <= len(value) <= opt.get("max_length", 6000):
+        raise AssertionError(f"option {name!r}: length {len(value)} outside min_length/max_length")
     if kind in (4, 10):
         if "min_value" in opt and value < opt["min_value"]:
             raise AssertionError(f"option {name!r}: {value} < min_value {opt['min_value']}")
@@ -209,6 +209,24 @@ def find_command(world: World, guild: Guild | None, name: str, kind: int = 1) ->
     )
 
 
+def check_command_access(cmd: dict[str, Any], guild: Guild | None, invoker: Member | User, channel: Channel) -> None:
+    """Discord only offers a command where its contexts and default_member_permissions allow it."""
+    contexts = cmd.get("contexts")
+    context = 0 if guild is not None else 1
+    if contexts is not None and context not in contexts:
+        raise AssertionError(f"Discord would not offer /{cmd['name']} in {'a guild' if guild else 'DMs'}")
+    if guild is None and cmd.get("dm_permission") is False:
+        raise AssertionError(f"Discord would not offer /{cmd['name']} in DMs (dm_permission false)")
+    required = cmd.get("default_member_permissions")
+    if guild is not None and required is not None and isinstance(invoker, Member):
+        needed = int(required)
+        if guild.channel_permissions(channel, invoker) & needed != needed:
+            raise AssertionError(
+                f"Discord would not offer /{cmd['name']} to {invoker.user.username!r}: "
+                f"default_member_permissions {needed} not held (StandIn(enforce_command_permissions=False) to bypass)"
+            )
+
+
 def command_data(
     world: World, guild: Guild | None, path: Sequence[str], options: dict[str, Any], resolver: Resolver,
     focused: str | None = None,
@@ -272,7 +290,8 @@ def _submitted(comp: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     custom_id = comp.get("custom_id")
     value = values.get(custom_id or "")
     if comp.get("type") == 4:
-        return {"type": 4, "id": comp.get("id", 0), "custom_id": custom_id, "value": "" if value is None else str(value)}
+        text = "" if value is None else str(value)
+        return {"type": 4, "id": comp.get("id", 0), "custom_id": custom_id, "value": text}
     selected = [] if value is None else [str(v) for v in (value if isinstance(value, list | tuple) else [value])]
     return {"type": comp.get("type"), "id": comp.get("id", 0), "custom_id": custom_id, "values": selected}
 

@@ -6,6 +6,7 @@ Tests assert on these records, so they hold the payloads exactly as the bot sent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import time
 from collections.abc import Callable
@@ -128,10 +129,9 @@ class Changes:
                 raise AssertionError(f"timed out after {within:g}s waiting for {text}")
             if self._event is None:
                 self._event = asyncio.Event()
-            try:
-                await asyncio.wait_for(self._event.wait(), remaining)
-            except TimeoutError:
-                pass
+            # Also re-check every 20 ms: predicates may look at the bot's own state.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), min(remaining, 0.02))
 
 
 @dataclass
@@ -267,7 +267,9 @@ class InteractionResult:
 
     async def wait_edit(self, n: int = 1, within: float | None = None) -> EditRecord:
         within = self.default_timeout if within is None else within
-        await self.changes.wait_for(lambda: len(self.edits) >= n, within, lambda: f"edit #{n} for interaction {self.id}")
+        await self.changes.wait_for(
+            lambda: len(self.edits) >= n, within, lambda: f"edit #{n} for interaction {self.id}"
+        )
         return self.edits[n - 1]
 
     async def wait_rejection(self, within: float | None = None) -> RecordedRequest:

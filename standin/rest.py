@@ -1,4 +1,7 @@
-"""REST routes a bot uses: identity, commands, interactions, webhooks, channels, guilds."""
+"""REST routes a bot uses: identity, commands, channels, messages, guilds and members.
+
+Interaction callbacks and webhooks live in callbacks.py; routing and recording in server.py.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,15 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .limits import autocomplete_errors, command_errors, form_error, modal_errors
+from .callbacks import InteractionRoutes
+from .limits import command_errors, field_error, form_error
 from .messages import HTTPError, check_limits, check_not_empty, missing_access, missing_permissions, not_found
-from .records import CallbackRecord, EditRecord, InteractionResult, RecordedRequest
+from .records import RecordedRequest
 from .state import (
     ATTACH_FILES,
     BAN_MEMBERS,
     EMBED_LINKS,
-    EPHEMERAL,
     KICK_MEMBERS,
-    LOADING,
     MANAGE_MESSAGES,
     MANAGE_NICKNAMES,
     MANAGE_ROLES,
@@ -35,11 +37,10 @@ if TYPE_CHECKING:
 Reply = tuple[int, Any]
 Handler = Callable[[RecordedRequest, dict[str, str]], Awaitable[Reply]]
 
-# interaction type -> callback types Discord accepts for it
-ALLOWED_CALLBACKS = {1: {1}, 2: {4, 5, 9}, 3: {4, 5, 6, 7, 9}, 4: {8}, 5: {4, 5, 6, 7}}
-
 
 class Rest:
+    """Route table (method, path template) -> handler; handlers raise HTTPError for Discord errors."""
+
     def __init__(self, standin: StandIn) -> None:
         self.s = standin
         self.routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
@@ -58,11 +59,12 @@ class Rest:
             r("GET", prefix + "/{command_id}", self.get_command)
             r("PATCH", prefix + "/{command_id}", self.patch_command)
             r("DELETE", prefix + "/{command_id}", self.delete_command)
-        r("POST", "/interactions/{interaction_id}/{token}/callback", self.callback)
-        r("POST", "/webhooks/{app_id}/{token}", self.followup)
-        r("GET", "/webhooks/{app_id}/{token}/messages/{message_id}", self.webhook_get)
-        r("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}", self.webhook_edit)
-        r("DELETE", "/webhooks/{app_id}/{token}/messages/{message_id}", self.webhook_delete)
+        hooks = InteractionRoutes(standin)
+        r("POST", "/interactions/{interaction_id}/{token}/callback", hooks.callback)
+        r("POST", "/webhooks/{app_id}/{token}", hooks.followup)
+        r("GET", "/webhooks/{app_id}/{token}/messages/{message_id}", hooks.webhook_get)
+        r("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}", hooks.webhook_edit)
+        r("DELETE", "/webhooks/{app_id}/{token}/messages/{message_id}", hooks.webhook_delete)
         r("GET", "/channels/{channel_id}", self.get_channel)
         r("GET", "/channels/{channel_id}/messages", self.list_messages)
         r("POST", "/channels/{channel_id}/messages", self.send_message)
@@ -116,15 +118,6 @@ class Rest:
         guild = self.s.world.guilds[channel.guild_id or 0]
         me = guild.members.get(self.s.bot_user.id)
         return 0 if me is None else guild.channel_permissions(channel, me)
-
-    def _interaction(self, params: dict[str, str]) -> InteractionResult:
-        result = self.s.interaction_by_token(params["token"])
-        if "interaction_id" in params:
-            if result is None or str(result.id) != params["interaction_id"]:
-                raise HTTPError(404, {"code": 10062, "message": "Unknown interaction"})
-        elif result is None or params["app_id"] != str(self.s.application_id):
-            raise not_found(10015, "Webhook")
-        return result
 
     def _member(self, guild: Guild, params: dict[str, str]) -> Member:
         member = guild.members.get(_int(params["user_id"]))
@@ -204,7 +197,7 @@ class Rest:
         commands = rec.json or []
         self._validate_commands(commands)
         if len(commands) > 100:
-            raise HTTPError(400, form_error({"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 100 or fewer in length."}]}))
+            raise HTTPError(400, field_error([], "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."))
         old = {(c["name"], c.get("type", 1)): c for c in self.s.world.commands.get(scope, [])}
         stored = [self._stored_command(c, scope, old.get((c["name"], c.get("type", 1)))) for c in commands]
         self.s.world.commands[scope] = stored
@@ -243,148 +236,6 @@ class Rest:
     async def delete_command(self, rec: RecordedRequest, params: dict[str, str]) -> Reply:
         commands, cmd = self._find_command(params)
         commands.remove(cmd)
-        return 204, None
-
-    # -- interaction callback ----------------------------------------------------------------
-    async def callback(self, rec: RecordedRequest, params: dict[str, str]) -> Reply:
-        result = self._interaction(params)
-        if result.response is not None:
-            raise HTTPError(400, {"code": 40060, "message": "Interaction has already been acknowledged."})
-        if self.s.enforce_deadline and rec.at - result.dispatched_at > 3.0:
-            raise HTTPError(404, {"code": 10062, "message": "Unknown interaction"})
-        body = rec.json or {}
-        ctype = int(body.get("type", 0))
-        data = body.get("data") or {}
-        if ctype not in ALLOWED_CALLBACKS.get(result.type, set()) or (
-            ctype in (6, 7) and result.source_message is None
-        ):
-            raise HTTPError(400, form_error({"type": {"_errors": [
-                {"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": f"Invalid response type {ctype} for this interaction"}
-            ]}}))
-        if ctype in (4, 7):
-            check_limits(data, ["data"])
-        if ctype == 4:
-            check_not_empty(data, rec.files)
-        errors = modal_errors(data) if ctype == 9 else autocomplete_errors(data) if ctype == 8 else {}
-        if errors:
-            raise HTTPError(400, form_error(errors))
-
-        message: Message | None = None
-        guild_id = result.guild.id if result.guild else None
-        if ctype in (4, 5):
-            flags = int(data.get("flags") or 0) & EPHEMERAL
-            message = self.s.messages.create(
-                channel_id=result.channel.id,
-                guild_id=guild_id,
-                author=self.s.bot_user,
-                payload=data if ctype == 4 else {},
-                files=rec.files if ctype == 4 else [],
-                flags=flags | (LOADING if ctype == 5 else 0),
-                kind=20 if result.type == 2 else 0,
-                interaction_id=result.id,
-            )
-            message.webhook_id = message.application_id = self.s.application_id
-            message.interaction_metadata = self._metadata(result)
-        elif ctype in (6, 7):
-            message = result.source_message
-            if ctype == 7 and message is not None:
-                self.s.messages.edit(message, data, rec.files)
-                result.edits.append(EditRecord(message.id, data, "callback", rec.at))
-        elif ctype == 9:
-            self.s.open_modal(data, result)
-        attachments = message.attachments if message is not None and ctype in (4, 7) else []
-        result.message = message
-        result.response = CallbackRecord(ctype, data, attachments, rec.at, rec)
-
-        if ctype in (1, 8) or rec.query.get("with_response") not in ("1", "true", "True"):
-            return 204, None
-        interaction = {
-            "id": str(result.id),
-            "type": result.type,
-            "activity_instance_id": None,
-            "response_message_id": None if message is None else str(message.id),
-            "response_message_loading": ctype == 5,
-            "response_message_ephemeral": bool(message is not None and message.ephemeral),
-        }
-        resource: dict[str, Any] = {"type": ctype}
-        if message is not None and ctype in (4, 5, 7):
-            resource["message"] = message.to_dict()
-        return 200, {"interaction": interaction, "resource": resource}
-
-    def _metadata(self, result: InteractionResult) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "id": str(result.id),
-            "type": result.type,
-            "user": result.user.to_dict(),
-            "authorizing_integration_owners": result.payload.get("authorizing_integration_owners", {}),
-        }
-        if result.type == 2:
-            data["name"] = (result.payload.get("data") or {}).get("name")
-        if result.source_message is not None:
-            data["interacted_message_id"] = str(result.source_message.id)
-        return data
-
-    # -- interaction webhooks ----------------------------------------------------------------
-    def _webhook_message(self, result: InteractionResult, message_id: str) -> Message:
-        if message_id == "@original":
-            message = result.message
-        else:
-            message = self.s.world.messages.get(_int(message_id))
-            owned = [m.id for m in result.followups] + ([result.message.id] if result.message else [])
-            if message is not None and message.id not in owned:
-                message = None
-        if message is None or message.deleted:
-            raise not_found(10008, "Message")
-        return message
-
-    async def followup(self, rec: RecordedRequest, params: dict[str, str]) -> Reply:
-        result = self._interaction(params)
-        if result.response is None or result.response.type in (1, 8, 9):
-            raise not_found(10015, "Webhook")
-        payload = rec.json or {}
-        check_limits(payload)
-        check_not_empty(payload, rec.files)
-        original = result.message
-        if result.response.type == 5 and original is not None and original.flags & LOADING:
-            # The first followup after a "thinking" defer replaces the loading message.
-            self.s.messages.edit(original, {**payload, "flags": None}, rec.files)
-            message = original
-        else:
-            message = self.s.messages.create(
-                channel_id=result.channel.id,
-                guild_id=result.guild.id if result.guild else None,
-                author=self.s.bot_user,
-                payload=payload,
-                files=rec.files,
-                flags=int(payload.get("flags") or 0) & EPHEMERAL,
-                kind=20 if result.type == 2 else 0,
-                interaction_id=result.id,
-            )
-            message.webhook_id = message.application_id = self.s.application_id
-            message.interaction_metadata = self._metadata(result)
-        result.followups.append(message)
-        if rec.query.get("wait") in ("1", "true", "True"):
-            return 200, message.to_dict()
-        return 204, None
-
-    async def webhook_get(self, rec: RecordedRequest, params: dict[str, str]) -> Reply:
-        result = self._interaction(params)
-        return 200, self._webhook_message(result, params["message_id"]).to_dict()
-
-    async def webhook_edit(self, rec: RecordedRequest, params: dict[str, str]) -> Reply:
-        result = self._interaction(params)
-        message = self._webhook_message(result, params["message_id"])
-        payload = rec.json or {}
-        check_limits(payload)
-        self.s.messages.edit(message, payload, rec.files)
-        result.edits.append(EditRecord(message.id, payload, "webhook", rec.at))
-        return 200, message.to_dict()
-
-    async def webhook_delete(self, rec: RecordedRequest, params: dict[str, str]) -> Reply:
-        result = self._interaction(params)
-        message = self._webhook_message(result, params["message_id"])
-        self.s.messages.delete(message)
-        result.deleted.append(message.id)
         return 204, None
 
     # -- channels ----------------------------------------------------------------------------
@@ -428,9 +279,10 @@ class Rest:
         check_limits(payload)
         check_not_empty(payload, rec.files)
         ref = payload.get("message_reference")
-        if ref and ref.get("fail_if_not_exists", True) and _int(str(ref.get("message_id"))) not in self.s.world.messages:
-            raise HTTPError(400, form_error({"message_reference": {"_errors": [
-                {"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}}))
+        unknown_ref = ref and _int(str(ref.get("message_id"))) not in self.s.world.messages
+        if unknown_ref and ref.get("fail_if_not_exists", True):
+            raise HTTPError(400, field_error(["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE",
+                                             "Unknown message"))
         message = self.s.messages.create(
             channel_id=channel.id,
             guild_id=channel.guild_id,
@@ -458,9 +310,9 @@ class Rest:
     async def delete_message(self, rec: RecordedRequest, params: dict[str, str]) -> Reply:
         channel = self._channel(params)
         message = self._channel_message(channel, params["message_id"])
-        if message.author.id != self.s.bot_user.id and channel.guild_id is not None:
-            if not self._bot_perms(channel) & MANAGE_MESSAGES:
-                raise missing_permissions()
+        others = message.author.id != self.s.bot_user.id and channel.guild_id is not None
+        if others and not self._bot_perms(channel) & MANAGE_MESSAGES:
+            raise missing_permissions()
         self.s.messages.delete(message)
         return 204, None
 
@@ -468,8 +320,8 @@ class Rest:
         channel = self._channel(params, VIEW_CHANNEL | MANAGE_MESSAGES)
         ids = [str(x) for x in (rec.json or {}).get("messages", [])]
         if not 2 <= len(ids) <= 100:
-            raise HTTPError(400, form_error({"messages": {"_errors": [
-                {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 2 and 100 in length."}]}}))
+            raise HTTPError(400, field_error(["messages"], "BASE_TYPE_BAD_LENGTH",
+                                             "Must be between 2 and 100 in length."))
         for mid in ids:
             self.s.messages.delete(self._channel_message(channel, mid))
         return 204, None

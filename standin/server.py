@@ -46,6 +46,7 @@ class StandIn(WorldAPI, InjectAPI):
         response_timeout: float = 5.0,
         enforce_deadline: bool = False,
         compress_gateway: bool = False,
+        enforce_command_permissions: bool = True,
     ) -> None:
         self.host, self.port = host, port
         self.token = token
@@ -53,6 +54,7 @@ class StandIn(WorldAPI, InjectAPI):
         self.response_timeout = response_timeout
         self.enforce_deadline = enforce_deadline
         self.compress_gateway = compress_gateway
+        self.enforce_command_permissions = enforce_command_permissions
         self.world = World()
         self.bot_user = self.add_user(bot_name, bot=True)
         self.application_id = self.bot_user.id
@@ -156,7 +158,8 @@ class StandIn(WorldAPI, InjectAPI):
                     body = json.loads(await part.text())
                 elif part.filename is not None:
                     content = bytes(await part.read(decode=False))
-                    files.append(UploadedFile(part.name or "", part.filename, content, part.headers.get("Content-Type")))
+                    ctype = part.headers.get("Content-Type")
+                    files.append(UploadedFile(part.name or "", part.filename, content, ctype))
             return body, files
         raw = await request.read()
         if not raw:
@@ -359,6 +362,10 @@ class StandIn(WorldAPI, InjectAPI):
 
     def opened_modal_ids(self) -> list[str]:
         return [str(d.get("custom_id")) for d, _ in self._modals]
+
+    def channel_messages(self, channel: Any) -> list[Any]:
+        """Visible messages of a channel (no ephemerals, no deleted), oldest first."""
+        return self.world.channel_messages(channel.id)
 
     @property
     def late_interactions(self) -> list[InteractionResult]:

@@ -33,7 +33,9 @@ class WorldAPI:
     bot_user: User
     gateway: Gateway
 
-    def add_user(self, username: str, *, bot: bool = False, global_name: str | None = None, locale: str = "en-US") -> User:
+    def add_user(
+        self, username: str, *, bot: bool = False, global_name: str | None = None, locale: str = "en-US"
+    ) -> User:
         user = User(id=self.world.ids.next(), username=username, bot=bot, global_name=global_name, locale=locale)
         self.world.users[user.id] = user
         return user
@@ -147,9 +149,11 @@ class WorldAPI:
         data = {"guild_id": str(guild.id), "user": member.user.to_dict()}
         self.gateway.dispatch("GUILD_MEMBER_REMOVE", data, intent=GUILD_MEMBERS)
 
-    def add_channel(self, guild: Guild, name: str, *, type: int = 0, topic: str | None = None,
-                    parent: Channel | None = None) -> Channel:
-        channel = Channel(id=self.world.ids.next(), name=name, guild_id=guild.id, type=type, topic=topic,
+    def add_channel(
+        self, guild: Guild, name: str, *, kind: int = 0, topic: str | None = None, parent: Channel | None = None
+    ) -> Channel:
+        """kind: 0 text, 2 voice, 4 category, 5 announcement."""
+        channel = Channel(id=self.world.ids.next(), name=name, guild_id=guild.id, type=kind, topic=topic,
                           position=len(guild.channels), parent_id=parent.id if parent else None)
         guild.channels[channel.id] = channel
         self.gateway.dispatch("CHANNEL_CREATE", channel.to_dict(), intent=GUILDS)
@@ -164,7 +168,7 @@ class WorldAPI:
         self, channel: Channel, target: Role | Member | User | Guild, *, allow: Any = 0, deny: Any = 0
     ) -> None:
         """Set (or with allow=deny=0 remove) an overwrite; a Guild target means @everyone."""
-        if isinstance(target, Guild) or isinstance(target, Role):
+        if isinstance(target, Guild | Role):
             target_id, kind = target.id, 0
         else:
             target_id, kind = (target.user.id if isinstance(target, Member) else target.id), 1

@@ -35,7 +35,10 @@ class MenuView(discord.ui.View):
     @discord.ui.select(
         custom_id="menu:pick",
         placeholder="Pick a topic",
-        options=[discord.SelectOption(label="T cells", value="tcells"), discord.SelectOption(label="B cells", value="bcells")],
+        options=[
+            discord.SelectOption(label="T cells", value="tcells"),
+            discord.SelectOption(label="B cells", value="bcells"),
+        ],
     )
     async def pick(self, interaction: discord.Interaction, select: discord.ui.Select[MenuView]) -> None:
         await interaction.response.send_message(f"You picked {select.values[0]}", ephemeral=True)
@@ -51,9 +54,11 @@ class FeedbackModal(discord.ui.Modal, title="Feedback"):
         await interaction.response.send_message(f"Thanks: {self.text.value}", ephemeral=True)
 
 
-class TestBot(NoIdentifyDelay, commands.Bot):
+class StudyBot(NoIdentifyDelay, commands.Bot):
     def __init__(self, *, sync: bool = True) -> None:
-        super().__init__(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=discord.Intents.default(), guild_ready_timeout=0.05
+        )
         self.sync_on_start = sync
         self.errors: list[BaseException] = []
         build_commands(self)
@@ -64,7 +69,7 @@ class TestBot(NoIdentifyDelay, commands.Bot):
             await self.tree.sync()
 
 
-def build_commands(bot: TestBot) -> None:
+def build_commands(bot: StudyBot) -> None:
     tree = bot.tree
 
     async def on_tree_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
@@ -96,7 +101,9 @@ def build_commands(bot: TestBot) -> None:
 
     @tree.command(description="Lookup a member")
     async def whois(interaction: discord.Interaction, member: discord.Member, loud: bool = False) -> None:
-        await interaction.response.send_message(f"{member.name} has {len(member.roles)} roles, loud={loud}")
+        mentions = discord.AllowedMentions(users=loud, roles=False, everyone=False)
+        text = f"{member.mention} ({member.name}) has {len(member.roles)} roles, loud={loud}"
+        await interaction.response.send_message(text, allowed_mentions=mentions)
 
     @tree.command(description="Open the menu")
     async def menu(interaction: discord.Interaction) -> None:
@@ -122,7 +129,19 @@ def build_commands(bot: TestBot) -> None:
     async def slow(interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
         await interaction.followup.send("Done thinking.")
-        await interaction.followup.send("And one more thing.")
+        notes = discord.File(io.BytesIO(b"more notes"), filename="notes.txt")
+        await interaction.followup.send("And one more thing.", file=notes, ephemeral=True)
+
+    @tree.command(description="Moderator tools")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def modtools(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("Moderator tools", ephemeral=True)
+
+    @tree.command(description="Upload study notes")
+    async def upload(interaction: discord.Interaction, notes: discord.Attachment, weight: float = 1.0) -> None:
+        data = await notes.read()
+        await interaction.response.send_message(f"{notes.filename}: {len(data)} bytes x {weight}")
 
     @tree.command(description="Post the persistent panel")
     async def panel(interaction: discord.Interaction) -> None:
@@ -146,5 +165,5 @@ def alice(discord_: StandIn, guild: Guild) -> Member:
 
 
 @pytest.fixture
-def make_bot() -> Callable[..., TestBot]:
-    return TestBot
+def make_bot() -> Callable[..., StudyBot]:
+    return StudyBot

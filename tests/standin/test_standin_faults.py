@@ -20,9 +20,12 @@ async def test_rate_limited_callback_is_retried(discord_: StandIn, guild: Guild,
         result = await discord_.slash(guild, alice, "define", term="antibody")
     attempts = discord_.find_requests("POST", "/interactions/*/callback")
     assert [r.status for r in attempts] == [429, 200]
-    assert fault.hits == 1 and attempts[0].fault
+    assert fault.hits == 1
+    assert attempts[0].fault
+    assert attempts[0].response["retry_after"] == 0.05
     assert attempts[1].at - attempts[0].at >= 0.05
-    assert result.response is not None and result.response.request is attempts[1]
+    assert result.response is not None
+    assert result.response.request is attempts[1]
     assert result.rejections == [attempts[0]]
 
 
@@ -33,7 +36,8 @@ async def test_429_without_via_is_not_retried(discord_: StandIn, guild: Guild, a
         result = await discord_.slash(guild, alice, "define", term="antibody", wait=False)
         await result.wait_rejection()
         await asyncio.sleep(0.1)
-    assert result.response is None and result.late
+    assert result.response is None
+    assert result.late
     assert len(discord_.find_requests("POST", "/interactions/*/callback")) == 1
 
 
@@ -41,11 +45,14 @@ async def test_server_error_is_seen_and_retried(discord_: StandIn, guild: Guild,
                                                 make_bot: Callable) -> None:
     async with run_bot(make_bot(), discord_):
         discord_.fail_next("POST", "/channels/*/messages", status=500)
-        result = await discord_.slash(guild, alice, "daily set", channel=guild.channel("study"), timeout=5)
+        result = await discord_.slash(guild, alice, "daily set", channel=guild.channel("study"), within=5)
     statuses = [r.status for r in discord_.find_requests("POST", "/channels/*/messages")]
     assert statuses == [500, 200]  # discord.py waits 1 s, then retries a 500
-    assert result.response is not None and result.response.content is not None
+    assert result.response is not None
+    assert result.response.content is not None
     assert result.response.content.startswith("Daily concept channel set")
+    assert result.latency is not None
+    assert result.latency > 1
 
 
 @pytest.mark.parametrize("abrupt", [False, True])
@@ -67,10 +74,11 @@ async def test_gateway_drop_resumes(discord_: StandIn, guild: Guild, alice: Memb
         await asyncio.wait_for(resumed.wait(), 2)
         after = await discord_.slash(guild, alice, "define", term="cytokine")
     assert record.path == "/gateway/resume"
-    assert record.data["session_id"] == discord_.gateway.current.id
+    assert discord_.gateway.records[0].op == "IDENTIFY"
     assert record.replayed >= 1
     assert len(discord_.identifies) == 1
-    assert after.response is not None and after.response.embeds[0]["title"] == "cytokine"
+    assert after.response is not None
+    assert after.response.embeds[0]["title"] == "cytokine"
 
 
 async def test_invalid_session_reidentifies(discord_: StandIn, guild: Guild, alice: Member,
@@ -88,14 +96,19 @@ async def test_persistent_view_survives_restart(discord_: StandIn, guild: Guild,
                                                 make_bot: Callable) -> None:
     async with run_bot(make_bot(), discord_) as first:
         panel = await discord_.slash(guild, alice, "panel")
-        first_id = first.user.id
     assert not discord_.connected
-    second = make_bot(sync=False)
-    async with run_bot(second, discord_):
+    async with run_bot(make_bot(sync=False), discord_):
         click = await discord_.click(guild, alice, panel.message_id, "panel:ping")
     assert discord_.sync_count == 1  # the second bot did not sync
-    assert click.response is not None and click.response.content == f"pong from {first_id}"
-    assert len(discord_.identifies) == 2 and click.payload["message"]["id"] == str(panel.message_id)
+    assert click.response is not None
+    assert click.response.content == f"pong from {first.user.id}"
+    assert len(discord_.identifies) == 2
+    assert click.payload["message"]["id"] == str(panel.message_id)
+
+
+async def _start_and_stop(bot: discord.Client, standin: StandIn) -> None:
+    async with run_bot(bot, standin):
+        pass
 
 
 async def test_startup_failure_surfaces_immediately(discord_: StandIn, guild: Guild, make_bot: Callable) -> None:
@@ -103,22 +116,23 @@ async def test_startup_failure_surfaces_immediately(discord_: StandIn, guild: Gu
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(discord.LoginFailure):
-        async with run_bot(make_bot(), discord_):
-            pytest.fail("the bot must not become ready")
+        await _start_and_stop(make_bot(), discord_)
     assert loop.time() - started < 1
+
+
+async def _crash_then_slash(bot: discord.Client, standin: StandIn, guild: Guild, alice: Member) -> None:
+    async with run_bot(bot, standin):
+        standin.dispatch("MESSAGE_CREATE", {"id": "1"})  # malformed: discord.py's parser raises KeyError
+        await standin.slash(guild, alice, "define", term="antigen", within=5)
 
 
 async def test_bot_crash_fails_waits_fast(discord_: StandIn, guild: Guild, alice: Member,
                                           make_bot: Callable) -> None:
     loop = asyncio.get_running_loop()
-    with pytest.raises(AssertionError, match="KeyError"):
-        async with run_bot(make_bot(), discord_):
-            discord_.dispatch("MESSAGE_CREATE", {"id": "1"})  # malformed: discord.py's parser raises KeyError
-            started = loop.time()
-            try:
-                await discord_.slash(guild, alice, "define", term="antigen", timeout=5)
-            finally:
-                assert loop.time() - started < 1
+    started = loop.time()
+    with pytest.raises(AssertionError, match="the bot stopped with KeyError"):
+        await _crash_then_slash(make_bot(), discord_, guild, alice)
+    assert loop.time() - started < 1
 
 
 async def test_unknown_endpoint_and_exact_content_type(discord_: StandIn) -> None:
@@ -127,9 +141,11 @@ async def test_unknown_endpoint_and_exact_content_type(discord_: StandIn) -> Non
         async with session.get(f"{discord_.api_base}/users/@me") as resp:
             assert resp.headers["Content-Type"] == "application/json"
         async with session.post(f"{discord_.api_base}/guilds/1/stickers", json={"x": 1}) as resp:
-            assert resp.status == 404 and resp.headers["Content-Type"] == "application/json"
+            assert resp.status == 404
+            assert resp.headers["Content-Type"] == "application/json"
         async with session.get(f"{discord_.api_base}/channels/123") as resp:
-            assert resp.status == 404 and json.loads(await resp.read()) == {"code": 10003, "message": "Unknown Channel"}
+            assert resp.status == 404
+            assert json.loads(await resp.read()) == {"code": 10003, "message": "Unknown Channel"}
     async with aiohttp.ClientSession() as session, session.get(f"{discord_.api_base}/users/@me") as resp:
         assert resp.status == 401
     (unknown,) = discord_.unknown_requests
@@ -141,6 +157,8 @@ async def test_second_callback_is_rejected(discord_: StandIn, guild: Guild, alic
     async with run_bot(make_bot(), discord_):
         result = await discord_.slash(guild, alice, "define", term="antigen")
     url = f"{discord_.api_base}/interactions/{result.id}/{result.token}/callback"
-    async with aiohttp.ClientSession() as session, session.post(url, json={"type": 4, "data": {"content": "x"}}) as resp:
+    body = {"type": 4, "data": {"content": "again"}}
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as resp:
         assert resp.status == 400
         assert (await resp.json())["code"] == 40060
+    assert result.rejections[-1].json == body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 from bot.config import ConfigError, load_settings
@@ -10,12 +11,18 @@ from bot.config import ConfigError, load_settings
 
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Immunobot: an immunotherapy study glossary.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Immunobot: an immunotherapy study glossary for Discord. With DISCORD_TOKEN set it connects "
+        "to Discord; without one it starts the offline console.",
+    )
+    parser.add_argument("--console", action="store_true", help="start the offline console even if a token is set")
     commands = parser.add_subparsers(dest="command")
     lookup = commands.add_parser("lookup", help="resolve a term and print its entry")
     lookup.add_argument("query", nargs="?", help="what to look up (loosely typed is fine)")
     lookup.add_argument("--json", action="store_true", help="read one query per line from stdin, write JSON lines")
     commands.add_parser("load", help="validate data/ and (re)load it into the database")
+    commands.add_parser("sync", help="sync the slash commands with Discord now (needs DISCORD_TOKEN)")
     return parser
 
 
@@ -33,8 +40,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if arguments.command == "load":
         return cli.run_load(settings)
-    build_parser().print_help()
-    return 2
+
+    from bot.runner import run_online, setup_logging
+
+    console = arguments.command is None and (settings.discord_token is None or arguments.console)
+    setup_logging(settings, console=console)
+    if arguments.command == "sync":
+        if settings.discord_token is None:
+            print("Syncing needs DISCORD_TOKEN (the bot token from the Discord Developer Portal).", file=sys.stderr)
+            return 2
+        return run_online(settings, sync_only=True)
+    if console:
+        if not arguments.console:
+            print("No DISCORD_TOKEN set: starting the offline console (the bot on a local stand-in of Discord).",
+                  file=sys.stderr)  # fmt: skip
+        from bot.console import run_console
+
+        return asyncio.run(run_console(settings))
+    return run_online(settings)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ link to the query is WRatio's generous partial matching.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,7 +130,6 @@ def _build_postings(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.nda
         rank = np.arange(len(chunk_trigrams), dtype=np.int64) - local_start[chunk_trigrams]
         postings[cursor[chunk_trigrams] + rank] = chunk_names
         cursor += counts
-    _return_freed_memory()
     return offsets, postings, sizes
 
 
@@ -174,6 +173,35 @@ class Resolution:
     suggestions: tuple[Suggestion, ...]
 
 
+class _ExactKeys:
+    """Exact lookup of a normalised key, or of its space-free form, in sorted hash arrays.
+
+    A dict of both forms would cost ~250 MB at a million names; two int64 arrays cost 40 MB. Hashes are
+    verified against the stored key, so a collision can never give a wrong answer.
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self._keys = keys
+        spaced = np.fromiter((hash(key) for key in keys), dtype=np.int64, count=len(keys))
+        squeezed = np.fromiter((hash(compact(key)) for key in keys), dtype=np.int64, count=len(keys))
+        self._tables = [(values[order], order.astype(np.int32)) for values in (spaced, squeezed)
+                        for order in [np.argsort(values, kind="stable")]]  # fmt: skip
+
+    def find(self, key: str) -> int | None:
+        """Return the first name index whose key (or, failing that, whose compact key) equals `key`'s."""
+        for table_number, (hashes, names) in enumerate(self._tables):
+            wanted = key if table_number == 0 else compact(key)
+            target = hash(wanted)
+            position = int(np.searchsorted(hashes, target))
+            while position < len(hashes) and hashes[position] == target:
+                name_index = int(names[position])
+                stored = self._keys[name_index]
+                if (stored if table_number == 0 else compact(stored)) == wanted:
+                    return name_index
+                position += 1
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Ranked:
     """A suggestion with the evidence the confidence rule needs."""
@@ -201,7 +229,6 @@ class Resolver:
         self._name_texts: list[str] = []
         self._name_keys: list[str] = []
         name_concepts: list[int] = []
-        self._exact: dict[str, int] = {}
         for concept in concepts:
             concept_index = len(self._concept_ids)
             self._concept_ids.append(concept.id)
@@ -210,12 +237,9 @@ class Resolver:
                 key = normalise(text)
                 if not key:
                     continue
-                name_index = len(self._name_keys)
                 self._name_texts.append(text)
                 self._name_keys.append(key)
                 name_concepts.append(concept_index)
-                self._exact.setdefault(key, name_index)
-                self._exact.setdefault(compact(key), name_index)
         self._name_concept = np.asarray(name_concepts, dtype=np.int32)
         self._key_array = np.asarray(self._name_keys, dtype=object)  # fancy-indexable without a Python loop
         self._short_name = np.fromiter((len(key) <= SHORT_NAME for key in self._name_keys), dtype=bool)
@@ -223,7 +247,11 @@ class Resolver:
         count = len(self._name_keys)
         self._candidate_limit = min(CANDIDATES[1], max(CANDIDATES[0], count // 4000))
         self._postings_cap = min(POSTINGS_CAP[1], max(POSTINGS_CAP[0], count // 12))
-        self._browse_order = sorted(range(len(self._concept_ids)), key=lambda i: self._concept_names[i].casefold())
+        self._exact = _ExactKeys(self._name_keys)
+        self._browse_order = np.asarray(
+            sorted(range(len(self._concept_names)), key=lambda i: self._concept_names[i].casefold()), dtype=np.int32
+        )
+        _return_freed_memory()
 
     def __len__(self) -> int:
         return len(self._concept_ids)
@@ -233,17 +261,24 @@ class Resolver:
         """How many names and aliases are indexed."""
         return len(self._name_keys)
 
-    def resolve(self, query: str, limit: int = SUGGESTION_LIMIT) -> Resolution:
-        """Resolve `query` to a concept when the evidence is clear; always return ranked suggestions."""
+    def resolve(self, query: str, limit: int = SUGGESTION_LIMIT, *, within: Container[str] | None = None) -> Resolution:
+        """Resolve `query` to a concept when the evidence is clear; always return ranked suggestions.
+
+        `within` limits the answer to some concepts (a command that takes only stages or categories):
+        the same ranking, with the others left out before deciding whether the leader is clear.
+        """
         key = normalise(query)
         if not key:
             return Resolution(query, None, ())
-        exact = self._exact.get(key)
-        if exact is None:
-            exact = self._exact.get(compact(key))
-        ranked = self._rank(key, max(limit, AMBIGUITY_WINDOW), exact)
+        exact = self._exact.find(key)
+        wanted = max(limit, AMBIGUITY_WINDOW)
+        ranked = self._rank(key, SUGGESTION_LIMIT * 4 if within is not None else wanted, exact)
+        if within is not None:
+            if exact is not None and self._concept_ids[int(self._name_concept[exact])] not in within:
+                exact = None
+            ranked = [item for item in ranked if item.suggestion.id in within]
         match = None
-        if exact is not None or (ranked and self._clear_winner(key, ranked)):
+        if ranked and (exact is not None or self._clear_winner(key, ranked)):
             match = ranked[0].suggestion
         return Resolution(query, match, tuple(item.suggestion for item in ranked[:limit]))
 
@@ -267,14 +302,17 @@ class Resolver:
             similar and top.plain - runner_up.plain >= CLEAR_PLAIN_MARGIN
         )
 
-    def suggest(self, query: str, limit: int = SUGGESTION_LIMIT) -> tuple[Suggestion, ...]:
+    def suggest(
+        self, query: str, limit: int = SUGGESTION_LIMIT, *, within: Container[str] | None = None
+    ) -> tuple[Suggestion, ...]:
         """Return ranked suggestions for autocomplete; an empty query lists concepts alphabetically."""
         if not normalise(query):
+            browse = (int(i) for i in self._browse_order)
+            chosen = [i for i in browse if within is None or self._concept_ids[i] in within][:limit]
             return tuple(
-                Suggestion(self._concept_ids[i], self._concept_names[i], 0.0, self._concept_names[i])
-                for i in self._browse_order[:limit]
+                Suggestion(self._concept_ids[i], self._concept_names[i], 0.0, self._concept_names[i]) for i in chosen
             )
-        return self.resolve(query, limit).suggestions
+        return self.resolve(query, limit, within=within).suggestions
 
     def _candidates(self, key: str) -> np.ndarray:
         """Return the name indexes worth scoring: all of them for a small index, else the trigram-narrowed few."""

@@ -1,0 +1,152 @@
+"""The Discord client: start-up (database, data, extensions, persistent components), command sync, shutdown.
+
+This is the one module of `bot/` that knows discord.py; it wires the core to the cogs and holds no
+feature logic of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pkgutil
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from bot import __version__
+from bot.catalog import GlossaryCatalog
+from bot.config import Settings
+from bot.loader import load_glossary
+from bot.store import Store
+from cogs._components import COMPONENTS
+
+log = logging.getLogger(__name__)
+
+TREE_HASH_KEY = "command_tree_hash"
+
+
+def discover_extensions() -> list[str]:
+    """Return every extension module in `cogs/`: modules whose names start with `_` are helpers, not features."""
+    return sorted(
+        f"{cogs.__name__}.{module.name}"
+        for module in pkgutil.iter_modules(cogs.__path__)
+        if not module.name.startswith("_")
+    )
+
+
+class ImmunoBot(commands.Bot):
+    """Immunobot: slash commands only, no privileged intents, mentions never ping anyone."""
+
+    def __init__(self, settings: Settings, *, sync_commands: bool | None = None, **options: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        self.version = __version__
+        self._sync_commands = sync_commands  # None: sync only when the tree changed; True: always; False: never
+        self._store: Store | None = None
+        self._catalog: GlossaryCatalog | None = None
+
+    @property
+    def store(self) -> Store:
+        """The open database (available once `setup_hook` has run)."""
+        if self._store is None:
+            raise RuntimeError("the database is not open yet")
+        return self._store
+
+    @property
+    def catalog(self) -> GlossaryCatalog:
+        """The glossary views (available once `setup_hook` has run)."""
+        if self._catalog is None:
+            raise RuntimeError("the glossary is not loaded yet")
+        return self._catalog
+
+    async def setup_hook(self) -> None:
+        """Open and migrate the database, load the shipped data, load the cogs, sync commands if they changed."""
+        self._store = await Store.open(self.settings.database_path)
+        report = await self._store.sync_shipped(load_glossary())
+        log.info("Glossary data: %s", report.summary())
+        self._catalog = await GlossaryCatalog.load(self._store)
+        self.add_dynamic_items(*COMPONENTS)
+        for extension in discover_extensions():
+            await self.load_extension(extension)
+        self.tree.on_error = self.on_app_command_error
+        if self._sync_commands is not False:
+            await self.sync_commands(force=bool(self._sync_commands))
+
+    def command_scope(self) -> discord.Object | None:
+        """Return the development guild commands are synced to, or None for global commands."""
+        return discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+
+    def command_tree_hash(self) -> str:
+        """Hash the command tree as Discord would receive it, with the scope it goes to."""
+        scope = self.command_scope()
+        payload = {
+            "scope": scope.id if scope else None,
+            "commands": sorted((c.to_dict(self.tree) for c in self.tree.get_commands()), key=lambda c: c["name"]),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync the command tree when it differs from the last one synced (or when forced); say whether it did."""
+        digest = self.command_tree_hash()
+        if not force and await self.store.get_meta(TREE_HASH_KEY) == digest:
+            log.info("Slash commands unchanged since the last sync; not syncing")
+            return False
+        scope = self.command_scope()
+        if scope is not None:
+            self.tree.copy_global_to(guild=scope)
+        synced = await self.tree.sync(guild=scope)
+        await self.store.set_meta(TREE_HASH_KEY, digest)
+        where = f"guild {scope.id}" if scope else "all guilds (global; Discord may take up to an hour to show them)"
+        log.info("Synced %d slash commands to %s", len(synced), where)
+        return True
+
+    async def on_ready(self) -> None:
+        """Log once that the bot is connected, where, and as whom."""
+        log.info(
+            "Connected as %s (id %s) in %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds)
+        )
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """Tell the user plainly, log the unexpected once with context; never leave an interaction unanswered."""
+        if isinstance(error, app_commands.CheckFailure):
+            message = str(error) or "You can't use this command here."
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            message = f"Slow down a little: try again in {error.retry_after:.0f} s."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error(
+                "Command /%s failed (guild %s, user %s)", command, interaction.guild_id, interaction.user.id,
+                exc_info=error,
+            )  # fmt: skip
+            message = "Something went wrong on our side and it has been logged. Please try again in a moment."
+        await send_ephemeral(interaction, message)
+
+    async def close(self) -> None:
+        """Close the gateway and HTTP session, then the database."""
+        await super().close()
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+
+async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Reply privately, whether or not the interaction was already answered."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("Could not deliver an error message for interaction %s", interaction.id, exc_info=True)

@@ -1,0 +1,343 @@
+"""The offline console: the real bot, run against the local Discord stand-in, driven by typed commands.
+
+Commands are typed as in Discord (`/define term:immunoterapy`, or `/define immunoterapy` for the first
+option); a trailing `?` (or Tab, interactively) shows autocomplete; buttons and menus are chosen by number;
+a modal asks for each field in turn. Fed from a pipe, it answers each line and exits at end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import discord
+
+from bot.client import ImmunoBot
+from bot.config import Settings
+from standin import InteractionResult, StandIn, run_bot
+from standin.state import Attachment, Guild, Member
+
+PROMPT = "immunobot> "
+WIDTH = 100
+HELP = """Type slash commands as in Discord, for example:
+  /define term:immunoterapy      /define FK506        /define mono?   (a trailing ? shows autocomplete)
+  /category                      /category name:cell therapy
+  /stages                        /stages stage:immune blocking
+  /search text:calcineurin       /about
+After a reply, type a button's number to press it, or a menu's number and an option's letter (e.g. 2 b).
+/help shows this, /quit (or end of input) leaves."""
+
+BUTTON, SELECT = 2, 3
+MANAGE_GUILD = discord.Permissions(manage_guild=True).value
+_OPTION_MARKER = re.compile(r"(?:^|\s)([a-z_][a-z0-9_-]*):", re.IGNORECASE)
+
+
+@dataclass
+class Clickable:
+    """A component shown in the last reply, numbered for the user."""
+
+    message_id: int
+    component: dict[str, Any]
+
+
+@dataclass
+class ConsoleSession:
+    """One person at the console, as a member of an offline guild."""
+
+    standin: StandIn
+    guild: Guild
+    member: Member
+    out: TextIO
+    attachments_dir: Path
+    clickables: list[Clickable] = field(default_factory=list)
+
+    def say(self, text: str = "") -> None:
+        """Print a line of output."""
+        print(text, file=self.out, flush=True)
+
+    # --- parsing ----------------------------------------------------------------------------------------
+
+    def command_schemas(self) -> dict[str, dict[str, Any]]:
+        """Return the synced commands by name (guild commands first, then global)."""
+        schemas = {c["name"]: c for c in self.standin.commands()}
+        schemas.update({c["name"]: c for c in self.standin.commands(guild=self.guild)})
+        return schemas
+
+    def parse(self, line: str) -> tuple[list[str], dict[str, str], list[dict[str, Any]]]:
+        """Split `/group sub opt:value ...` into the command path, option values and the option schemas."""
+        words = line.lstrip("/").strip()
+        schemas = self.command_schemas()
+        name, _, rest = words.partition(" ")
+        schema = schemas.get(name.casefold())
+        if schema is None:
+            known = ", ".join(f"/{n}" for n in sorted(schemas))
+            raise ValueError(f"There is no /{name} command. Known commands: {known}. Type /help for examples.")
+        path = [schema["name"]]
+        options = schema.get("options") or []
+        sub, _, after = rest.strip().partition(" ")
+        while options and options[0].get("type") in (1, 2):
+            chosen = next((o for o in options if o["name"] == sub.casefold()), None)
+            if chosen is None:
+                subs = ", ".join(o["name"] for o in options)
+                raise ValueError(f"/{' '.join(path)} needs one of: {subs}.")
+            path.append(chosen["name"])
+            options = chosen.get("options") or []
+            rest = after
+            sub, _, after = rest.strip().partition(" ")
+        return path, self._option_values(rest.strip(), options), options
+
+    @staticmethod
+    def _option_values(text: str, options: list[dict[str, Any]]) -> dict[str, str]:
+        """Read `name:value` pairs; text before the first name belongs to the first option."""
+        names = {o["name"] for o in options}
+        markers = [m for m in _OPTION_MARKER.finditer(text) if m.group(1).casefold() in names]
+        values: dict[str, str] = {}
+        leading = text[: markers[0].start()] if markers else text
+        if leading.strip():
+            if not options:
+                raise ValueError("This command takes no options.")
+            values[options[0]["name"]] = leading.strip()
+        for index, marker in enumerate(markers):
+            end = markers[index + 1].start() if index + 1 < len(markers) else len(text)
+            values[marker.group(1).casefold()] = text[marker.end() : end].strip()
+        return values
+
+    # --- running ----------------------------------------------------------------------------------------
+
+    async def handle(self, line: str) -> bool:
+        """Act on one input line; return False to quit."""
+        line = line.strip()
+        if not line:
+            return True
+        if line in ("/quit", "/exit", "quit", "exit"):
+            return False
+        if line in ("/help", "help", "?"):
+            self.say(HELP)
+            return True
+        if not line.startswith("/"):
+            await self.choose(line)
+            return True
+        try:
+            if line.endswith("?"):
+                await self.complete(line[:-1])
+            else:
+                path, values, schemas = self.parse(line)
+                typed = self._typed(values, schemas)
+                result = await self.standin.slash(self.guild, self.member, path, options=typed)
+                await self.show(result)
+        except (ValueError, AssertionError) as error:
+            self.say(f"! {error}")
+        return True
+
+    def _typed(self, values: dict[str, str], schemas: list[dict[str, Any]]) -> dict[str, Any]:
+        """Convert option text to the types the command declares (channels by #name, numbers, booleans)."""
+        kinds = {o["name"]: o.get("type") for o in schemas}
+        typed: dict[str, Any] = {}
+        for name, value in values.items():
+            kind = kinds.get(name)
+            if kind == 4:
+                typed[name] = int(value)
+            elif kind == 10:
+                typed[name] = float(value)
+            elif kind == 5:
+                typed[name] = value.casefold() in ("true", "yes", "1", "on")
+            elif kind == 7:
+                channel = self.guild.channel(value.lstrip("#"))
+                if channel is None:
+                    raise ValueError(f"There is no channel #{value.lstrip('#')} in the offline server.")
+                typed[name] = channel
+            else:
+                typed[name] = value
+        return typed
+
+    async def complete(self, line: str) -> list[str]:
+        """Show (and return) the autocomplete choices for the option being typed."""
+        path, values, schemas = self.parse(line)
+        focusable = [o["name"] for o in schemas if o.get("autocomplete")]
+        focused = next((name for name in reversed(values) if name in focusable), focusable[0] if focusable else None)
+        if focused is None:
+            self.say("! This command has no autocompleted option.")
+            return []
+        values.setdefault(focused, "")
+        result = await self.standin.autocomplete(self.guild, self.member, path, focused=focused, options=values)
+        names = [choice["name"] for choice in result.choices]
+        self.say("  " + "\n  ".join(names) if names else "  (no suggestions)")
+        return [str(choice["value"]) for choice in result.choices]
+
+    async def choose(self, line: str) -> None:
+        """Press a numbered button, or pick an option (by letter or number) from a numbered menu."""
+        parts = line.split()
+        if not parts[0].isdigit() or not 1 <= int(parts[0]) <= len(self.clickables):
+            self.say("! Type a slash command (see /help), or the number of a button shown above.")
+            return
+        clickable = self.clickables[int(parts[0]) - 1]
+        component = clickable.component
+        try:
+            if component.get("type") == SELECT:
+                options = component.get("options") or []
+                if len(parts) < 2:
+                    self.say("! Choose an option too, e.g. `2 a`.")
+                    return
+                pick = parts[1].casefold()
+                index = ord(pick) - ord("a") if pick.isalpha() and len(pick) == 1 else int(pick) - 1
+                if not 0 <= index < len(options):
+                    self.say("! There is no such option in that menu.")
+                    return
+                result = await self.standin.select(
+                    self.guild, self.member, clickable.message_id, component["custom_id"], [options[index]["value"]]
+                )
+            else:
+                result = await self.standin.click(self.guild, self.member, clickable.message_id, component["custom_id"])
+            await self.show(result)
+        except (ValueError, AssertionError) as error:
+            self.say(f"! {error}")
+
+    async def show(self, result: InteractionResult) -> None:
+        """Render the bot's answer (and any follow-ups that come quickly) as text."""
+        response = await result.wait_response()
+        if response.type == 9:
+            await self.fill_modal(response.data)
+            return
+        self.clickables = []
+        if response.type in (5, 6):
+            await asyncio.sleep(0)
+            message = await result.wait_followup(1) if response.type == 5 else None
+            if message is not None:
+                self.render(message.id, message.content, message.embeds, message.components, message.attachments,
+                            message.ephemeral)  # fmt: skip
+            return
+        message_id = result.message_id or 0
+        self.render(message_id, response.content, response.embeds, response.components, response.attachments,
+                    response.ephemeral)  # fmt: skip
+
+    async def fill_modal(self, modal: dict[str, Any]) -> None:
+        """Ask for each text field of a modal in turn, then submit it."""
+        self.say(f"[{modal.get('title', 'Form')}] (press Enter to keep a pre-filled value)")
+        answers: dict[str, str] = {}
+        for row in modal.get("components", []):
+            for field_ in row.get("components", []):
+                default = field_.get("value") or ""
+                shown = f" [{textwrap.shorten(default, 60)}]" if default else ""
+                typed = await read_line(f"  {field_.get('label', field_['custom_id'])}{shown}: ")
+                answers[field_["custom_id"]] = typed if typed else default
+        result = await self.standin.submit_modal(self.guild, self.member, modal["custom_id"], answers)
+        await self.show(result)
+
+    def render(
+        self,
+        message_id: int,
+        content: str | None,
+        embeds: list[dict[str, Any]],
+        components: list[dict[str, Any]],
+        attachments: list[Attachment],
+        ephemeral: bool,
+    ) -> None:
+        """Print a message: content, embeds as boxes of text, files saved to disk, components numbered."""
+        if ephemeral:
+            self.say("(only you can see this)")
+        if content:
+            self.say(textwrap.fill(content, WIDTH, replace_whitespace=False))
+        for embed in embeds:
+            self.say("┌" + "─" * (WIDTH - 2))
+            if embed.get("title"):
+                self.say(f"│ {embed['title'].upper()}")
+            for paragraph in (embed.get("description") or "").split("\n"):
+                self.say(textwrap.fill(paragraph, WIDTH, initial_indent="│ ", subsequent_indent="│ ") or "│")
+            for field_ in embed.get("fields", []):
+                self.say(f"│ ▸ {field_['name']}")
+                for paragraph in field_["value"].split("\n"):
+                    self.say(textwrap.fill(paragraph, WIDTH, initial_indent="│     ", subsequent_indent="│     "))
+            if (embed.get("image") or {}).get("url"):
+                self.say(f"│ [picture: {embed['image']['url'].removeprefix('attachment://')}]")
+            if (embed.get("footer") or {}).get("text"):
+                self.say(f"│ — {embed['footer']['text']}")
+            self.say("└" + "─" * (WIDTH - 2))
+        for attachment in attachments:
+            path = self.attachments_dir / attachment.filename
+            path.write_bytes(attachment.content)
+            self.say(f"[file saved: {path}]")
+        for row in components:
+            for component in row.get("components", []):
+                self.clickables.append(Clickable(message_id, component))
+                number = len(self.clickables)
+                disabled = " (disabled)" if component.get("disabled") else ""
+                if component.get("type") == SELECT:
+                    self.say(f"  [{number}] {component.get('placeholder') or 'Choose'}{disabled}")
+                    for index, option in enumerate(component.get("options", [])):
+                        self.say(f"        {chr(ord('a') + index) if index < 26 else index + 1}) {option['label']}")
+                elif component.get("type") == BUTTON:
+                    label = component.get("label") or component.get("emoji", {}).get("name", "?")
+                    self.say(f"  [{number}] {label}{disabled}")
+
+
+_INPUT: TextIO = sys.stdin
+
+
+async def read_line(prompt: str) -> str:
+    """Read one line without blocking the event loop; an empty string at end of input."""
+    if _INPUT.isatty():
+        try:
+            return await asyncio.to_thread(input, prompt)
+        except EOFError:
+            raise EOFError from None
+    line = await asyncio.to_thread(_INPUT.readline)
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
+def _install_tab_completion(session: ConsoleSession, loop: asyncio.AbstractEventLoop) -> None:
+    """Complete the option being typed with the bot's own autocomplete (interactive terminals only)."""
+    try:
+        import readline
+    except ImportError:  # not available on every platform; `?` still works
+        return
+    cache: list[str] = []
+
+    def complete(text: str, state: int) -> str | None:
+        if state == 0:
+            line = readline.get_line_buffer()
+            cache.clear()
+            if line.startswith("/"):
+                future = asyncio.run_coroutine_threadsafe(session.complete(line), loop)
+                try:
+                    cache.extend(future.result(timeout=3))
+                except Exception:
+                    return None
+        return cache[state] if state < len(cache) else None
+
+    readline.set_completer(complete)
+    readline.set_completer_delims("")
+    readline.parse_and_bind("tab: complete")
+
+
+async def run_console(settings: Settings, *, out: TextIO = sys.stdout) -> int:
+    """Start the stand-in and the bot, then read commands until end of input or /quit."""
+    attachments_dir = Path(tempfile.gettempdir()) / "immunobot-console"
+    attachments_dir.mkdir(parents=True, exist_ok=True)
+    async with StandIn(bot_name="Immunobot") as standin:
+        guild = standin.add_guild("Offline study group", channels=("general", "daily-concepts"))
+        member = standin.add_member(guild, "you", permissions=MANAGE_GUILD)
+        bot = ImmunoBot(settings, sync_commands=False, guild_ready_timeout=0.05)
+        async with run_bot(bot, standin, preload=True):
+            session = ConsoleSession(standin, guild, member, out, attachments_dir)
+            interactive = _INPUT.isatty()
+            if interactive:
+                _install_tab_completion(session, asyncio.get_running_loop())
+                session.say("Immunobot offline console — the real bot, on a local stand-in of Discord. /help for help.")
+            while True:
+                try:
+                    line = await read_line(PROMPT if interactive else "")
+                except EOFError:
+                    break
+                if not interactive and line.strip():
+                    session.say(f"{PROMPT}{line.strip()}")
+                if not await session.handle(line):
+                    break
+    return 0

@@ -1,0 +1,69 @@
+"""Running the bot for real: logging, signals, and start-up failures reported in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import discord
+
+from bot.client import ImmunoBot
+from bot.config import Settings
+from bot.loader import GlossaryError
+from bot.store import SchemaError
+
+log = logging.getLogger(__name__)
+
+
+class _NoVoiceNotice(logging.Filter):
+    """Drop discord.py's start-up notices about voice libraries: Immunobot has no voice features."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+def setup_logging(settings: Settings, *, console: bool = False) -> None:
+    """Log to stderr with timestamps (discord.py's handler and format); the console shows warnings only."""
+    level = max(settings.log_level_number, logging.WARNING) if console else settings.log_level_number
+    discord.utils.setup_logging(level=level, root=True)
+    logging.getLogger("discord.client").addFilter(_NoVoiceNotice())
+
+
+async def _run(bot: ImmunoBot, token: str, *, sync_only: bool) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    async with bot:
+        if sync_only:
+            await bot.login(token)  # login runs setup_hook, which syncs (forced)
+            return
+        runner = asyncio.create_task(bot.start(token))
+        stopper = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("Shutting down")
+            await bot.close()
+        else:
+            stopper.cancel()
+        await runner
+
+
+def run_online(settings: Settings, *, sync_only: bool = False) -> int:
+    """Connect to Discord with the configured token; return the process exit status."""
+    assert settings.discord_token is not None
+    bot = ImmunoBot(settings, sync_commands=True if sync_only else None)
+    try:
+        asyncio.run(_run(bot, settings.discord_token.get_secret_value(), sync_only=sync_only))
+    except discord.LoginFailure:
+        print("Discord rejected DISCORD_TOKEN: copy the bot token again from the Developer Portal.", file=sys.stderr)
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print("Discord refused the gateway intents; Immunobot needs none that are privileged.", file=sys.stderr)
+        return 2
+    except (GlossaryError, SchemaError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,119 @@
+"""Buttons and selects that keep working after a restart: their custom ids carry everything they need.
+
+discord.py routes a click to a `DynamicItem` by matching its custom id against a template, so no view
+has to be stored or re-registered per message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Self, cast
+
+import discord
+
+from bot.glossary import Glossary
+from bot.models import Concept
+from cogs._render import clip, concept_embed
+
+if TYPE_CHECKING:
+    from bot.client import ImmunoBot
+
+ID = r"(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)"
+MISSING = "That entry is no longer in this server's glossary. Try /define to look it up again."
+
+
+def glossary_for(interaction: discord.Interaction) -> Glossary:
+    """Return the glossary the interaction's guild sees."""
+    client = cast("ImmunoBot", interaction.client)
+    return client.catalog.view(interaction.guild_id)
+
+
+def concept_view(glossary: Glossary, concept: Concept) -> discord.ui.View | None:
+    """A select menu of the concept's related entries, when it has any."""
+    related = glossary.related(concept.id)
+    if not related:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(RelatedSelect(concept.id, related))
+    return view
+
+
+def concept_reply(glossary: Glossary, concept: Concept, matched: str | None = None) -> dict[str, Any]:
+    """Keyword arguments for sending a concept: its embed and its related-entries menu."""
+    reply: dict[str, Any] = {"embed": concept_embed(glossary, concept, matched=matched)}
+    view = concept_view(glossary, concept)
+    if view is not None:
+        reply["view"] = view
+    return reply
+
+
+class ConceptButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"concept:(?P<mode>show|peek):{ID}"):
+    """Open a concept: `show` posts it in the channel (did-you-mean), `peek` shows it only to the clicker."""
+
+    def __init__(self, concept_id: str, label: str, *, public: bool, style: discord.ButtonStyle | None = None) -> None:
+        mode = "show" if public else "peek"
+        super().__init__(
+            discord.ui.Button(
+                label=clip(label, 80),
+                style=style or discord.ButtonStyle.secondary,
+                custom_id=f"concept:{mode}:{concept_id}",
+            )
+        )
+        self.concept_id = concept_id
+        self.public = public
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> Self:
+        """Rebuild the button from its custom id (after a restart too)."""
+        return cls(match["id"], item.label or match["id"], public=match["mode"] == "show")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Send the concept: in the channel for did-you-mean choices, privately for peeks."""
+        glossary = glossary_for(interaction)
+        concept = glossary.get(self.concept_id)
+        if concept is None:
+            await interaction.response.send_message(MISSING, ephemeral=True)
+            return
+        await interaction.response.send_message(**concept_reply(glossary, concept), ephemeral=not self.public)
+
+
+class RelatedSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"concept:related:{ID}"):
+    """A menu of related entries; choosing one shows it to the chooser."""
+
+    def __init__(self, concept_id: str, related: list[Concept] | None = None) -> None:
+        options = [
+            discord.SelectOption(label=clip(c.name, 100), value=c.id, description=clip(c.summary, 100))
+            for c in (related or [])[:25]
+        ] or [discord.SelectOption(label="(none)", value="none")]
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"concept:related:{concept_id}",
+                placeholder="Related entries…",
+                options=options,
+                min_values=1,
+                max_values=1,
+            )
+        )
+        self.concept_id = concept_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Select[Any], match: re.Match[str]
+    ) -> Self:
+        """Rebuild the menu from its custom id; the chosen value arrives with the interaction."""
+        return cls(match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Show the chosen related entry to the person who chose it."""
+        values = cast(dict[str, Any], interaction.data or {}).get("values") or []
+        glossary = glossary_for(interaction)
+        concept = glossary.get(values[0]) if values else None
+        if concept is None:
+            await interaction.response.send_message(MISSING, ephemeral=True)
+            return
+        await interaction.response.send_message(**concept_reply(glossary, concept), ephemeral=True)
+
+
+COMPONENTS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (ConceptButton, RelatedSelect)

@@ -1,0 +1,103 @@
+"""/define and /search: look a concept up by (loosely typed) name, or search every definition."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._components import ConceptButton, concept_reply, glossary_for
+from cogs._render import EmbedBuilder, choice_label, clip
+
+if TYPE_CHECKING:
+    from bot.client import ImmunoBot
+
+DID_YOU_MEAN = 5
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """Echo user text safely: one line, clipped, markdown and mentions neutralised."""
+    flat = " ".join(text.split())
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(clip(flat, limit)))
+
+
+async def suggest_terms(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete from the same resolver and ranking as the lookup itself."""
+    suggestions = glossary_for(interaction).resolver.suggest(current)
+    return [app_commands.Choice(name=choice_label(s.name, s.matched), value=s.name) for s in suggestions]
+
+
+class Lookup(commands.Cog):
+    """Looking concepts up."""
+
+    def __init__(self, bot: ImmunoBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name="define", description="Explain an immunotherapy concept (typos and abbreviations are fine)"
+    )
+    @app_commands.describe(term="The concept, e.g. monoclonal antibody, MMF, tumour vaccine")
+    @app_commands.autocomplete(term=suggest_terms)
+    async def define(self, interaction: discord.Interaction, term: str) -> None:
+        """Resolve the term again (Discord does not enforce autocomplete choices) and show the entry."""
+        if not term.strip():
+            await interaction.response.send_message(
+                "Type a term to look up, for example `/define immunotherapy`.", ephemeral=True
+            )
+            return
+        glossary = glossary_for(interaction)
+        resolution = glossary.resolver.resolve(term)
+        if resolution.match is not None:
+            concept = glossary.get(resolution.match.id)
+            if concept is not None:
+                await interaction.response.send_message(**concept_reply(glossary, concept, resolution.match.matched))
+                return
+        choices = [s for s in resolution.suggestions if s.id in glossary][:DID_YOU_MEAN]
+        if not choices:
+            await interaction.response.send_message(
+                f"No entry matches “{quoted(term)}”. Try `/search` to search inside the definitions, "
+                "or `/category` to browse.",
+                ephemeral=True,
+            )
+            return
+        view = discord.ui.View(timeout=None)
+        for suggestion in choices:
+            view.add_item(ConceptButton(suggestion.id, suggestion.name, public=True))
+        await interaction.response.send_message(
+            f"“{quoted(term)}” could mean more than one entry. Did you mean:", view=view, ephemeral=True
+        )
+
+    @app_commands.command(name="search", description="Search names, summaries and definitions for words")
+    @app_commands.describe(text="Words to look for, e.g. calcineurin, bladder cancer")
+    async def search(self, interaction: discord.Interaction, text: str) -> None:
+        """Rank entries by full-text relevance and list them with the passage that matched."""
+        hits = await self.bot.catalog.search(text, interaction.guild_id, limit=10)
+        if not hits:
+            await interaction.response.send_message(
+                f"Nothing in the glossary mentions “{quoted(text)}”. `/define` also understands names, "
+                "abbreviations and typos.",
+                ephemeral=True,
+            )
+            return
+        glossary = glossary_for(interaction)
+        lines = []
+        view = discord.ui.View(timeout=None)
+        for number, hit in enumerate(hits, start=1):
+            concept = glossary.get(hit.concept_id)
+            if concept is None:
+                continue
+            snippet = " ".join(hit.snippet.split())
+            lines.append(f"**{number}. {concept.name}** — {clip(snippet, 240)}")
+            if len(view.children) < 5:
+                view.add_item(ConceptButton(concept.id, concept.name, public=False))
+        embed = EmbedBuilder(f"Search: {quoted(text, 200)}", "\n".join(lines)).footer(
+            f"{len(lines)} result(s), best first. Buttons show an entry to you only."
+        )
+        await interaction.response.send_message(embed=embed.build(), view=view)
+
+
+async def setup(bot: ImmunoBot) -> None:
+    """Load the extension."""
+    await bot.add_cog(Lookup(bot))

@@ -82,8 +82,8 @@ def build_glossary(count: int, seed: int = 7) -> list[IndexedConcept]:
             continue
         names.add(name)
         index = len(concepts)
-        aliases = [f"{''.join(w[0] for w in words).upper()}-{index}"] if index % 5 == 0 else []
-        concepts.append(IndexedConcept(f"c{index}", name, [name, *aliases]))
+        aliases = (f"{''.join(w[0] for w in words).upper()}-{index}",) if index % 5 == 0 else ()
+        concepts.append(IndexedConcept(f"c{index}", name, (name, *aliases)))
     return concepts
 
 

@@ -21,16 +21,23 @@ async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
 
 
 async def test_old_database_is_upgraded_in_place(tmp_path: Path, shipped_data: GlossaryData) -> None:
-    """A database at version 1 with data in it gains later migrations and keeps its rows."""
+    """A version-1 database with rows in it gains full-text search over those rows, and keeps everything."""
     path = tmp_path / "old.db"
     migrations = bundled_migrations()
     async with await Store.open(path, migrations[:1]) as store:
-        await store.sync_shipped(shipped_data)
+        async with store.transaction() as db:  # what a version-1 bot wrote
+            await db.executemany(
+                "INSERT INTO shipped_concepts (id, data, origin, content_hash, loaded_at) VALUES (?, ?, 'x', 'h', 'now')",
+                [(item.concept.id, item.concept.model_dump_json()) for item in shipped_data.concepts],
+            )
         await store.set_meta("marker", "kept")
+        assert await store.schema_version() == 1
     async with await Store.open(path) as store:
-        assert await store.schema_version() == len(migrations)
+        assert await store.schema_version() == len(migrations) >= 2
         assert await store.get_meta("marker") == "kept"
         assert len(await store.shipped_concepts()) == len(shipped_data.concepts)
+        hits = await store.search("calcineurin")
+        assert {"tacrolimus", "cyclosporine"} <= {hit.concept_id for hit in hits}
 
 
 async def test_newer_database_is_refused_clearly(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ import pytest
 from standin import Guild, Member, StandIn, run_bot
 
 
-async def test_rate_limited_callback_is_retried(discord_: StandIn, guild: Guild, alice: Member,
-                                                make_bot: Callable) -> None:
+async def test_rate_limited_callback_is_retried(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     async with run_bot(make_bot(), discord_):
         fault = discord_.fail_next("POST", "/interactions/*/callback", status=429, retry_after=0.05)
         result = await discord_.slash(guild, alice, "define", term="antibody")
@@ -29,8 +30,9 @@ async def test_rate_limited_callback_is_retried(discord_: StandIn, guild: Guild,
     assert result.rejections == [attempts[0]]
 
 
-async def test_429_without_via_is_not_retried(discord_: StandIn, guild: Guild, alice: Member,
-                                              make_bot: Callable) -> None:
+async def test_429_without_via_is_not_retried(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     async with run_bot(make_bot(), discord_):
         discord_.fail_next("POST", "/interactions/*/callback", status=429, via=False)
         result = await discord_.slash(guild, alice, "define", term="antibody", wait=False)
@@ -41,8 +43,9 @@ async def test_429_without_via_is_not_retried(discord_: StandIn, guild: Guild, a
     assert len(discord_.find_requests("POST", "/interactions/*/callback")) == 1
 
 
-async def test_server_error_is_seen_and_retried(discord_: StandIn, guild: Guild, alice: Member,
-                                                make_bot: Callable) -> None:
+async def test_server_error_is_seen_and_retried(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     async with run_bot(make_bot(), discord_):
         discord_.fail_next("POST", "/channels/*/messages", status=500)
         result = await discord_.slash(guild, alice, "daily set", channel=guild.channel("study"), within=5)
@@ -56,8 +59,9 @@ async def test_server_error_is_seen_and_retried(discord_: StandIn, guild: Guild,
 
 
 @pytest.mark.parametrize("abrupt", [False, True])
-async def test_gateway_drop_resumes(discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable,
-                                    abrupt: bool) -> None:
+async def test_gateway_drop_resumes(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable, abrupt: bool
+) -> None:
     bot = make_bot()
     resumed = asyncio.Event()
 
@@ -81,8 +85,7 @@ async def test_gateway_drop_resumes(discord_: StandIn, guild: Guild, alice: Memb
     assert after.response.embeds[0]["title"] == "cytokine"
 
 
-async def test_invalid_session_reidentifies(discord_: StandIn, guild: Guild, alice: Member,
-                                            make_bot: Callable) -> None:
+async def test_invalid_session_reidentifies(discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable) -> None:
     async with run_bot(make_bot(), discord_):
         discord_.invalidate_session(resumable=False)
         await discord_.wait_for_identify(2)
@@ -92,8 +95,9 @@ async def test_invalid_session_reidentifies(discord_: StandIn, guild: Guild, ali
     assert discord_.resumes == []
 
 
-async def test_persistent_view_survives_restart(discord_: StandIn, guild: Guild, alice: Member,
-                                                make_bot: Callable) -> None:
+async def test_persistent_view_survives_restart(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     async with run_bot(make_bot(), discord_) as first:
         panel = await discord_.slash(guild, alice, "panel")
     assert not discord_.connected
@@ -126,8 +130,7 @@ async def _crash_then_slash(bot: discord.Client, standin: StandIn, guild: Guild,
         await standin.slash(guild, alice, "define", term="antigen", within=5)
 
 
-async def test_bot_crash_fails_waits_fast(discord_: StandIn, guild: Guild, alice: Member,
-                                          make_bot: Callable) -> None:
+async def test_bot_crash_fails_waits_fast(discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(AssertionError, match="the bot stopped with KeyError"):
@@ -152,8 +155,7 @@ async def test_unknown_endpoint_and_exact_content_type(discord_: StandIn) -> Non
     assert (unknown.method, unknown.path, unknown.json) == ("POST", "/guilds/1/stickers", {"x": 1})
 
 
-async def test_second_callback_is_rejected(discord_: StandIn, guild: Guild, alice: Member,
-                                           make_bot: Callable) -> None:
+async def test_second_callback_is_rejected(discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable) -> None:
     async with run_bot(make_bot(), discord_):
         result = await discord_.slash(guild, alice, "define", term="antigen")
     url = f"{discord_.api_base}/interactions/{result.id}/{result.token}/callback"

@@ -58,8 +58,9 @@ async def test_autocomplete(discord_: StandIn, guild: Guild, alice: Member, make
     assert result.message is None
 
 
-async def test_subcommand_with_channel_option(discord_: StandIn, guild: Guild, alice: Member,
-                                              make_bot: Callable) -> None:
+async def test_subcommand_with_channel_option(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     study = guild.channel("study")
     async with run_bot(make_bot(), discord_):
         result = await discord_.slash(guild, alice, "daily set", channel=study)
@@ -75,8 +76,9 @@ async def test_subcommand_with_channel_option(discord_: StandIn, guild: Guild, a
     assert str(study.id) in result.payload["data"]["resolved"]["channels"]
 
 
-async def test_channel_permissions_are_enforced(discord_: StandIn, guild: Guild, alice: Member,
-                                                make_bot: Callable) -> None:
+async def test_channel_permissions_are_enforced(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     study = guild.channel("study")
     async with run_bot(make_bot(), discord_):
         discord_.set_channel_permissions(study, discord_.bot_role(guild), deny=SEND_MESSAGES)
@@ -204,8 +206,9 @@ async def test_dm_interaction(discord_: StandIn, guild: Guild, alice: Member, ma
     assert result.message.channel_id == discord_.dm_channel(alice).id
 
 
-async def test_preloaded_commands_without_sync(discord_: StandIn, guild: Guild, alice: Member,
-                                               make_bot: Callable) -> None:
+async def test_preloaded_commands_without_sync(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     async with run_bot(make_bot(sync=False), discord_, preload=True):
         result = await discord_.slash(guild, alice, "daily set", options={"channel": guild.channel("study")})
     assert discord_.sync_count == 0
@@ -214,8 +217,9 @@ async def test_preloaded_commands_without_sync(discord_: StandIn, guild: Guild, 
     assert result.response.content.startswith("Daily concept channel set")
 
 
-async def test_unanswered_interaction_times_out_clearly(discord_: StandIn, guild: Guild, alice: Member,
-                                                        make_bot: Callable) -> None:
+async def test_unanswered_interaction_times_out_clearly(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     discord_.register_commands([{"name": "ghost", "description": "The bot has no such command"}])
     async with run_bot(make_bot(sync=False), discord_):
         with pytest.raises(AssertionError, match=r"timed out after 0.2s waiting for the bot to answer"):
@@ -223,8 +227,9 @@ async def test_unanswered_interaction_times_out_clearly(discord_: StandIn, guild
     assert discord_.late_interactions == discord_.interactions
 
 
-async def test_default_member_permissions_are_enforced(discord_: StandIn, guild: Guild, alice: Member,
-                                                       make_bot: Callable) -> None:
+async def test_default_member_permissions_are_enforced(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     mod = discord_.add_member(guild, "mod", permissions=discord.Permissions(manage_guild=True))
     async with run_bot(make_bot(), discord_):
         with pytest.raises(AssertionError, match="would not offer /modtools to 'alice'"):
@@ -237,8 +242,9 @@ async def test_default_member_permissions_are_enforced(discord_: StandIn, guild:
     assert int(result.payload["member"]["permissions"]) & (1 << 5)
 
 
-async def test_attachment_and_number_options(discord_: StandIn, guild: Guild, alice: Member,
-                                             make_bot: Callable) -> None:
+async def test_attachment_and_number_options(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     async with run_bot(make_bot(), discord_):
         result = await discord_.slash(guild, alice, "upload", notes=Upload("notes.md", b"# T cells\n"), weight=2.5)
     assert result.response is not None

@@ -36,28 +36,37 @@ MESSAGE_CASES = [
     ({"embeds": [{"description": "x" * 4097}]}, "embeds.0.description", "BASE_TYPE_MAX_LENGTH"),
     ({"embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}]}, "embeds.0.fields", "BASE_TYPE_MAX_LENGTH"),
     ({"embeds": [{"fields": [{"name": "n" * 257, "value": "v"}]}]}, "embeds.0.fields.0.name", "BASE_TYPE_MAX_LENGTH"),
-    ({"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]}, "embeds.0.fields.0.value",
-     "BASE_TYPE_MAX_LENGTH"),
+    ({"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]}, "embeds.0.fields.0.value", "BASE_TYPE_MAX_LENGTH"),
     ({"embeds": [{"footer": {"text": "f" * 2049}}]}, "embeds.0.footer.text", "BASE_TYPE_MAX_LENGTH"),
     ({"embeds": [{"author": {"name": "a" * 257}}]}, "embeds.0.author.name", "BASE_TYPE_MAX_LENGTH"),
     ({"embeds": [{"description": "x" * 4000}, {"description": "y" * 2001}]}, "embeds", "MAX_EMBED_SIZE_EXCEEDED"),
     ({"components": [_row(_button(f"b{i}")) for i in range(6)]}, "components", "BASE_TYPE_MAX_LENGTH"),
-    ({"components": [_row(*[_button(f"b{i}") for i in range(6)])]}, "components.0.components",
-     "BASE_TYPE_MAX_LENGTH"),
+    ({"components": [_row(*[_button(f"b{i}") for i in range(6)])]}, "components.0.components", "BASE_TYPE_MAX_LENGTH"),
     ({"components": [_row(_select(), _button("b"))]}, "components.0.components", "COMPONENT_LAYOUT_WIDTH_EXCEEDED"),
-    ({"components": [_row(_button("b", label="l" * 81))]}, "components.0.components.0.label",
-     "BASE_TYPE_MAX_LENGTH"),
+    ({"components": [_row(_button("b", label="l" * 81))]}, "components.0.components.0.label", "BASE_TYPE_MAX_LENGTH"),
     ({"components": [_row(_button("c" * 101))]}, "components.0.components.0.custom_id", "BASE_TYPE_MAX_LENGTH"),
-    ({"components": [_row(_button("same")), _row(_button("same"))]}, "components.1.components.0.custom_id",
-     "COMPONENT_CUSTOM_ID_DUPLICATED"),
+    (
+        {"components": [_row(_button("same")), _row(_button("same"))]},
+        "components.1.components.0.custom_id",
+        "COMPONENT_CUSTOM_ID_DUPLICATED",
+    ),
     ({"components": [_row(_select(n=26))]}, "components.0.components.0.options", "BASE_TYPE_MAX_LENGTH"),
     ({"components": [_row(_select(n=0))]}, "components.0.components.0.options", "BASE_TYPE_MIN_LENGTH"),
-    ({"components": [_row(_select(placeholder="p" * 151))]}, "components.0.components.0.placeholder",
-     "BASE_TYPE_MAX_LENGTH"),
-    ({"components": [_row({**_select(), "options": [{"label": "l" * 101, "value": "v"}]})]},
-     "components.0.components.0.options.0.label", "BASE_TYPE_MAX_LENGTH"),
-    ({"components": [_row({**_select(), "options": [{"label": "l", "value": "v", "description": "d" * 101}]})]},
-     "components.0.components.0.options.0.description", "BASE_TYPE_MAX_LENGTH"),
+    (
+        {"components": [_row(_select(placeholder="p" * 151))]},
+        "components.0.components.0.placeholder",
+        "BASE_TYPE_MAX_LENGTH",
+    ),
+    (
+        {"components": [_row({**_select(), "options": [{"label": "l" * 101, "value": "v"}]})]},
+        "components.0.components.0.options.0.label",
+        "BASE_TYPE_MAX_LENGTH",
+    ),
+    (
+        {"components": [_row({**_select(), "options": [{"label": "l", "value": "v", "description": "d" * 101}]})]},
+        "components.0.components.0.options.0.description",
+        "BASE_TYPE_MAX_LENGTH",
+    ),
 ]
 
 
@@ -103,12 +112,18 @@ def _text(custom_id: str = "f", label: str = "Label", **extra: Any) -> dict[str,
         ({"title": "t" * 46, "custom_id": "m", "components": [_row(_text())]}, "data.title"),
         ({"title": "t", "custom_id": "m" * 101, "components": [_row(_text())]}, "data.custom_id"),
         ({"title": "t", "custom_id": "m", "components": [_row(_text(f"f{i}")) for i in range(6)]}, "data.components"),
-        ({"title": "t", "custom_id": "m", "components": [_row(_text(label="l" * 46))]},
-         "data.components.0.components.0.label"),
-        ({"title": "t", "custom_id": "m", "components": [_row(_text(value="v" * 4001))]},
-         "data.components.0.components.0.value"),
-        ({"title": "t", "custom_id": "m", "components": [{"type": 18, "label": "l" * 46, "component": _text()}]},
-         "data.components.0.label"),
+        (
+            {"title": "t", "custom_id": "m", "components": [_row(_text(label="l" * 46))]},
+            "data.components.0.components.0.label",
+        ),
+        (
+            {"title": "t", "custom_id": "m", "components": [_row(_text(value="v" * 4001))]},
+            "data.components.0.components.0.value",
+        ),
+        (
+            {"title": "t", "custom_id": "m", "components": [{"type": 18, "label": "l" * 46, "component": _text()}]},
+            "data.components.0.label",
+        ),
     ],
 )
 def test_modal_limits(modal: dict[str, Any], path: str) -> None:
@@ -128,9 +143,21 @@ def _cmd(name: str = "define", description: str = "Define a term", **extra: Any)
         ([_cmd(description="")], "0.description"),
         ([_cmd(description="d" * 101)], "0.description"),
         ([_cmd(options=[{"type": 3, "name": f"o{i}", "description": "d"} for i in range(26)])], "0.options"),
-        ([_cmd(options=[{"type": 1, "name": "set", "description": "d",
-                         "options": [{"type": 3, "name": "Bad", "description": "d"}]}])],
-         "0.options.0.options.0.name"),
+        (
+            [
+                _cmd(
+                    options=[
+                        {
+                            "type": 1,
+                            "name": "set",
+                            "description": "d",
+                            "options": [{"type": 3, "name": "Bad", "description": "d"}],
+                        }
+                    ]
+                )
+            ],
+            "0.options.0.options.0.name",
+        ),
         ([_cmd(), _cmd()], "1.name"),
     ],
 )

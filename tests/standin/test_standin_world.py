@@ -70,8 +70,9 @@ async def test_invalid_command_sync_is_rejected(discord_: StandIn) -> None:
     assert discord_.sync_count == 3
 
 
-async def test_guild_and_channel_events_reach_the_bot(discord_: StandIn, guild: Guild, alice: Member,
-                                                      make_bot: Callable) -> None:
+async def test_guild_and_channel_events_reach_the_bot(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     async with run_bot(make_bot(), discord_) as bot:
         lab = discord_.add_guild("Lab meeting")
         await discord_.changes.wait_for(lambda: bot.get_guild(lab.id), 2, "GUILD_CREATE")
@@ -87,8 +88,9 @@ async def test_guild_and_channel_events_reach_the_bot(discord_: StandIn, guild: 
     assert bot.is_closed()
 
 
-async def test_user_messages_respect_message_content_intent(discord_: StandIn, guild: Guild, alice: Member,
-                                                            make_bot: Callable) -> None:
+async def test_user_messages_respect_message_content_intent(
+    discord_: StandIn, guild: Guild, alice: Member, make_bot: Callable
+) -> None:
     bot = make_bot()
     seen: list[discord.Message] = []
 

@@ -67,7 +67,8 @@ async def test_stages_in_order_with_caveat_diagram_and_buttons(discord_: StandIn
         for name in ("Exact diagnosis", "Immune blocking", "Immune adjustment", "Immune clearance", "Immune protection")
     ]
     assert positions == sorted(positions)
-    assert "clinic" in description and "guideline" in description
+    assert "clinic" in description
+    assert "guideline" in description
     assert embed["image"]["url"] == "attachment://stages.png"
     png = result.response.attachments[0]
     assert png.filename == "stages.png"
@@ -92,7 +93,8 @@ async def test_search_ranks_definitions(discord_: StandIn, server: Server) -> No
     """Full-text search finds words inside definitions, best first, with buttons to open them."""
     result = await discord_.slash(server.guild, server.member, "search", text="calcineurin")
     description = result.response.embeds[0]["description"]
-    assert "Tacrolimus" in description and "Cyclosporine" in description
+    assert "Tacrolimus" in description
+    assert "Cyclosporine" in description
     assert any(cid.startswith("concept:peek:") for cid in result.response.custom_ids)
 
 

@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("--json", action="store_true", help="read one query per line from stdin, write JSON lines")
     commands.add_parser("load", help="validate data/ and (re)load it into the database")
     commands.add_parser("sync", help="sync the slash commands with Discord now (needs DISCORD_TOKEN)")
+    commands.add_parser("health", help="exit 0 if the running bot touched HEALTH_FILE in the last 90 seconds")
     return parser
 
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if arguments.command == "load":
         return cli.run_load(settings)
+    if arguments.command == "health":
+        return cli.run_health(settings)
 
     from bot.runner import run_online, setup_logging
 

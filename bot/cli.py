@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import textwrap
+import time
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -138,4 +139,24 @@ def run_load(settings: Settings) -> int:
     except GlossaryError as error:
         print(error, file=sys.stderr)
         return 1
+    return 0
+
+
+HEALTHY_WITHIN_SECONDS = 90
+
+
+def run_health(settings: Settings) -> int:
+    """Entry point of `python -m bot health`: is the heartbeat file fresh?"""
+    if settings.health_file is None:
+        print("HEALTH_FILE is not set, so there is no heartbeat to check.", file=sys.stderr)
+        return 2
+    try:
+        age = time.time() - settings.health_file.stat().st_mtime
+    except FileNotFoundError:
+        print(f"unhealthy: {settings.health_file} does not exist (the bot has not connected yet)", file=sys.stderr)
+        return 1
+    if age > HEALTHY_WITHIN_SECONDS:
+        print(f"unhealthy: last heartbeat {age:.0f} s ago", file=sys.stderr)
+        return 1
+    print(f"healthy: last heartbeat {age:.0f} s ago")
     return 0

@@ -6,6 +6,7 @@ feature logic of its own.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -14,19 +15,20 @@ from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 import cogs
 from bot import __version__
 from bot.catalog import GlossaryCatalog
 from bot.config import Settings
 from bot.loader import load_glossary
-from bot.store import Store
+from bot.store import Store, utc_now
 from cogs._components import COMPONENTS
 
 log = logging.getLogger(__name__)
 
 TREE_HASH_KEY = "command_tree_hash"
+HEARTBEAT_SECONDS = 30
 
 
 def discover_extensions() -> list[str]:
@@ -83,6 +85,18 @@ class ImmunoBot(commands.Bot):
         self.tree.on_error = self.on_app_command_error
         if self._sync_commands is not False:
             await self.sync_commands(force=bool(self._sync_commands))
+        if self.settings.health_file is not None:
+            self.heartbeat.start()
+
+    @tasks.loop(seconds=HEARTBEAT_SECONDS)
+    async def heartbeat(self) -> None:
+        """Touch the health file while connected, so a container health check can tell a live bot from a stuck one."""
+        if self.settings.health_file is not None and self.is_ready() and not self.is_closed():
+            await asyncio.to_thread(self.settings.health_file.write_text, utc_now())
+
+    @heartbeat.before_loop
+    async def _first_heartbeat_when_ready(self) -> None:
+        await self.wait_until_ready()
 
     def command_scope(self) -> discord.Object | None:
         """Return the development guild commands are synced to, or None for global commands."""
@@ -135,6 +149,7 @@ class ImmunoBot(commands.Bot):
 
     async def close(self) -> None:
         """Close the gateway and HTTP session, then the database."""
+        self.heartbeat.cancel()
         await super().close()
         if self._store is not None:
             await self._store.close()

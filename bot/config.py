@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     database_path: Path = Field(default=Path("immunobot.db"), description="SQLite database file.")
     dev_guild_id: int | None = Field(default=None, gt=0, description="Sync commands to this guild only.")
     log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG.")
+    health_file: Path | None = Field(
+        default=None, description="File the bot touches every 30 s while connected (for container health checks)."
+    )
+    discord_api_base: str | None = Field(
+        default=None, description="Testing only: REST base of a Discord stand-in (leave unset for Discord)."
+    )
+    discord_gateway_url: str | None = Field(
+        default=None, description="Testing only: gateway URL of a Discord stand-in (leave unset for Discord)."
+    )
     owner_ids: Annotated[tuple[int, ...], NoDecode] = Field(
         default=(), description="Comma-separated user ids with owner rights besides the application owner."
     )

@@ -8,6 +8,7 @@ import signal
 import sys
 
 import discord
+import yarl
 
 from bot.client import ImmunoBot
 from bot.config import Settings
@@ -51,9 +52,18 @@ async def _run(bot: ImmunoBot, token: str, *, sync_only: bool) -> None:
         await runner
 
 
+def point_at(settings: Settings) -> None:
+    """Use another Discord endpoint when configured (a stand-in, for tests of this very entry point)."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
 def run_online(settings: Settings, *, sync_only: bool = False) -> int:
     """Connect to Discord with the configured token; return the process exit status."""
     assert settings.discord_token is not None
+    point_at(settings)
     bot = ImmunoBot(settings, sync_commands=True if sync_only else None)
     try:
         asyncio.run(_run(bot, settings.discord_token.get_secret_value(), sync_only=sync_only))

@@ -93,13 +93,27 @@ class InjectAPI:
         invoker = self._invoker(guild, user)
         iid = s.world.ids.next()
         payload, token = interaction_payload(
-            iid=iid, application_id=s.application_id, kind=kind, data=data, guild=guild, invoker=invoker,
-            channel=channel, bot_member=guild.members.get(s.bot_user.id) if guild else None, message=message,
+            iid=iid,
+            application_id=s.application_id,
+            kind=kind,
+            data=data,
+            guild=guild,
+            invoker=invoker,
+            channel=channel,
+            bot_member=guild.members.get(s.bot_user.id) if guild else None,
+            message=message,
         )
         result = InteractionResult(
-            id=iid, token=token, type=kind, payload=payload, guild=guild,
-            user=invoker.user if isinstance(invoker, Member) else invoker, channel=channel, changes=s.changes,
-            default_timeout=s.response_timeout if within is None else within, source_message=message,
+            id=iid,
+            token=token,
+            type=kind,
+            payload=payload,
+            guild=guild,
+            user=invoker.user if isinstance(invoker, Member) else invoker,
+            channel=channel,
+            changes=s.changes,
+            default_timeout=s.response_timeout if within is None else within,
+            source_message=message,
             dispatched_at=time.perf_counter(),
         )
         s.register_interaction(result)
@@ -165,31 +179,54 @@ class InjectAPI:
         return await self._finish(self.interact(4, guild, user, channel, data, within=within), wait)
 
     async def user_command(
-        self, guild: Guild | None, user: User | Member, name: str, target: User | Member, *,
-        in_channel: Channel | None = None, wait: bool = True, within: float | None = None,
+        self,
+        guild: Guild | None,
+        user: User | Member,
+        name: str,
+        target: User | Member,
+        *,
+        in_channel: Channel | None = None,
+        wait: bool = True,
+        within: float | None = None,
     ) -> InteractionResult:
         """Context menu on a user (command type 2)."""
         channel = self._where(guild, user, in_channel)
         cmd, scope = self._check_access(guild, self._invoker(guild, user), channel, name, 2)
         resolver = self._resolver(guild, channel, self._invoker(guild, user))
         target_id = resolver.user(target)
-        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 2, "target_id": target_id,
-                                "resolved": resolver.data}
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": name,
+            "type": 2,
+            "target_id": target_id,
+            "resolved": resolver.data,
+        }
         if scope is not None:
             data["guild_id"] = str(scope)
         return await self._finish(self.interact(2, guild, user, channel, data, within=within), wait)
 
     async def message_command(
-        self, guild: Guild | None, user: User | Member, name: str, target: MessageRef, *,
-        wait: bool = True, within: float | None = None,
+        self,
+        guild: Guild | None,
+        user: User | Member,
+        name: str,
+        target: MessageRef,
+        *,
+        wait: bool = True,
+        within: float | None = None,
     ) -> InteractionResult:
         """Context menu on a message (command type 3)."""
         message = self._message(target)
         channel = self._s().world.channel(message.channel_id)
         assert channel is not None
         cmd, scope = self._check_access(guild, self._invoker(guild, user), channel, name, 3)
-        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 3, "target_id": str(message.id),
-                                "resolved": {"messages": {str(message.id): message.to_dict()}}}
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": name,
+            "type": 3,
+            "target_id": str(message.id),
+            "resolved": {"messages": {str(message.id): message.to_dict()}},
+        }
         if scope is not None:
             data["guild_id"] = str(scope)
         return await self._finish(self.interact(2, guild, user, channel, data, within=within), wait)
@@ -214,8 +251,14 @@ class InjectAPI:
         return comp
 
     async def click(
-        self, guild: Guild | None, user: User | Member, message: MessageRef, custom_id: str, *,
-        wait: bool = True, within: float | None = None,
+        self,
+        guild: Guild | None,
+        user: User | Member,
+        message: MessageRef,
+        custom_id: str,
+        *,
+        wait: bool = True,
+        within: float | None = None,
     ) -> InteractionResult:
         """Press a button (component_type 2) on a message the bot sent."""
         msg = self._message(message)
@@ -225,8 +268,15 @@ class InjectAPI:
         return await self._finish(self.interact(3, guild, user, channel, data, message=msg, within=within), wait)
 
     async def select(
-        self, guild: Guild | None, user: User | Member, message: MessageRef, custom_id: str, values: Sequence[Any],
-        *, wait: bool = True, within: float | None = None,
+        self,
+        guild: Guild | None,
+        user: User | Member,
+        message: MessageRef,
+        custom_id: str,
+        values: Sequence[Any],
+        *,
+        wait: bool = True,
+        within: float | None = None,
     ) -> InteractionResult:
         """Choose values in a select menu (string select: option values; others: users/roles/channels)."""
         msg = self._message(message)
@@ -250,8 +300,14 @@ class InjectAPI:
         return await self._finish(self.interact(3, guild, user, channel, data, message=msg, within=within), wait)
 
     async def submit_modal(
-        self, guild: Guild | None, user: User | Member, custom_id: str, values: dict[str, Any], *,
-        wait: bool = True, within: float | None = None,
+        self,
+        guild: Guild | None,
+        user: User | Member,
+        custom_id: str,
+        values: dict[str, Any],
+        *,
+        wait: bool = True,
+        within: float | None = None,
     ) -> InteractionResult:
         """Submit the most recently opened modal with ``custom_id`` ({field custom_id: text})."""
         s = self._s()
@@ -260,8 +316,7 @@ class InjectAPI:
             raise AssertionError(f"no modal {custom_id!r} was opened for this user (opened: {s.opened_modal_ids()})")
         modal, opener = opened
         data = modal_submit_data(modal, values)
-        interaction = self.interact(5, guild, user, opener.channel, data, message=opener.source_message,
-                                    within=within)
+        interaction = self.interact(5, guild, user, opener.channel, data, message=opener.source_message, within=within)
         return await self._finish(interaction, wait)
 
     # -- messages from users ---------------------------------------------------------------------
@@ -273,8 +328,13 @@ class InjectAPI:
         channel = self._where(guild, user, in_channel)
         invoker = self._invoker(guild, user)
         author = invoker.user if isinstance(invoker, Member) else invoker
-        return s.messages.create(channel_id=channel.id, guild_id=guild.id if guild else None, author=author,
-                                 payload={"content": content}, files=[])
+        return s.messages.create(
+            channel_id=channel.id,
+            guild_id=guild.id if guild else None,
+            author=author,
+            payload={"content": content},
+            files=[],
+        )
 
     def dispatch_message(self, event: str, message: Message, *, data: dict[str, Any] | None = None) -> None:
         """Send MESSAGE_* for a stored message, filtered by intents as Discord does."""

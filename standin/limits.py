@@ -100,8 +100,11 @@ def _components(c: _Collector, path: list[str | int], components: list[dict[str,
         children = row.get("components") or []
         selects = [x for x in children if x.get("type") in (3, 5, 6, 7, 8)]
         if selects and len(children) > 1:
-            c.add([*row_path, "components"], "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
-                  "The specified component exceeds the maximum width")
+            c.add(
+                [*row_path, "components"],
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
         c.max_items([*row_path, "components"], children, 5)
         for i, comp in enumerate(children):
             comp_path = [*row_path, "components", i]

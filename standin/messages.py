@@ -44,8 +44,14 @@ def check_limits(payload: dict[str, Any], prefix: list[str | int] | None = None)
 
 
 def check_not_empty(payload: dict[str, Any], files: list[UploadedFile]) -> None:
-    if not (payload.get("content") or payload.get("embeds") or payload.get("components") or files
-            or payload.get("sticker_ids") or payload.get("poll")):
+    if not (
+        payload.get("content")
+        or payload.get("embeds")
+        or payload.get("components")
+        or files
+        or payload.get("sticker_ids")
+        or payload.get("poll")
+    ):
         raise HTTPError(400, {"code": 50006, "message": "Cannot send an empty message"})
 
 

@@ -31,12 +31,28 @@ from .state import (
 )
 
 DM_APP_PERMISSIONS = (
-    VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY | ADD_REACTIONS
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | ADD_REACTIONS
     | USE_EXTERNAL_EMOJIS
 )
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
-OPTION_TYPES = {1: "subcommand", 2: "group", 3: "string", 4: "integer", 5: "boolean", 6: "user", 7: "channel",
-                8: "role", 9: "mentionable", 10: "number", 11: "attachment"}
+OPTION_TYPES = {
+    1: "subcommand",
+    2: "group",
+    3: "string",
+    4: "integer",
+    5: "boolean",
+    6: "user",
+    7: "channel",
+    8: "role",
+    9: "mentionable",
+    10: "number",
+    11: "attachment",
+}
 # select component type -> the option type whose resolved data it carries
 SELECT_RESOLVE = {5: 6, 6: 8, 7: 9, 8: 7}
 
@@ -228,7 +244,11 @@ def check_command_access(cmd: dict[str, Any], guild: Guild | None, invoker: Memb
 
 
 def command_data(
-    world: World, guild: Guild | None, path: Sequence[str], options: dict[str, Any], resolver: Resolver,
+    world: World,
+    guild: Guild | None,
+    path: Sequence[str],
+    options: dict[str, Any],
+    resolver: Resolver,
     focused: str | None = None,
 ) -> dict[str, Any]:
     """data for a CHAT_INPUT interaction: ``path`` is ("daily", "set") for /daily set."""

@@ -254,7 +254,7 @@ class Rest:
             return 200, [m.to_dict() for m in reversed(newer)]
         if "around" in q:
             around = int(q["around"])
-            older = [m for m in messages if m.id <= around][-(limit // 2 + limit % 2):]
+            older = [m for m in messages if m.id <= around][-(limit // 2 + limit % 2) :]
             newer = [m for m in messages if m.id > around][: limit // 2]
             messages = older + newer
         return 200, [m.to_dict() for m in reversed(messages[-limit:])]
@@ -281,8 +281,9 @@ class Rest:
         ref = payload.get("message_reference")
         unknown_ref = ref and _int(str(ref.get("message_id"))) not in self.s.world.messages
         if unknown_ref and ref.get("fail_if_not_exists", True):
-            raise HTTPError(400, field_error(["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE",
-                                             "Unknown message"))
+            raise HTTPError(
+                400, field_error(["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+            )
         message = self.s.messages.create(
             channel_id=channel.id,
             guild_id=channel.guild_id,
@@ -320,8 +321,9 @@ class Rest:
         channel = self._channel(params, VIEW_CHANNEL | MANAGE_MESSAGES)
         ids = [str(x) for x in (rec.json or {}).get("messages", [])]
         if not 2 <= len(ids) <= 100:
-            raise HTTPError(400, field_error(["messages"], "BASE_TYPE_BAD_LENGTH",
-                                             "Must be between 2 and 100 in length."))
+            raise HTTPError(
+                400, field_error(["messages"], "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100 in length.")
+            )
         for mid in ids:
             self.s.messages.delete(self._channel_message(channel, mid))
         return 204, None

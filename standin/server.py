@@ -223,8 +223,17 @@ class StandIn(WorldAPI, InjectAPI):
         return response
 
     async def _handle_unknown(self, request: web.Request) -> web.StreamResponse:
-        rec = RecordedRequest(request.method, request.path, dict(request.query), None, [], {}, time.perf_counter(),
-                              status=404, response={"message": "404: Not Found", "code": 0})
+        rec = RecordedRequest(
+            request.method,
+            request.path,
+            dict(request.query),
+            None,
+            [],
+            {},
+            time.perf_counter(),
+            status=404,
+            response={"message": "404: Not Found", "code": 0},
+        )
         self.requests.append(rec)
         self.changes.notify()
         return json_response(404, rec.response)
@@ -256,8 +265,13 @@ class StandIn(WorldAPI, InjectAPI):
         return [r for r in self.requests if 400 <= r.status < 500]
 
     async def wait_for_request(
-        self, method: str | None = None, path: str | None = None, *, status: int | None = None,
-        within: float | None = None, after: int = 0,
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        status: int | None = None,
+        within: float | None = None,
+        after: int = 0,
     ) -> RecordedRequest:
         """The first matching request at index >= ``after`` in ``requests``."""
         within = self.response_timeout if within is None else within
@@ -289,8 +303,16 @@ class StandIn(WorldAPI, InjectAPI):
 
     # -- faults --------------------------------------------------------------------------------
     def fail_next(
-        self, method: str, path: str, *, status: int = 429, times: int = 1, retry_after: float = 0.05,
-        is_global: bool = False, body: Any = None, via: bool = True,
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 429,
+        times: int = 1,
+        retry_after: float = 0.05,
+        is_global: bool = False,
+        body: Any = None,
+        via: bool = True,
     ) -> Fault:
         """Answer the next ``times`` requests matching (method, path pattern) with ``status``.
 

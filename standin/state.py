@@ -481,9 +481,7 @@ _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
 
-def resolve_mentions(
-    content: str, allowed: dict[str, Any] | None
-) -> tuple[set[int], set[int], bool]:
+def resolve_mentions(content: str, allowed: dict[str, Any] | None) -> tuple[set[int], set[int], bool]:
     """Who a message actually pings, honouring ``allowed_mentions`` like Discord."""
     users = {int(x) for x in _USER_MENTION.findall(content)}
     roles = {int(x) for x in _ROLE_MENTION.findall(content)}
@@ -526,8 +524,4 @@ class World:
 
     def channel_messages(self, channel_id: int) -> list[Message]:
         """Visible (non-ephemeral, not deleted) messages, oldest first."""
-        return [
-            m
-            for m in self.messages.values()
-            if m.channel_id == channel_id and not m.deleted and not m.ephemeral
-        ]
+        return [m for m in self.messages.values() if m.channel_id == channel_id and not m.deleted and not m.ephemeral]

@@ -62,16 +62,24 @@ class WorldAPI:
         owner_user = self._user(owner or f"{name.lower().replace(' ', '-')}-owner")
         guild_id = self.world.ids.next()
         guild = Guild(id=guild_id, name=name, owner_id=owner_user.id, locale=locale)
-        guild.roles[guild_id] = Role(id=guild_id, guild_id=guild_id, name="@everyone",
-                                     permissions=perm_value(everyone_permissions))
+        guild.roles[guild_id] = Role(
+            id=guild_id, guild_id=guild_id, name="@everyone", permissions=perm_value(everyone_permissions)
+        )
         guild.members[owner_user.id] = Member(user=owner_user, guild_id=guild_id)
         for position, channel_name in enumerate(channels):
             channel = Channel(id=self.world.ids.next(), name=channel_name, guild_id=guild_id, position=position)
             guild.channels[channel.id] = channel
         self.world.guilds[guild_id] = guild
         if with_bot:
-            role = Role(id=self.world.ids.next(), guild_id=guild_id, name=self.bot_user.username,
-                        permissions=perm_value(bot_permissions), position=1, managed=True, bot_id=self.bot_user.id)
+            role = Role(
+                id=self.world.ids.next(),
+                guild_id=guild_id,
+                name=self.bot_user.username,
+                permissions=perm_value(bot_permissions),
+                position=1,
+                managed=True,
+                bot_id=self.bot_user.id,
+            )
             guild.roles[role.id] = role
             guild.members[self.bot_user.id] = Member(user=self.bot_user, guild_id=guild_id, roles=[role.id])
             self.gateway.dispatch("GUILD_CREATE", guild.to_gateway_dict(), intent=GUILDS)
@@ -104,16 +112,23 @@ class WorldAPI:
         for role in guild.roles.values():
             if role.id != guild.id:
                 role.position += 1
-        role = Role(id=self.world.ids.next(), guild_id=guild.id, name=name, permissions=perm_value(permissions),
-                    position=1, mentionable=mentionable)
+        role = Role(
+            id=self.world.ids.next(),
+            guild_id=guild.id,
+            name=name,
+            permissions=perm_value(permissions),
+            position=1,
+            mentionable=mentionable,
+        )
         guild.roles[role.id] = role
         self.gateway.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_dict()}, intent=GUILDS)
         return role
 
     def set_role_permissions(self, role: Role, permissions: Any) -> None:
         role.permissions = perm_value(permissions)
-        self.gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(role.guild_id), "role": role.to_dict()},
-                              intent=GUILDS)
+        self.gateway.dispatch(
+            "GUILD_ROLE_UPDATE", {"guild_id": str(role.guild_id), "role": role.to_dict()}, intent=GUILDS
+        )
 
     def set_bot_permissions(self, guild: Guild, permissions: Any) -> None:
         self.set_role_permissions(self.bot_role(guild), permissions)
@@ -153,8 +168,15 @@ class WorldAPI:
         self, guild: Guild, name: str, *, kind: int = 0, topic: str | None = None, parent: Channel | None = None
     ) -> Channel:
         """kind: 0 text, 2 voice, 4 category, 5 announcement."""
-        channel = Channel(id=self.world.ids.next(), name=name, guild_id=guild.id, type=kind, topic=topic,
-                          position=len(guild.channels), parent_id=parent.id if parent else None)
+        channel = Channel(
+            id=self.world.ids.next(),
+            name=name,
+            guild_id=guild.id,
+            type=kind,
+            topic=topic,
+            position=len(guild.channels),
+            parent_id=parent.id if parent else None,
+        )
         guild.channels[channel.id] = channel
         self.gateway.dispatch("CHANNEL_CREATE", channel.to_dict(), intent=GUILDS)
         return channel

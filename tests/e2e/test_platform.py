@@ -12,6 +12,7 @@ from bot.client import ImmunoBot
 from standin import StandIn
 from tests.e2e.conftest import Server, assert_never_pinged
 
+ROOT = str(Path(__file__).resolve().parents[2])
 Start = Callable[..., AbstractAsyncContextManager[ImmunoBot]]
 
 
@@ -94,3 +95,32 @@ async def test_longest_possible_entry_fits_discord_limits(
         about = await discord_.slash(server.guild, server.member, "about")
         assert about.response.embeds
     assert discord_.rejected_requests == []
+
+
+async def test_health_file_tracks_a_connected_bot(
+    discord_: StandIn, server: Server, start_bot: Start, tmp_path: Path
+) -> None:
+    """The bot touches HEALTH_FILE once connected; `python -m bot health` reads it (stale means unhealthy)."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    health = tmp_path / "health"
+    async with start_bot(health_file=health):
+        for _ in range(200):
+            if health.exists():
+                break
+            await asyncio.sleep(0.01)
+    assert health.exists()
+    environment = {**os.environ, "HEALTH_FILE": str(health), "PYTHONPATH": ROOT}
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", "health"], env=environment, capture_output=True,
+                              text=True, timeout=60, check=False, cwd=tmp_path)  # fmt: skip
+
+    assert check().returncode == 0
+    os.utime(health, (0, 0))
+    stale = check()
+    assert stale.returncode == 1
+    assert "unhealthy" in stale.stderr

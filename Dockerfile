@@ -1,0 +1,33 @@
+# Immunobot: a slim, non-root image. The token is never baked in: pass DISCORD_TOKEN at run time.
+#   docker build -t immunobot .
+#   docker run -d --name immunobot -e DISCORD_TOKEN=... -v immunobot-data:/data immunobot
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DATABASE_PATH=/data/immunobot.db \
+    HEALTH_FILE=/tmp/immunobot.health \
+    IMMUNOBOT_DATA_DIR=/app/data
+
+RUN useradd --create-home --uid 10001 immunobot \
+    && mkdir -p /data \
+    && chown immunobot:immunobot /data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY cogs ./cogs
+COPY standin ./standin
+COPY data ./data
+RUN pip install --no-cache-dir .
+
+USER immunobot
+VOLUME ["/data"]
+
+# The bot touches HEALTH_FILE every 30 s while connected to Discord.
+HEALTHCHECK --interval=60s --timeout=10s --start-period=90s --retries=3 CMD ["python", "-m", "bot", "health"]
+
+# Same entry point as `bash scripts/run.sh`: connects with DISCORD_TOKEN set.
+CMD ["python", "-m", "bot"]

@@ -1,0 +1,61 @@
+"""The offline console, run as a person would: `python -m bot` with no token, fed from a pipe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def console(script: str, cwd: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run the console in a fresh directory with no token, reading `script` from standard input."""
+    environment = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}
+    environment["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *arguments], input=script, capture_output=True, text=True, cwd=cwd,
+        env=environment, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_no_token_starts_the_console_and_answers(tmp_path: Path) -> None:
+    """Without DISCORD_TOKEN the bot says so in one line, answers piped commands, exits 0 at end of input."""
+    result = console("/define term:antibodys\n/define immunoterapy\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "No DISCORD_TOKEN set" in result.stderr
+    assert "│ ANTIBODY" in result.stdout
+    assert "│ IMMUNOTHERAPY" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "immunobot.db").exists()
+
+
+def test_buttons_menus_autocomplete_and_pictures(tmp_path: Path) -> None:
+    """Numbers press buttons and pick menu options, `?` autocompletes, the stage diagram is saved to a file."""
+    script = "\n".join([
+        "/define vaccine", "1",                 # did-you-mean, press the first choice
+        "/define monoclonal antibody", "1 b",   # related menu, second option
+        "/define fk50?",                        # autocomplete
+        "/stages",                              # diagram saved, stage buttons listed
+        "/category name:immunomodulatory", "2", # next page
+    ]) + "\n"  # fmt: skip
+    result = console(script, tmp_path, "--console")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Did you mean" in out
+    assert "│ POLYCLONAL ANTIBODY" in out
+    assert "Tacrolimus (FK506)" in out
+    saved = next(line for line in out.splitlines() if line.startswith("[file saved: "))
+    assert Path(saved.removeprefix("[file saved: ").rstrip("]")).read_bytes().startswith(b"\x89PNG")
+    assert "page 2 of 2" in out
+
+
+def test_bad_console_input_is_explained(tmp_path: Path) -> None:
+    """Unknown commands, missing options and stray numbers get one-line explanations, and the console goes on."""
+    result = console("/nope\n/define\n7\n/define term:BCG\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "There is no /nope command" in result.stdout
+    assert "missing" in result.stdout
+    assert "number of a button" in result.stdout
+    assert "│ BACILLUS CALMETTE–GUÉRIN" in result.stdout

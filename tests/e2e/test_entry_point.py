@@ -1,0 +1,61 @@
+"""The production entry point (`python -m bot` with a token, as in Docker) against the stand-in, in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from standin import StandIn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def start_process(discord_: StandIn, tmp_path: Path, token: str) -> asyncio.subprocess.Process:
+    """Start `python -m bot` pointed at the stand-in, as a host would start it."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DISCORD")}
+    environment.update({
+        "PYTHONPATH": str(ROOT), "DISCORD_TOKEN": token, "DATABASE_PATH": str(tmp_path / "bot.db"),
+        "DISCORD_API_BASE": discord_.api_base, "DISCORD_GATEWAY_URL": discord_.gateway_url, "LOG_LEVEL": "DEBUG",
+    })  # fmt: skip
+    log = (tmp_path / "bot.log").open("wb")  # a file, not a pipe: nothing can block on a full buffer
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", env=environment, cwd=tmp_path, stdout=log, stderr=log,
+        )  # fmt: skip
+    finally:
+        log.close()
+
+
+async def test_runs_answers_and_stops_cleanly_on_sigterm(discord_: StandIn, tmp_path: Path) -> None:
+    """With a token it connects, syncs, answers; SIGTERM closes it with exit 0, no warnings, token never logged."""
+    guild = discord_.add_guild("Hosted")
+    member = discord_.add_member(guild, "reader")
+    process = await start_process(discord_, tmp_path, discord_.token)
+    try:
+        await discord_.wait_for_identify(1, within=30)
+        await discord_.changes.wait_for(lambda: discord_.commands(), 30, "the command sync")
+        result = await discord_.slash(guild, member, "define", term="glucocorticoids", within=15)
+        assert result.response.embeds[0]["title"] == "Glucocorticoid"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    log = (tmp_path / "bot.log").read_text()
+    assert process.returncode == 0, log
+    assert "Shutting down" in log
+    assert discord_.token not in log
+    assert "Unclosed" not in log
+    assert "Traceback" not in log
+
+
+async def test_rejected_token_is_one_clear_line(discord_: StandIn, tmp_path: Path) -> None:
+    """A wrong token ends start-up with one sentence and no traceback."""
+    process = await start_process(discord_, tmp_path, "not.the.right-token")
+    await asyncio.wait_for(process.wait(), 60)
+    text = (tmp_path / "bot.log").read_text()
+    assert process.returncode == 2
+    assert "Discord rejected DISCORD_TOKEN" in text
+    assert "Traceback" not in text
+    assert "not.the.right-token" not in text

@@ -36,6 +36,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,12 +224,28 @@ def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[rank]
 
 
+def _answer(result: InteractionResult) -> str:
+    """What the user got: an entry, a did-you-mean, a no-match sentence, autocomplete choices or none."""
+    response = result.response
+    if response is None:
+        return "none"
+    if response.type == 8:
+        return "choices" if response.choices else "no choices"
+    if response.embeds:
+        return "entry"
+    return "did you mean" if "Did you mean" in (response.content or "") else "message"
+
+
 def summarise(fired: list[Fired]) -> dict[str, Any]:
-    """Latency percentiles (ms) and deadline outcome counts for one kind of interaction."""
-    latencies = sorted(f.result.latency for f in fired if f.result.latency is not None)
+    """Latency percentiles (ms) and deadline outcomes for one kind of interaction.
+
+    Answered: an accepted callback within GRACE_SECONDS of dispatch (on time if within Discord's 3 s, else late).
+    Rejected: no accepted callback, but the stand-in answered one on its token with 4xx. Lost: neither.
+    """
+    latencies = sorted(f.result.latency for f in fired if (f.result.latency or math.inf) <= GRACE_SECONDS)
+    unanswered = [f.result for f in fired if (f.result.latency or math.inf) > GRACE_SECONDS]
     on_time = sum(1 for latency in latencies if latency <= DISCORD_DEADLINE)
-    rejected = sum(1 for f in fired if f.result.response is None and f.result.rejections)
-    lost = sum(1 for f in fired if f.result.response is None and not f.result.rejections)
+    rejected = sum(1 for result in unanswered if result.rejections)
     errors = sum(
         1 for f in fired if f.result.response is not None and "went wrong" in (f.result.response.content or "")
     )
@@ -237,12 +254,15 @@ def summarise(fired: list[Fired]) -> dict[str, Any]:
         "answered": len(latencies),
         "on_time": on_time,
         "late": len(latencies) - on_time,
-        "lost": lost,
+        "lost": len(unanswered) - rejected,
         "rejected": rejected,
-        "error_replies": errors,
+        "error_replies": errors,  # answered, but with the bot's "something went wrong" message
+        "mix": dict(sorted(Counter(f.query_kind for f in fired).items())),
+        "answers": dict(sorted(Counter(_answer(f.result) for f in fired).items())),
     }
     if latencies:
         summary.update(
+            min_ms=round(latencies[0] * 1000, 1),
             p50_ms=round(_percentile(latencies, 0.50) * 1000, 1),
             p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
             max_ms=round(latencies[-1] * 1000, 1),
@@ -405,6 +425,7 @@ def report(figures: dict[str, Any]) -> None:
             f"  {kind:<12} {timing} | within {figures['deadline_s']:g} s {s['on_time']}/{s['sent']}, late "
             f"{s['late']}, lost {s['lost']}, rejected {s['rejected']} (error replies {s['error_replies']})"
         )
+        print(f"  {'':<12} answers: " + ", ".join(f"{what} {n}" for what, n in s["answers"].items()))
     unsent = f", {figures['unsent']} not sent (time limit)" if figures["unsent"] else ""
     print(
         f"  total        wall {figures['wall_s']:.3f} s (first dispatch to last answer), "

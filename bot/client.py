@@ -7,12 +7,14 @@ feature logic of its own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
 import pkgutil
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 TREE_HASH_KEY = "command_tree_hash"
 HEARTBEAT_SECONDS = 30
+HTTP_CONNECTIONS = 100
 
 
 def discover_extensions() -> list[str]:
@@ -73,6 +76,13 @@ class ImmunoBot(commands.Bot):
             raise RuntimeError("the glossary is not loaded yet")
         return self._catalog
 
+    async def login(self, token: str) -> None:
+        """Cap concurrent HTTP connections: discord.py's default is unlimited, and a burst of interactions then
+        opens a connection (a TLS handshake, on Discord) per reply. Created here, inside the running loop."""
+        if self.http.connector is discord.utils.MISSING:
+            self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        await super().login(token)
+
     async def setup_hook(self) -> None:
         """Open and migrate the database, load the shipped data, load the cogs, sync commands if they changed."""
         self._store = await Store.open(self.settings.database_path)
@@ -87,6 +97,8 @@ class ImmunoBot(commands.Bot):
             await self.sync_commands(force=bool(self._sync_commands))
         if self.settings.health_file is not None:
             self.heartbeat.start()
+        gc.collect()
+        gc.freeze()  # start-up objects (glossary, index) live for the whole run: keep them out of every GC pass
 
     @tasks.loop(seconds=HEARTBEAT_SECONDS)
     async def heartbeat(self) -> None:

@@ -6,6 +6,7 @@ in its own transaction, the schema version kept in `PRAGMA user_version`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -98,6 +99,7 @@ class Store:
     def __init__(self, connection: aiosqlite.Connection, path: str) -> None:
         self._db = connection
         self.path = path
+        self._write_lock = asyncio.Lock()  # one connection: transactions from concurrent tasks must not interleave
 
     @classmethod
     async def open(cls, path: str | Path, migrations: Iterable[Migration] | None = None) -> Self:
@@ -130,14 +132,18 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Run the body in one transaction: all of it is written, or on any error none of it."""
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
-        await self._db.execute("COMMIT")
+        """Run the body in one transaction: all of it is written, or on any error none of it.
+
+        Transactions are serialised by a lock, because every task shares the one connection.
+        """
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
 
     async def schema_version(self) -> int:
         """Return the schema version recorded in the database."""
@@ -195,7 +201,7 @@ class Store:
         if not (upserts or report.removed or document_upserts or documents):
             return report
         async with self.transaction():
-            await self._replace_search_rows(
+            await self.replace_search_rows(
                 0,
                 [*report.changed, *report.removed],
                 [item.concept for item in data.concepts if item.concept.id in {*report.added, *report.changed}],
@@ -215,8 +221,8 @@ class Store:
             await self._db.executemany("DELETE FROM source_documents WHERE id = ?", [(i,) for i in documents])
         return report
 
-    async def _replace_search_rows(self, guild_id: int, stale: Iterable[str], fresh: Iterable[Concept]) -> None:
-        """Keep the full-text index in step with concept rows (call inside a transaction)."""
+    async def replace_search_rows(self, guild_id: int, stale: Iterable[str], fresh: Iterable[Concept]) -> None:
+        """Keep the full-text index in step with concept rows (call inside `transaction()`)."""
         await self._db.executemany(
             "DELETE FROM concept_search WHERE guild_id = ? AND concept_id = ?", [(guild_id, i) for i in stale]
         )
@@ -263,10 +269,12 @@ class Store:
 
     async def set_meta(self, key: str, value: str) -> None:
         """Store a bot-wide metadata value."""
-        await self._db.execute(
-            "INSERT INTO bot_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO bot_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     async def table_counts(self) -> dict[str, int]:
         """Return row counts per table (for diagnostics and tests that check nothing else was touched)."""

@@ -22,6 +22,7 @@ from discord.ext import commands, tasks
 import cogs
 from bot import __version__
 from bot.catalog import GlossaryCatalog
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.loader import load_glossary
 from bot.store import Store, utc_now
@@ -46,7 +47,9 @@ def discover_extensions() -> list[str]:
 class ImmunoBot(commands.Bot):
     """Immunobot: slash commands only, no privileged intents, mentions never ping anyone."""
 
-    def __init__(self, settings: Settings, *, sync_commands: bool | None = None, **options: Any) -> None:
+    def __init__(
+        self, settings: Settings, *, sync_commands: bool | None = None, clock: Clock | None = None, **options: Any
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -57,6 +60,7 @@ class ImmunoBot(commands.Bot):
             **options,
         )
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self.version = __version__
         self._sync_commands = sync_commands  # None: sync only when the tree changed; True: always; False: never
         self._store: Store | None = None

@@ -1,0 +1,518 @@
+"""Concept of the day: schedules, the exactly-once posting protocol, the per-guild cycle, and the scheduler.
+
+Nothing here knows Discord: sending goes through a `PostSender`, time through a `Clock`. The rules:
+- one post per guild per local calendar day, at the guild's time in its timezone (DST-safe: the day is the key);
+- down at post time and back the same day: post once (catch-up); back a later day: today's only, no burst;
+- intent is recorded before sending and the result after, so a restart can tell (by asking the sender to look
+  for the post) whether a message went out, and never posts twice;
+- a permanent failure (channel gone, permission lost, bot removed) stops the guild's schedule, once, with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import aiosqlite
+
+from bot.clock import Clock
+from bot.glossary import Glossary
+from bot.models import Kind
+from bot.store import Store, utc_now
+
+log = logging.getLogger(__name__)
+
+PARALLEL_POSTS = 8
+"""Guilds posted at once when many are due together; discord.py paces each channel's rate limit."""
+
+RETRY_AFTER_TRANSIENT = timedelta(minutes=5)
+"""When Discord fails in a way that may pass (5xx, network), try that guild again after this long."""
+
+_TIME = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$")
+
+
+class DailyState(StrEnum):
+    """Whether a guild's schedule runs."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    OFF = "off"
+    STOPPED = "stopped"  # by a failure the moderators must fix; `/daily show` says why
+
+
+@dataclass(frozen=True)
+class DailySchedule:
+    """One guild's concept-of-the-day settings."""
+
+    guild_id: int
+    channel_id: int
+    post_time: time
+    timezone: str
+    categories: tuple[str, ...] = ()
+    state: DailyState = DailyState.ACTIVE
+    stopped_reason: str | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The schedule's timezone."""
+        return ZoneInfo(self.timezone)
+
+    def local_date(self, moment: datetime) -> date:
+        """The guild's calendar day at `moment`."""
+        return moment.astimezone(self.zone).date()
+
+    def post_moment(self, day: date) -> datetime:
+        """When the post for local `day` is due, in UTC.
+
+        A time that does not exist that day (02:30 on a spring-forward day) falls an hour later, as clocks do;
+        a time that exists twice (autumn) is the first one. Posting is keyed by the day, so it happens once.
+        """
+        return datetime.combine(day, self.post_time, tzinfo=self.zone).astimezone(UTC)
+
+
+def parse_post_time(text: str) -> time:
+    """Read a 24-hour time like `08:00`, `8:00`, `20.30` or `7h15`; raise ValueError with a usable message."""
+    matched = _TIME.match(text)
+    if matched:
+        hours, minutes = int(matched.group(1)), int(matched.group(2))
+        if hours < 24 and minutes < 60:
+            return time(hours, minutes)
+    raise ValueError(f"“{text.strip()[:20]}” is not a time. Use 24-hour HH:MM, for example 08:00 or 19:30.")
+
+
+def timezone_names() -> list[str]:
+    """Every IANA timezone name the machine knows (tzdata is a dependency, so this is never empty)."""
+    return sorted(available_timezones())
+
+
+def parse_timezone(text: str) -> str:
+    """Return the canonical IANA name for `text` (case-insensitive); raise ValueError naming what to do."""
+    wanted = text.strip()
+    by_folded = {name.casefold(): name for name in available_timezones()}
+    name = by_folded.get(wanted.casefold().replace(" ", "_"))
+    if name is None:
+        raise ValueError(
+            f"“{wanted[:40]}” is not a timezone I know. Pick one from the list as you type, e.g. Europe/London."
+        )
+    try:
+        ZoneInfo(name)
+    except ZoneInfoNotFoundError as error:  # listed but not loadable: treat as unknown
+        raise ValueError(f"The timezone {name} cannot be loaded on this machine.") from error
+    return name
+
+
+def next_due(schedule: DailySchedule, now: datetime, last_day: date | None) -> datetime:
+    """When this guild should post next, given the last local day it posted (or started posting) for."""
+    today = schedule.local_date(now)
+    if last_day is not None and last_day >= today:
+        return schedule.post_moment(today + timedelta(days=1))
+    return schedule.post_moment(today)  # in the past: due now (catch-up for today only)
+
+
+def pool(glossary: Glossary, categories: Iterable[str]) -> list[str]:
+    """The concept ids a guild's daily posts draw from: everything but the axes, or the chosen categories."""
+    wanted = list(categories)
+    if not wanted:
+        return sorted(c.id for c in glossary.concepts.values() if c.kind is not Kind.AXIS)
+    chosen: set[str] = set()
+    frontier = [concept_id for concept_id in wanted if concept_id in glossary]
+    while frontier:
+        current = frontier.pop()
+        for member in glossary.members(current):
+            if member.id not in chosen:
+                chosen.add(member.id)
+                frontier.append(member.id)
+    return sorted(chosen)
+
+
+class PostError(Exception):
+    """Sending failed. `permanent` failures stop the schedule until a moderator fixes it."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class PostSender(Protocol):
+    """How the scheduler reaches a channel (Discord in production)."""
+
+    async def send(self, schedule: DailySchedule, concept_id: str, day: date) -> int:
+        """Post the concept for `day`; return the message id or raise PostError."""
+        ...
+
+    async def find_post(self, schedule: DailySchedule, day: date, since: datetime) -> int | None:
+        """Return the id of the bot's post for `day` in the channel if one exists (crash recovery)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """One row of the daily post history."""
+
+    local_date: date
+    concept_id: str
+    status: str
+    message_id: int | None
+    channel_id: int
+    detail: str | None
+
+
+class DailyRepository:
+    """The SQL of the daily feature."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def schedules(self) -> list[DailySchedule]:
+        """Every guild's schedule."""
+        rows = await self._store.fetch_all(
+            "SELECT guild_id, channel_id, post_time, timezone, categories, state, stopped_reason FROM daily_schedules"
+        )
+        return [self._schedule(row) for row in rows]
+
+    async def schedule(self, guild_id: int) -> DailySchedule | None:
+        """One guild's schedule, if it ever set one."""
+        rows = await self._store.fetch_all(
+            "SELECT guild_id, channel_id, post_time, timezone, categories, state, stopped_reason "
+            "FROM daily_schedules WHERE guild_id = ?",
+            (guild_id,),
+        )
+        return self._schedule(rows[0]) if rows else None
+
+    @staticmethod
+    def _schedule(row: tuple[object, ...]) -> DailySchedule:
+        guild_id, channel_id, post_time, timezone, categories, state, reason = row
+        return DailySchedule(
+            guild_id=int(str(guild_id)),
+            channel_id=int(str(channel_id)),
+            post_time=time.fromisoformat(str(post_time)),
+            timezone=str(timezone),
+            categories=tuple(json.loads(str(categories))),
+            state=DailyState(str(state)),
+            stopped_reason=None if reason is None else str(reason),
+        )
+
+    async def save_schedule(self, schedule: DailySchedule) -> None:
+        """Create or replace a guild's schedule."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT INTO daily_schedules (guild_id, channel_id, post_time, timezone, categories, state, "
+                "stopped_reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET "
+                "channel_id = excluded.channel_id, post_time = excluded.post_time, timezone = excluded.timezone, "
+                "categories = excluded.categories, state = excluded.state, stopped_reason = excluded.stopped_reason, "
+                "updated_at = excluded.updated_at",
+                (
+                    schedule.guild_id,
+                    schedule.channel_id,
+                    schedule.post_time.strftime("%H:%M"),
+                    schedule.timezone,
+                    json.dumps(list(schedule.categories)),
+                    schedule.state.value,
+                    schedule.stopped_reason,
+                    utc_now(),
+                ),
+            )
+
+    async def last_day(self, guild_id: int) -> date | None:
+        """The latest local day this guild has a sent post for (a pending day is still due: it may need recovery)."""
+        rows = await self._store.fetch_all(
+            "SELECT max(local_date) FROM daily_posts WHERE guild_id = ? AND status = 'posted'",
+            (guild_id,),
+        )
+        value = rows[0][0] if rows else None
+        return None if value is None else date.fromisoformat(str(value))
+
+    async def post(self, guild_id: int, day: date) -> PostRecord | None:
+        """The post row for a guild's day."""
+        rows = await self._store.fetch_all(
+            "SELECT local_date, concept_id, status, message_id, channel_id, detail FROM daily_posts "
+            "WHERE guild_id = ? AND local_date = ?",
+            (guild_id, day.isoformat()),
+        )
+        return self._record(rows[0]) if rows else None
+
+    async def recent_posts(self, guild_id: int, limit: int = 5) -> list[PostRecord]:
+        """The latest post rows, newest first."""
+        rows = await self._store.fetch_all(
+            "SELECT local_date, concept_id, status, message_id, channel_id, detail FROM daily_posts "
+            "WHERE guild_id = ? ORDER BY local_date DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [self._record(row) for row in rows]
+
+    @staticmethod
+    def _record(row: tuple[object, ...]) -> PostRecord:
+        day, concept_id, status, message_id, channel_id, detail = row
+        return PostRecord(
+            date.fromisoformat(str(day)),
+            str(concept_id),
+            str(status),
+            None if message_id is None else int(str(message_id)),
+            int(str(channel_id)),
+            None if detail is None else str(detail),
+        )
+
+    async def claim_day(
+        self, schedule: DailySchedule, day: date, candidates: list[str]
+    ) -> tuple[PostRecord, bool] | None:
+        """Record the intent to post for `day` (choosing the next concept of the cycle) unless a row exists.
+
+        Returns the pending record to act on and whether an earlier run may already have sent it (a row left
+        pending). None when the day is already posted or the pool is empty. One transaction: two callers
+        cannot both claim a day.
+        """
+        async with self._store.transaction() as db:
+            rows = await db.execute_fetchall(
+                "SELECT local_date, concept_id, status, message_id, channel_id, detail FROM daily_posts "
+                "WHERE guild_id = ? AND local_date = ?",
+                (schedule.guild_id, day.isoformat()),
+            )
+            if rows:
+                existing = self._record(tuple(next(iter(rows))))
+                if existing.status == "posted":
+                    return None
+                if existing.status == "failed":
+                    await db.execute(
+                        "UPDATE daily_posts SET status = 'pending', channel_id = ?, intent_at = ?, detail = NULL "
+                        "WHERE guild_id = ? AND local_date = ?",
+                        (schedule.channel_id, utc_now(), schedule.guild_id, day.isoformat()),
+                    )
+                    return replace(existing, status="pending", channel_id=schedule.channel_id, detail=None), False
+                return existing, True
+            concept_id = await self._next_in_cycle(db, schedule.guild_id, candidates)
+            if concept_id is None:
+                return None
+            await db.execute(
+                "INSERT INTO daily_posts (guild_id, local_date, concept_id, channel_id, status, intent_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?)",
+                (schedule.guild_id, day.isoformat(), concept_id, schedule.channel_id, utc_now()),
+            )
+            return PostRecord(day, concept_id, "pending", None, schedule.channel_id, None), False
+
+    async def _next_in_cycle(self, db: aiosqlite.Connection, guild_id: int, candidates: list[str]) -> str | None:
+        """Take the next concept of the guild's shuffled cycle, extending or renewing the cycle as needed."""
+        connection = db
+        if not candidates:
+            return None
+        rows = await connection.execute_fetchall(
+            "SELECT cycle, position, concept_id, posted FROM daily_queue WHERE guild_id = ? "
+            "AND cycle = (SELECT max(cycle) FROM daily_queue WHERE guild_id = ?) ORDER BY position",
+            (guild_id, guild_id),
+        )
+        queue = [tuple(row) for row in rows]
+        cycle = int(queue[0][0]) if queue else 0
+        allowed = set(candidates)
+        in_cycle = {str(row[2]) for row in queue}
+        newcomers = [concept_id for concept_id in candidates if concept_id not in in_cycle]
+        remaining = [row for row in queue if not row[3] and str(row[2]) in allowed]
+        if newcomers and queue:  # entries added since the cycle began join it, at random places among the rest
+            rng = random.Random(f"{guild_id}:{cycle}:{len(queue)}")
+            rng.shuffle(newcomers)
+            next_position = max(int(row[1]) for row in queue) + 1
+            await connection.executemany(
+                "INSERT INTO daily_queue (guild_id, cycle, position, concept_id) VALUES (?, ?, ?, ?)",
+                [(guild_id, cycle, next_position + i, concept_id) for i, concept_id in enumerate(newcomers)],
+            )
+            remaining += [(cycle, next_position + i, concept_id, 0) for i, concept_id in enumerate(newcomers)]
+            rng.shuffle(remaining)
+        if not remaining:
+            cycle += 1
+            order = list(candidates)
+            random.Random(f"{guild_id}:{cycle}").shuffle(order)
+            last = next((str(row[2]) for row in reversed(queue) if row[3]), None)
+            if len(order) > 1 and order[0] == last:  # never the same concept two days running across cycles
+                order.append(order.pop(0))
+            await connection.executemany(
+                "INSERT INTO daily_queue (guild_id, cycle, position, concept_id) VALUES (?, ?, ?, ?)",
+                [(guild_id, cycle, position, concept_id) for position, concept_id in enumerate(order)],
+            )
+            remaining = [(cycle, position, concept_id, 0) for position, concept_id in enumerate(order)]
+        chosen = remaining[0]
+        await connection.execute(
+            "UPDATE daily_queue SET posted = 1 WHERE guild_id = ? AND cycle = ? AND concept_id = ?",
+            (guild_id, int(chosen[0]), str(chosen[2])),
+        )
+        return str(chosen[2])
+
+    async def finish(self, guild_id: int, day: date, *, message_id: int | None, failure: str | None = None) -> None:
+        """Record the result of a post: sent (with its message id) or failed (with why)."""
+        async with self._store.transaction() as db:
+            if failure is None:
+                await db.execute(
+                    "UPDATE daily_posts SET status = 'posted', message_id = ?, posted_at = ?, detail = NULL "
+                    "WHERE guild_id = ? AND local_date = ?",
+                    (message_id, utc_now(), guild_id, day.isoformat()),
+                )
+            else:
+                await db.execute(
+                    "UPDATE daily_posts SET status = 'failed', detail = ? WHERE guild_id = ? AND local_date = ?",
+                    (failure, guild_id, day.isoformat()),
+                )
+
+    async def cycle_history(self, guild_id: int) -> list[tuple[int, str, bool]]:
+        """(cycle, concept id, posted) in order: for tests and diagnostics."""
+        rows = await self._store.fetch_all(
+            "SELECT cycle, concept_id, posted FROM daily_queue WHERE guild_id = ? ORDER BY cycle, position",
+            (guild_id,),
+        )
+        return [(int(row[0]), str(row[1]), bool(row[2])) for row in rows]
+
+
+class DailyScheduler:
+    """One task for all guilds: it sleeps until the earliest due post, posts what is due, and repeats."""
+
+    def __init__(
+        self,
+        repository: DailyRepository,
+        glossary_for: _GlossaryFor,
+        sender: PostSender,
+        clock: Clock,
+    ) -> None:
+        self._repository = repository
+        self._glossary_for = glossary_for
+        self._sender = sender
+        self._clock = clock
+        self._schedules: dict[int, DailySchedule] = {}
+        self._due: dict[int, datetime] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._limit = asyncio.Semaphore(PARALLEL_POSTS)
+
+    async def start(self) -> None:
+        """Load every schedule and start the scheduling task."""
+        for schedule in await self._repository.schedules():
+            await self._plan(schedule)
+        self._task = asyncio.create_task(self._run(), name="daily-scheduler")
+
+    async def stop(self) -> None:
+        """Cancel the scheduling task (posts in flight finish their database writes first)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def schedule_of(self, guild_id: int) -> DailySchedule | None:
+        """The guild's schedule as the scheduler knows it."""
+        return self._schedules.get(guild_id)
+
+    def next_post(self, guild_id: int) -> datetime | None:
+        """When the guild posts next (None when it does not)."""
+        return self._due.get(guild_id)
+
+    async def update(self, schedule: DailySchedule) -> None:
+        """Save a changed schedule and re-plan it at once."""
+        await self._repository.save_schedule(schedule)
+        await self._plan(schedule)
+        self._wake.set()
+
+    async def halt(self, guild_id: int, reason: str) -> None:
+        """Stop a guild's schedule because posting cannot work (logged once, shown by `/daily show`)."""
+        schedule = self._schedules.get(guild_id)
+        if schedule is None or schedule.state is not DailyState.ACTIVE:
+            return
+        log.warning("Daily posts stopped for guild %s: %s", guild_id, reason)
+        await self.update(replace(schedule, state=DailyState.STOPPED, stopped_reason=reason))
+
+    async def post_now(self, guild_id: int) -> tuple[str, PostRecord | None]:
+        """Post today's concept immediately; return ('posted' | 'already' | 'empty' | 'failed: …', record)."""
+        schedule = self._schedules.get(guild_id)
+        if schedule is None:
+            return "unset", None
+        day = schedule.local_date(self._clock.now())
+        existing = await self._repository.post(guild_id, day)
+        if existing is not None and existing.status == "posted":
+            return "already", existing
+        outcome = await self._post(schedule, day)
+        await self._plan(self._schedules.get(guild_id, schedule))
+        self._wake.set()
+        return outcome, await self._repository.post(guild_id, day)
+
+    async def recent_posts(self, guild_id: int, limit: int = 5) -> list[PostRecord]:
+        """The guild's latest posts, newest first."""
+        return await self._repository.recent_posts(guild_id, limit)
+
+    async def wait_idle(self) -> None:
+        """Wait until the scheduler has nothing due at the current time (tests use this after moving the clock)."""
+        self._wake.set()
+        while True:
+            self._idle.clear()
+            await self._idle.wait()
+            now = self._clock.now()
+            if all(due > now for due in self._due.values()):
+                return
+
+    async def _plan(self, schedule: DailySchedule) -> None:
+        self._schedules[schedule.guild_id] = schedule
+        if schedule.state is DailyState.ACTIVE:
+            last = await self._repository.last_day(schedule.guild_id)
+            self._due[schedule.guild_id] = next_due(schedule, self._clock.now(), last)
+        else:
+            self._due.pop(schedule.guild_id, None)
+
+    async def _run(self) -> None:
+        while True:
+            now = self._clock.now()
+            due = [guild_id for guild_id, moment in self._due.items() if moment <= now]
+            if due:
+                await asyncio.gather(*(self._post_due(guild_id) for guild_id in due))
+                continue
+            self._idle.set()
+            self._wake.clear()
+            upcoming = min(self._due.values(), default=now + timedelta(days=1))
+            await self._clock.sleep_until(upcoming, self._wake)
+
+    async def _post_due(self, guild_id: int) -> None:
+        schedule = self._schedules[guild_id]
+        async with self._limit:
+            try:
+                outcome = await self._post(schedule, schedule.local_date(self._clock.now()))
+            except Exception:  # one guild's unexpected failure must not stop the others; try it again later
+                log.exception("Daily post for guild %s failed unexpectedly", guild_id)
+                outcome = "retry"
+        current = self._schedules.get(guild_id, schedule)
+        if outcome == "retry":
+            self._due[guild_id] = self._clock.now() + RETRY_AFTER_TRANSIENT
+        else:
+            await self._plan(current)
+
+    async def _post(self, schedule: DailySchedule, day: date) -> str:
+        """Post for `day` exactly once: claim, check for an earlier attempt's message, send, record."""
+        glossary = self._glossary_for(schedule.guild_id)
+        claimed = await self._repository.claim_day(schedule, day, pool(glossary, schedule.categories))
+        if claimed is None:
+            existing = await self._repository.post(schedule.guild_id, day)
+            return "already" if existing is not None else "empty"
+        record, maybe_sent = claimed
+        if maybe_sent:
+            found = await self._sender.find_post(schedule, day, self._clock.now() - timedelta(days=1))
+            if found is not None:  # an earlier run sent it and stopped before recording the result
+                await self._repository.finish(schedule.guild_id, day, message_id=found)
+                return "posted"
+        try:
+            message_id = await self._sender.send(schedule, record.concept_id, day)
+        except PostError as failure:
+            if failure.permanent:
+                await self._repository.finish(schedule.guild_id, day, message_id=None, failure=failure.reason)
+                await self.halt(schedule.guild_id, failure.reason)
+                return f"failed: {failure.reason}"
+            log.warning("Daily post for guild %s will be retried: %s", schedule.guild_id, failure.reason)
+            return "retry"
+        await self._repository.finish(schedule.guild_id, day, message_id=message_id)
+        return "posted"
+
+
+class _GlossaryFor(Protocol):
+    def __call__(self, guild_id: int) -> Glossary: ...

@@ -1,0 +1,382 @@
+"""/daily: a concept of the day in a channel each guild chooses, at its time, in its timezone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from rapidfuzz import fuzz, process, utils
+
+from bot.daily import (
+    DailyRepository,
+    DailySchedule,
+    DailyScheduler,
+    DailyState,
+    PostError,
+    parse_post_time,
+    parse_timezone,
+    timezone_names,
+)
+from bot.glossary import Glossary
+from cogs._components import ConceptButton, RelatedSelect, glossary_for
+from cogs._render import COLOUR, STUDY_NOTICE, WARNING_COLOUR, EmbedBuilder, choice_label, clip, source_text
+from cogs.browse import category_ids
+from cogs.lookup import quoted
+
+if TYPE_CHECKING:
+    from bot.client import ImmunoBot
+
+log = logging.getLogger(__name__)
+
+MARKER = "Concept of the day"
+COMMON_TIMEZONES = (
+    "UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago", "America/Los_Angeles",
+    "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney",
+)  # fmt: skip
+REQUIRED = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "read_message_history": "Read Message History",
+}
+
+
+def marker(day: date) -> str:
+    """The footer text that identifies a guild's post for a day (found again after a crash)."""
+    return f"{MARKER} · {day.isoformat()}"
+
+
+def missing_permissions(channel: discord.abc.GuildChannel, member: discord.Member) -> list[str]:
+    """The permissions the bot needs in a channel and lacks."""
+    permissions = channel.permissions_for(member)
+    return [label for flag, label in REQUIRED.items() if not getattr(permissions, flag)]
+
+
+def daily_post(glossary: Glossary, concept_id: str, day: date) -> dict[str, Any]:
+    """The post: name, summary, category path and source, with "Show definition" and a related-entries menu."""
+    concept = glossary.concepts[concept_id]
+    builder = EmbedBuilder(f"Concept of the day: {concept.name}", concept.summary)
+    path = glossary.category_path(concept.id)
+    if len(path) > 1:
+        builder.field("Category", " › ".join(c.name for c in path))
+    builder.field("Source", source_text(glossary, concept))
+    builder.footer(f"{marker(day)} · {STUDY_NOTICE}")
+    view = discord.ui.View(timeout=None)
+    view.add_item(ConceptButton(concept.id, "Show definition", public=False, style=discord.ButtonStyle.primary))
+    related = glossary.related(concept.id)
+    if related:
+        view.add_item(RelatedSelect(concept.id, related))
+    return {"embed": builder.build(), "view": view}
+
+
+class DiscordPostSender:
+    """Posts to, and searches, guild channels through discord.py."""
+
+    def __init__(self, bot: ImmunoBot) -> None:
+        self.bot = bot
+
+    def _channel(self, schedule: DailySchedule) -> discord.TextChannel:
+        guild = self.bot.get_guild(schedule.guild_id)
+        if guild is None:
+            raise PostError("the bot is no longer in this server", permanent=True)
+        channel = guild.get_channel(schedule.channel_id)
+        if not isinstance(channel, discord.TextChannel):
+            raise PostError("the daily channel was deleted", permanent=True)
+        missing = missing_permissions(channel, guild.me)
+        if missing:
+            raise PostError(f"the bot lacks {', '.join(missing)} in #{channel.name}", permanent=True)
+        return channel
+
+    async def send(self, schedule: DailySchedule, concept_id: str, day: date) -> int:
+        """Send the day's post; map Discord's refusals to permanent failures."""
+        channel = self._channel(schedule)
+        glossary = self.bot.catalog.view(schedule.guild_id)
+        if concept_id not in glossary:  # removed since it was chosen: the shipped text is the honest fallback
+            glossary = self.bot.catalog.shipped
+        try:
+            message = await channel.send(**daily_post(glossary, concept_id, day))
+        except discord.NotFound as error:
+            raise PostError("the daily channel was deleted", permanent=True) from error
+        except discord.Forbidden as error:
+            raise PostError(f"the bot is not allowed to post in #{channel.name}", permanent=True) from error
+        except discord.HTTPException as error:
+            raise PostError(f"Discord answered {error.status}", permanent=False) from error
+        return message.id
+
+    async def find_post(self, schedule: DailySchedule, day: date, since: datetime) -> int | None:
+        """Look through the channel's recent messages for the bot's post for `day`."""
+        try:
+            channel = self._channel(schedule)
+            async for message in channel.history(limit=50, after=since):
+                if message.author.id == self.bot.user.id and any(
+                    (embed.footer.text or "").startswith(marker(day)) for embed in message.embeds
+                ):
+                    return message.id
+        except PostError:
+            return None  # sending will report why the channel cannot be used
+        except discord.HTTPException as error:
+            raise PostError(
+                f"could not check the channel's recent messages ({error.status})", permanent=False
+            ) from error
+        return None
+
+
+def timestamp(moment: datetime, style: str) -> str:
+    """A Discord timestamp, shown in each reader's own timezone."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+class Daily(commands.GroupCog, group_name="daily", group_description="The concept of the day (Manage Server)"):
+    """Moderators choose where and when; the scheduler does the rest."""
+
+    def __init__(self, bot: ImmunoBot) -> None:
+        self.bot = bot
+        self.scheduler = DailyScheduler(DailyRepository(bot.store), bot.catalog.view, DiscordPostSender(bot), bot.clock)
+        self._starter: asyncio.Task[None] | None = None
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        """Start scheduling once the guild cache is filled (posting needs channels and permissions)."""
+
+        async def start_when_ready() -> None:
+            await self.bot.wait_until_ready()
+            await self.scheduler.start()
+
+        self._starter = asyncio.create_task(start_when_ready(), name="daily-start")
+
+    async def cog_unload(self) -> None:
+        """Stop the scheduler."""
+        if self._starter is not None:
+            self._starter.cancel()
+        await self.scheduler.stop()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Check Manage Server ourselves: Discord's default permissions can be overridden per server."""
+        if interaction.guild is None or not interaction.permissions.manage_guild:
+            await interaction.response.send_message(
+                "Only members with the Manage Server permission can change the concept of the day.", ephemeral=True
+            )
+            return False
+        return True
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot was removed: stop that guild's schedule."""
+        await self.scheduler.halt(guild.id, "the bot was removed from this server")
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """The daily channel was deleted: stop until a moderator picks another."""
+        schedule = self.scheduler.schedule_of(channel.guild.id)
+        if schedule is not None and schedule.channel_id == channel.id:
+            await self.scheduler.halt(channel.guild.id, f"the daily channel #{channel.name} was deleted")
+
+    async def timezone_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Autocomplete IANA timezone names, common ones first when nothing is typed."""
+        names = timezone_names()
+        if not current.strip():
+            picks = list(COMMON_TIMEZONES)
+        else:
+            found = process.extract(current, names, scorer=fuzz.WRatio, processor=utils.default_process, limit=25)
+            picks = [name for name, _, _ in found]
+        return [app_commands.Choice(name=name, value=name) for name in picks]
+
+    async def category_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Autocomplete the last of the comma-separated categories, in the resolver's ranking."""
+        glossary = glossary_for(interaction)
+        done, _, typing = current.rpartition(",")
+        prefix = f"{done}, " if done else ""
+        found = glossary.resolver.suggest(typing.strip(), within=category_ids(glossary))
+        return [
+            app_commands.Choice(
+                name=clip(prefix + choice_label(s.name, s.matched), 100), value=clip(prefix + s.name, 100)
+            )
+            for s in found
+        ]
+
+    @app_commands.command(name="set", description="Turn the concept of the day on, or change where and when")
+    @app_commands.describe(
+        channel="Where to post (the bot needs View Channel, Send Messages, Embed Links, Read Message History)",
+        time="Local time, 24-hour HH:MM, e.g. 08:00",
+        timezone="Your timezone, e.g. Europe/London (pick from the list)",
+        category="Only these categories, comma-separated (e.g. immunosuppressant); leave empty for all",
+    )
+    async def set_(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        time: str,
+        timezone: str,
+        category: str | None = None,
+    ) -> None:
+        """Validate everything first; save only a schedule that can work."""
+        assert interaction.guild is not None
+        try:
+            post_time = parse_post_time(time)
+            zone = parse_timezone(timezone)
+            categories = self._categories(glossary_for(interaction), category)
+        except ValueError as error:
+            await interaction.response.send_message(str(error), ephemeral=True)
+            return
+        target = interaction.guild.get_channel(channel.id)
+        if not isinstance(target, discord.TextChannel):
+            await interaction.response.send_message("Choose a text channel of this server.", ephemeral=True)
+            return
+        missing = missing_permissions(target, interaction.guild.me)
+        if missing:
+            await interaction.response.send_message(
+                f"I can't post in {target.mention}: I'm missing {', '.join(missing)} there. "
+                "Grant them (channel settings → Permissions) or choose another channel. Nothing was saved.",
+                ephemeral=True,
+            )
+            return
+        schedule = DailySchedule(interaction.guild.id, target.id, post_time, zone, categories, DailyState.ACTIVE)
+        await self.scheduler.update(schedule)
+        await interaction.response.send_message(embed=self._status_embed(schedule, "Concept of the day is on"))
+
+    @set_.autocomplete("timezone")
+    async def _set_timezone(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await self.timezone_choices(interaction, current)
+
+    @set_.autocomplete("category")
+    async def _set_category(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await self.category_choices(interaction, current)
+
+    def _categories(self, glossary: Glossary, text: str | None) -> tuple[str, ...]:
+        if text is None or not text.strip() or text.strip().casefold() == "all":
+            return ()
+        allowed = category_ids(glossary)
+        chosen: list[str] = []
+        for part in (piece.strip() for piece in text.split(",")):
+            if not part:
+                continue
+            resolution = glossary.resolver.resolve(part, within=allowed)
+            if resolution.match is None:
+                hint = ", ".join(s.name for s in resolution.suggestions[:3])
+                raise ValueError(
+                    f"“{quoted(part, 60)}” is not a category."
+                    + (f" Did you mean: {hint}?" if hint else " See `/category` for the list.")
+                )
+            if resolution.match.id not in chosen:
+                chosen.append(resolution.match.id)
+        return tuple(chosen)
+
+    def _status_embed(self, schedule: DailySchedule, title: str) -> discord.Embed:
+        glossary = self.bot.catalog.view(schedule.guild_id)
+        state = {
+            DailyState.ACTIVE: "On",
+            DailyState.PAUSED: "Paused (`/daily resume` to continue)",
+            DailyState.OFF: "Off (`/daily set` to turn it on)",
+            DailyState.STOPPED: f"Stopped: {schedule.stopped_reason}. Fix it, then `/daily resume` or `/daily set`.",
+        }[schedule.state]
+        builder = EmbedBuilder(title, colour=WARNING_COLOUR if schedule.state is DailyState.STOPPED else COLOUR)
+        builder.field("Status", state)
+        builder.field("Where and when", f"<#{schedule.channel_id}> at {schedule.post_time:%H:%M} ({schedule.timezone})")
+        due = self.scheduler.next_post(schedule.guild_id)
+        if due is not None:
+            local = due.astimezone(schedule.zone)
+            builder.field("Next post", f"{local:%a %d %b %Y, %H:%M} {schedule.timezone}\n"
+                                       f"{timestamp(due, 'F')} ({timestamp(due, 'R')})")  # fmt: skip
+        names = [glossary.concepts[c].name for c in schedule.categories if c in glossary]
+        builder.field("Concepts from", ", ".join(names) if names else "All categories")
+        return builder.build()
+
+    @app_commands.command(name="show", description="The current settings, the next post and the last concepts posted")
+    async def show(self, interaction: discord.Interaction) -> None:
+        """Show settings, the next post as a Discord timestamp, why it stopped if it did, and recent posts."""
+        assert interaction.guild is not None
+        schedule = self.scheduler.schedule_of(interaction.guild.id)
+        if schedule is None:
+            await interaction.response.send_message(
+                "The concept of the day is not set up here. Use `/daily set` to choose a channel and a time.",
+                ephemeral=True,
+            )
+            return
+        embed = self._status_embed(schedule, "Concept of the day")
+        recent = await self.scheduler.recent_posts(interaction.guild.id)
+        glossary = self.bot.catalog.view(interaction.guild.id)
+        lines = []
+        for record in recent:
+            name = glossary.concepts[record.concept_id].name if record.concept_id in glossary else record.concept_id
+            status = (
+                ""
+                if record.status == "posted"
+                else f" ({record.status}{': ' + record.detail if record.detail else ''})"
+            )
+            lines.append(f"{record.local_date:%d %b}: {name}{status}")
+        if lines:
+            embed.add_field(name="Recent posts", value=clip("\n".join(lines), 1024), inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    async def _change_state(self, interaction: discord.Interaction, state: DailyState, verb: str) -> None:
+        assert interaction.guild is not None
+        schedule = self.scheduler.schedule_of(interaction.guild.id)
+        if schedule is None:
+            await interaction.response.send_message(
+                "The concept of the day is not set up here yet: use `/daily set`.", ephemeral=True
+            )
+            return
+        if state is DailyState.ACTIVE:
+            channel = interaction.guild.get_channel(schedule.channel_id)
+            if not isinstance(channel, discord.TextChannel):
+                await interaction.response.send_message(
+                    "The daily channel no longer exists. Choose another with `/daily set`.", ephemeral=True
+                )
+                return
+            missing = missing_permissions(channel, interaction.guild.me)
+            if missing:
+                await interaction.response.send_message(
+                    f"I still can't post in {channel.mention} (missing {', '.join(missing)}). "
+                    "Fix the permissions or choose another channel with `/daily set`.",
+                    ephemeral=True,
+                )
+                return
+        updated = replace(schedule, state=state, stopped_reason=None)
+        await self.scheduler.update(updated)
+        await interaction.response.send_message(embed=self._status_embed(updated, f"Concept of the day {verb}"))
+
+    @app_commands.command(name="pause", description="Pause the daily posts (settings are kept)")
+    async def pause(self, interaction: discord.Interaction) -> None:
+        """Pause without forgetting the settings."""
+        await self._change_state(interaction, DailyState.PAUSED, "paused")
+
+    @app_commands.command(name="resume", description="Resume paused or stopped daily posts")
+    async def resume(self, interaction: discord.Interaction) -> None:
+        """Resume, after checking the channel works again."""
+        await self._change_state(interaction, DailyState.ACTIVE, "resumed")
+
+    @app_commands.command(name="off", description="Turn the concept of the day off")
+    async def off(self, interaction: discord.Interaction) -> None:
+        """Turn off (the history and cycle are kept for when it is turned on again)."""
+        await self._change_state(interaction, DailyState.OFF, "turned off")
+
+    @app_commands.command(name="now", description="Post the next concept now (counts as today's post)")
+    async def now(self, interaction: discord.Interaction) -> None:
+        """Post today's concept at once, unless today's is already out."""
+        assert interaction.guild is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        outcome, record = await self.scheduler.post_now(interaction.guild.id)
+        glossary = self.bot.catalog.view(interaction.guild.id)
+        name = glossary.concepts[record.concept_id].name if record and record.concept_id in glossary else "?"
+        messages = {
+            "unset": "The concept of the day is not set up here yet: use `/daily set` first.",
+            "posted": f"Posted today's concept, **{name}**, in <#{record.channel_id if record else 0}>.",
+            "already": f"Today's concept (**{name}**) is already posted; the next one comes tomorrow.",
+            "empty": "There are no concepts in the chosen categories. Change them with `/daily set`.",
+            "retry": "Discord did not accept the post just now; I'll try again in a few minutes.",
+        }
+        text = messages.get(outcome) or f"I couldn't post: {outcome.removeprefix('failed: ')}. See `/daily show`."
+        await interaction.followup.send(text, ephemeral=True)
+
+
+async def setup(bot: ImmunoBot) -> None:
+    """Load the extension."""
+    await bot.add_cog(Daily(bot))

@@ -61,6 +61,8 @@ class DailySchedule:
     categories: tuple[str, ...] = ()
     state: DailyState = DailyState.ACTIVE
     stopped_reason: str | None = None
+    active_since: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    """Set when a moderator turns posting on or resumes it: a time already past then is not "missed"."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -112,11 +114,15 @@ def parse_timezone(text: str) -> str:
 
 
 def next_due(schedule: DailySchedule, now: datetime, last_day: date | None) -> datetime:
-    """When this guild should post next, given the last local day it posted (or started posting) for."""
+    """When this guild should post next, given the last local day it has a post for.
+
+    Today's post time already past means due now (the bot was down then: catch up today only), unless it
+    passed before the schedule was switched on: a new schedule starts at its next post time.
+    """
     today = schedule.local_date(now)
-    if last_day is not None and last_day >= today:
+    if (last_day is not None and last_day >= today) or schedule.post_moment(today) < schedule.active_since:
         return schedule.post_moment(today + timedelta(days=1))
-    return schedule.post_moment(today)  # in the past: due now (catch-up for today only)
+    return schedule.post_moment(today)
 
 
 def pool(glossary: Glossary, categories: Iterable[str]) -> list[str]:
@@ -168,6 +174,9 @@ class PostRecord:
     detail: str | None
 
 
+_SCHEDULE_COLUMNS = "guild_id, channel_id, post_time, timezone, categories, state, stopped_reason, active_since"
+
+
 class DailyRepository:
     """The SQL of the daily feature."""
 
@@ -177,22 +186,21 @@ class DailyRepository:
     async def schedules(self) -> list[DailySchedule]:
         """Every guild's schedule."""
         rows = await self._store.fetch_all(
-            "SELECT guild_id, channel_id, post_time, timezone, categories, state, stopped_reason FROM daily_schedules"
+            f"SELECT {_SCHEDULE_COLUMNS} FROM daily_schedules"  # noqa: S608 - constant column list
         )
         return [self._schedule(row) for row in rows]
 
     async def schedule(self, guild_id: int) -> DailySchedule | None:
         """One guild's schedule, if it ever set one."""
         rows = await self._store.fetch_all(
-            "SELECT guild_id, channel_id, post_time, timezone, categories, state, stopped_reason "
-            "FROM daily_schedules WHERE guild_id = ?",
+            f"SELECT {_SCHEDULE_COLUMNS} FROM daily_schedules WHERE guild_id = ?",  # noqa: S608 - constant columns
             (guild_id,),
         )
         return self._schedule(rows[0]) if rows else None
 
     @staticmethod
     def _schedule(row: tuple[object, ...]) -> DailySchedule:
-        guild_id, channel_id, post_time, timezone, categories, state, reason = row
+        guild_id, channel_id, post_time, timezone, categories, state, reason, active_since = row
         return DailySchedule(
             guild_id=int(str(guild_id)),
             channel_id=int(str(channel_id)),
@@ -201,6 +209,7 @@ class DailyRepository:
             categories=tuple(json.loads(str(categories))),
             state=DailyState(str(state)),
             stopped_reason=None if reason is None else str(reason),
+            active_since=datetime.fromisoformat(str(active_since)),
         )
 
     async def save_schedule(self, schedule: DailySchedule) -> None:
@@ -208,10 +217,11 @@ class DailyRepository:
         async with self._store.transaction() as db:
             await db.execute(
                 "INSERT INTO daily_schedules (guild_id, channel_id, post_time, timezone, categories, state, "
-                "stopped_reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET "
-                "channel_id = excluded.channel_id, post_time = excluded.post_time, timezone = excluded.timezone, "
-                "categories = excluded.categories, state = excluded.state, stopped_reason = excluded.stopped_reason, "
-                "updated_at = excluded.updated_at",
+                "stopped_reason, active_since, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
+                "post_time = excluded.post_time, timezone = excluded.timezone, categories = excluded.categories, "
+                "state = excluded.state, stopped_reason = excluded.stopped_reason, "
+                "active_since = excluded.active_since, updated_at = excluded.updated_at",
                 (
                     schedule.guild_id,
                     schedule.channel_id,
@@ -220,6 +230,7 @@ class DailyRepository:
                     json.dumps(list(schedule.categories)),
                     schedule.state.value,
                     schedule.stopped_reason,
+                    schedule.active_since.isoformat(),
                     utc_now(),
                 ),
             )

@@ -238,7 +238,10 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
                 ephemeral=True,
             )
             return
-        schedule = DailySchedule(interaction.guild.id, target.id, post_time, zone, categories, DailyState.ACTIVE)
+        schedule = DailySchedule(
+            interaction.guild.id, target.id, post_time, zone, categories, DailyState.ACTIVE,
+            active_since=self.bot.clock.now(),
+        )  # fmt: skip
         await self.scheduler.update(schedule)
         await interaction.response.send_message(embed=self._status_embed(schedule, "Concept of the day is on"))
 
@@ -340,6 +343,8 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
                 )
                 return
         updated = replace(schedule, state=state, stopped_reason=None)
+        if state is DailyState.ACTIVE and schedule.state is not DailyState.ACTIVE:
+            updated = replace(updated, active_since=self.bot.clock.now())
         await self.scheduler.update(updated)
         await interaction.response.send_message(embed=self._status_embed(updated, f"Concept of the day {verb}"))
 

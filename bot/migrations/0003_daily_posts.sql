@@ -10,6 +10,7 @@ CREATE TABLE daily_schedules (
     categories     TEXT NOT NULL DEFAULT '[]',   -- JSON list of concept ids; empty = every concept
     state          TEXT NOT NULL CHECK (state IN ('active', 'paused', 'off', 'stopped')),
     stopped_reason TEXT,
+    active_since   TEXT NOT NULL,                -- posts are due only for times after this (set or resumed)
     updated_at     TEXT NOT NULL
 );
 

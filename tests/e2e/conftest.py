@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.client import ImmunoBot
+from bot.clock import Clock
 from bot.config import Settings, load_settings
 from standin import Guild, Member, NoIdentifyDelay, StandIn, run_bot
 
@@ -54,9 +55,9 @@ def server(discord_: StandIn) -> Server:
 def start_bot(discord_: StandIn, settings: Settings) -> Callable[..., AbstractAsyncContextManager[ImmunoBot]]:
     """Start a new bot process-equivalent (same database) against the stand-in; usable more than once."""
 
-    def start(**overrides: Any) -> AbstractAsyncContextManager[ImmunoBot]:
+    def start(*, clock: Clock | None = None, **overrides: Any) -> AbstractAsyncContextManager[ImmunoBot]:
         configured = settings.model_copy(update=overrides) if overrides else settings
-        return run_bot(E2EBot(configured, guild_ready_timeout=0.05), discord_)
+        return run_bot(E2EBot(configured, clock=clock, guild_ready_timeout=0.05), discord_)
 
     return start
 

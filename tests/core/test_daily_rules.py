@@ -1,0 +1,75 @@
+"""Concept-of-the-day rules that need no Discord: times, timezones, due times across DST, the pool."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from bot.daily import DailySchedule, next_due, parse_post_time, parse_timezone, pool
+from bot.glossary import Glossary
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("08:00", time(8)),
+        ("8:05", time(8, 5)),
+        ("20.30", time(20, 30)),
+        ("7h15", time(7, 15)),
+        (" 23:59 ", time(23, 59)),
+    ],
+)
+def test_times_people_type(text: str, expected: time) -> None:
+    """Common 24-hour spellings are accepted."""
+    assert parse_post_time(text) == expected
+
+
+@pytest.mark.parametrize("text", ["24:00", "12:60", "noon", "", "8", "08:00pm", "-1:00", "１２:００x"])
+def test_non_times_are_refused_with_an_example(text: str) -> None:
+    """Anything else is refused with a message that shows the format."""
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_post_time(text)
+
+
+def test_timezones_are_canonicalised_or_refused() -> None:
+    """IANA names in any case (spaces for underscores) are accepted; others are refused."""
+    assert parse_timezone("europe/london") == "Europe/London"
+    assert parse_timezone("America/New York") == "America/New_York"
+    with pytest.raises(ValueError, match="not a timezone"):
+        parse_timezone("Mars/Olympus")
+
+
+def schedule(post: str, zone: str, since: datetime = datetime(2000, 1, 1, tzinfo=UTC)) -> DailySchedule:
+    """A schedule for the rules below."""
+    return DailySchedule(1, 2, parse_post_time(post), zone, active_since=since)
+
+
+def test_spring_forward_gap_posts_once_an_hour_later() -> None:
+    """02:30 does not exist in New York on 8 March 2026: the post is due at 03:30 local (07:30 UTC)."""
+    due = next_due(schedule("02:30", "America/New_York"), datetime(2026, 3, 8, 5, tzinfo=UTC), date(2026, 3, 7))
+    assert due == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+
+
+def test_fall_back_repeat_posts_at_the_first_occurrence() -> None:
+    """01:30 happens twice in New York on 1 November 2026: the first one (EDT) counts."""
+    due = next_due(schedule("01:30", "America/New_York"), datetime(2026, 11, 1, 4, tzinfo=UTC), date(2026, 10, 31))
+    assert due == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    after = next_due(schedule("01:30", "America/New_York"), datetime(2026, 11, 1, 6, 30, tzinfo=UTC), date(2026, 11, 1))
+    assert after == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+
+
+def test_catch_up_today_only_and_not_before_switching_on() -> None:
+    """Past post time and not yet posted: due now; but a time that passed before the schedule began is not missed."""
+    now = datetime(2026, 11, 23, 15, tzinfo=UTC)
+    assert next_due(schedule("08:00", "UTC"), now, date(2026, 11, 20)) == datetime(2026, 11, 23, 8, tzinfo=UTC)
+    fresh = schedule("08:00", "UTC", since=datetime(2026, 11, 23, 14, tzinfo=UTC))
+    assert next_due(fresh, now, None) == datetime(2026, 11, 24, 8, tzinfo=UTC)
+
+
+def test_pool_of_a_category_includes_its_descendants(glossary: Glossary) -> None:
+    """Choosing "immunomodulatory therapy" draws from its sub-categories' agents too."""
+    drawn = set(pool(glossary, ["immunomodulatory-therapy"]))
+    assert {"tacrolimus", "bcg", "immunosuppressant"} <= drawn
+    assert "monoclonal-antibody" not in drawn
+    assert "effect-axis" not in pool(glossary, [])

@@ -8,11 +8,13 @@ a modal asks for each field in turn. Fed from a pipe, it answers each line and e
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sys
 import tempfile
 import textwrap
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -56,10 +58,28 @@ class ConsoleSession:
     out: TextIO
     attachments_dir: Path
     clickables: list[Clickable] = field(default_factory=list)
+    seen_posts: set[int] = field(default_factory=set)
 
     def say(self, text: str = "") -> None:
-        """Print a line of output."""
-        print(text, file=self.out, flush=True)
+        """Print a line of output, with Discord's mention and timestamp markup shown as a client would."""
+        print(self.readable(text), file=self.out, flush=True)
+
+    def readable(self, text: str) -> str:
+        """Replace `<#id>` with the channel's name and `<t:unix:style>` with a UTC date."""
+
+        def channel(match: re.Match[str]) -> str:
+            found = self.guild.channels.get(int(match.group(1)))
+            return f"#{found.name}" if found else "#unknown-channel"
+
+        def moment(match: re.Match[str]) -> str:
+            when = datetime.fromtimestamp(int(match.group(1)), UTC)
+            if match.group(2) == "R":
+                minutes = round((when - datetime.now(UTC)).total_seconds() / 60)
+                return f"in {minutes} min" if minutes >= 0 else f"{-minutes} min ago"
+            return f"{when:%A %d %B %Y %H:%M} UTC"
+
+        text = re.sub(r"<#(\d+)>", channel, text)
+        return re.sub(r"<t:(-?\d+)(?::([tTdDfFR]))?>", moment, text)
 
     # --- parsing ----------------------------------------------------------------------------------------
 
@@ -133,7 +153,20 @@ class ConsoleSession:
                 await self.show(result)
         except (ValueError, AssertionError) as error:
             self.say(f"! {error}")
+        self.show_channel_posts()
         return True
+
+    def show_channel_posts(self) -> None:
+        """Print what the bot posted in channels on its own (e.g. the concept of the day) since last time."""
+        for channel in self.guild.channels.values():
+            for message in self.standin.channel_messages(channel):
+                if message.id in self.seen_posts or message.interaction_id is not None:
+                    continue
+                self.seen_posts.add(message.id)
+                if message.author.id == self.standin.bot_user.id:
+                    self.say(f"[new message in #{channel.name}]")
+                    self.render(message.id, message.content, message.embeds, message.components,
+                                message.attachments, ephemeral=False, keep=True)  # fmt: skip
 
     def _typed(self, values: dict[str, str], schemas: list[dict[str, Any]]) -> dict[str, Any]:
         """Convert option text to the types the command declares (channels by #name, numbers, booleans)."""
@@ -148,10 +181,11 @@ class ConsoleSession:
             elif kind == 5:
                 typed[name] = value.casefold() in ("true", "yes", "1", "on")
             elif kind == 7:
-                channel = self.guild.channel(value.lstrip("#"))
-                if channel is None:
-                    raise ValueError(f"There is no channel #{value.lstrip('#')} in the offline server.")
-                typed[name] = channel
+                try:
+                    typed[name] = self.guild.channel(value.lstrip("#"))
+                except KeyError:
+                    known = ", ".join(f"#{c.name}" for c in self.guild.channels.values())
+                    raise ValueError(f"There is no channel {value} in the offline server ({known}).") from None
             else:
                 typed[name] = value
         return typed
@@ -164,8 +198,9 @@ class ConsoleSession:
         if focused is None:
             self.say("! This command has no autocompleted option.")
             return []
-        values.setdefault(focused, "")
-        result = await self.standin.autocomplete(self.guild, self.member, path, focused=focused, options=values)
+        typed = self._typed({k: v for k, v in values.items() if k != focused}, schemas)
+        typed[focused] = values.get(focused, "")
+        result = await self.standin.autocomplete(self.guild, self.member, path, focused=focused, options=typed)
         names = [choice["name"] for choice in result.choices]
         self.say("  " + "\n  ".join(names) if names else "  (no suggestions)")
         return [str(choice["value"]) for choice in result.choices]
@@ -204,7 +239,6 @@ class ConsoleSession:
         if response.type == 9:
             await self.fill_modal(response.data)
             return
-        self.clickables = []
         if response.type in (5, 6):
             await asyncio.sleep(0)
             message = await result.wait_followup(1) if response.type == 5 else None
@@ -237,8 +271,15 @@ class ConsoleSession:
         components: list[dict[str, Any]],
         attachments: list[Attachment],
         ephemeral: bool,
+        *,
+        keep: bool = False,
     ) -> None:
-        """Print a message: content, embeds as boxes of text, files saved to disk, components numbered."""
+        """Print a message: content, embeds as boxes of text, files saved to disk, components numbered.
+
+        `keep` adds this message's components to those already numbered instead of starting afresh.
+        """
+        if not keep:
+            self.clickables = []
         if ephemeral:
             self.say("(only you can see this)")
         if content:
@@ -338,6 +379,12 @@ async def run_console(settings: Settings, *, out: TextIO = sys.stdout) -> int:
                     break
                 if not interactive and line.strip():
                     session.say(f"{PROMPT}{line.strip()}")
-                if not await session.handle(line):
+                try:
+                    keep_going = await session.handle(line)
+                except Exception as error:  # the console must survive anything a person types
+                    logging.getLogger(__name__).exception("Console command failed: %s", line)
+                    session.say(f"! That failed unexpectedly ({type(error).__name__}); details are in the log.")
+                    keep_going = True
+                if not keep_going:
                     break
     return 0

@@ -59,3 +59,24 @@ def test_bad_console_input_is_explained(tmp_path: Path) -> None:
     assert "missing" in result.stdout
     assert "number of a button" in result.stdout
     assert "│ BACILLUS CALMETTE–GUÉRIN" in result.stdout
+
+
+def test_daily_setup_and_post_in_the_console(tmp_path: Path) -> None:
+    """A moderator tries the concept of the day offline: set it, post now, see the post and press its button."""
+    script = "\n".join([
+        "/daily set channel:#daily-concepts time:08:00 timezone:Europe/Lond?",
+        "/daily set channel:#daily-concepts time:08:00 timezone:Europe/London",
+        "/daily now",
+        "1",
+        "/daily set channel:#nope time:08:00 timezone:UTC",
+        "/daily set channel:#general time:25:00 timezone:UTC",
+    ]) + "\n"  # fmt: skip
+    result = console(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "  Europe/London" in out
+    assert "#daily-concepts at 08:00 (Europe/London)" in out
+    assert "[new message in #daily-concepts]" in out
+    assert "│ CONCEPT OF THE DAY: " in out
+    assert "There is no channel #nope" in out
+    assert "is not a time" in out

@@ -88,3 +88,20 @@ async def test_blank_term_says_what_to_type(discord_: StandIn, server: Server) -
     result = await discord_.slash(server.guild, server.member, "define", term="   ")
     assert result.response.ephemeral
     assert "/define immunotherapy" in result.response.content
+
+
+async def test_unexpected_error_is_logged_once_and_explained(
+    discord_: StandIn, server: Server, bot, monkeypatch, caplog
+) -> None:
+    """A failure inside a command: the user gets a private sentence, operators get one log entry with context."""
+
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(bot.catalog, "search", broken)
+    result = await discord_.slash(server.guild, server.member, "search", text="antibody")
+    assert result.response.ephemeral
+    assert "Something went wrong on our side" in result.response.content
+    failures = [r for r in caplog.records if r.getMessage().startswith("Command /search failed")]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None

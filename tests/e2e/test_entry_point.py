@@ -13,7 +13,7 @@ from standin import StandIn
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def start_process(discord_: StandIn, tmp_path: Path, token: str) -> asyncio.subprocess.Process:
+async def start_process(discord_: StandIn, tmp_path: Path, token: str, *arguments: str) -> asyncio.subprocess.Process:
     """Start `python -m bot` pointed at the stand-in, as a host would start it."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("DISCORD")}
     environment.update({
@@ -23,7 +23,7 @@ async def start_process(discord_: StandIn, tmp_path: Path, token: str) -> asynci
     log = (tmp_path / "bot.log").open("wb")  # a file, not a pipe: nothing can block on a full buffer
     try:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=environment, cwd=tmp_path, stdout=log, stderr=log,
+            sys.executable, "-m", "bot", *arguments, env=environment, cwd=tmp_path, stdout=log, stderr=log,
         )  # fmt: skip
     finally:
         log.close()
@@ -59,3 +59,13 @@ async def test_rejected_token_is_one_clear_line(discord_: StandIn, tmp_path: Pat
     assert "Discord rejected DISCORD_TOKEN" in text
     assert "Traceback" not in text
     assert "not.the.right-token" not in text
+
+
+async def test_sync_command_syncs_and_exits(discord_: StandIn, tmp_path: Path) -> None:
+    """`python -m bot sync` pushes the command tree once and exits 0 without opening the gateway."""
+    process = await start_process(discord_, tmp_path, discord_.token, "sync")
+    await asyncio.wait_for(process.wait(), 60)
+    assert process.returncode == 0, (tmp_path / "bot.log").read_text()
+    assert discord_.sync_count == 1
+    assert {"define", "daily"} <= {command["name"] for command in discord_.commands()}
+    assert discord_.identifies == []

@@ -43,6 +43,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from resolve import edit_word
+
 from bot.cli import shipped_glossary
 from bot.client import ImmunoBot
 from bot.config import load_settings
@@ -136,21 +138,6 @@ class Fired:
 
 
 # -- queries ----------------------------------------------------------------------------------------------------
-def _typo(word: str, rng: random.Random) -> str:
-    if len(word) < 4:
-        return word
-    position = rng.randrange(1, len(word) - 1)
-    letter = rng.choice("abcdefghijklmnopqrstuvwxyz")
-    operation = rng.choice(("substitute", "delete", "insert", "transpose"))
-    if operation == "substitute":
-        return word[:position] + letter + word[position + 1 :]
-    if operation == "delete":
-        return word[:position] + word[position + 1 :]
-    if operation == "insert":
-        return word[:position] + letter + word[position:]
-    return word[: position - 1] + word[position] + word[position - 1] + word[position + 1 :]
-
-
 def _british(text: str) -> str | None:
     words = text.split()
     changed = [BRITISH.get(word.lower(), word) for word in words]
@@ -189,7 +176,7 @@ class QueryMaker:
         if kind == "typo":
             words = name.split()
             target = max(range(len(words)), key=lambda i: len(words[i]))
-            words[target] = _typo(words[target], rng)
+            words[target] = edit_word(words[target], rng)
             return kind, " ".join(words).lower()
         if kind == "plural":
             return kind, _plural(rng.choice((name, *aliases)).lower())

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rapidfuzz import fuzz, process
 
-from bot.resolver import IndexedConcept, Resolver
+from bot.resolver import IndexedConcept, Resolution, Resolver
 
 BRITISH = {
     "tumor": "tumour",
@@ -87,7 +87,8 @@ def build_glossary(count: int, seed: int = 7) -> list[IndexedConcept]:
     return concepts
 
 
-def _edit(word: str, rng: random.Random) -> str:
+def edit_word(word: str, rng: random.Random) -> str:
+    """Apply one random edit (substitute, delete, insert or transpose) inside a word of four letters or more."""
     if len(word) < 4:
         return word
     position = rng.randrange(1, len(word) - 1)
@@ -112,10 +113,10 @@ def make_query(concept: IndexedConcept, rng: random.Random) -> tuple[str, str] |
     kind = rng.choice(("typo1", "typo2", "nospace", "hyphen", "plural", "swap", "british", "abbreviation"))
     if kind == "typo1":
         target = max(range(len(words)), key=lambda i: len(words[i]))
-        words[target] = _edit(words[target], rng)
+        words[target] = edit_word(words[target], rng)
     elif kind == "typo2":
         first, second = rng.sample(range(len(words)), 2)
-        words[first], words[second] = _edit(words[first], rng), _edit(words[second], rng)
+        words[first], words[second] = edit_word(words[first], rng), edit_word(words[second], rng)
     elif kind == "nospace":
         position = rng.randrange(len(words) - 1)
         words[position : position + 2] = [words[position] + words[position + 1]]
@@ -149,6 +150,21 @@ def make_queries(concepts: list[IndexedConcept], count: int, seed: int = 11) -> 
     return queries
 
 
+def time_queries(resolver: Resolver, queries: list[str]) -> tuple[list[int], list[int], list[Resolution]]:
+    """Time a resolve (one answer) and 25 suggestions for each query; return both timings and the resolutions."""
+    resolve_ns: list[int] = []
+    suggest_ns: list[int] = []
+    resolutions: list[Resolution] = []
+    for query in queries:
+        begin = time.perf_counter_ns()
+        resolutions.append(resolver.resolve(query, limit=1))
+        resolve_ns.append(time.perf_counter_ns() - begin)
+        begin = time.perf_counter_ns()
+        resolver.suggest(query, limit=25)
+        suggest_ns.append(time.perf_counter_ns() - begin)
+    return resolve_ns, suggest_ns, resolutions
+
+
 def _percentiles(samples_ns: list[int]) -> dict[str, float]:
     ordered = sorted(samples_ns)
 
@@ -168,18 +184,11 @@ def run_size(size: int, query_count: int, brute_count: int) -> dict[str, object]
     build_seconds = time.perf_counter() - started
     rss_after = _rss_mb()
 
-    resolve_ns: list[int] = []
-    suggest_ns: list[int] = []
+    resolve_ns, suggest_ns, resolutions = time_queries(resolver, [query for _, query, _ in queries])
     correct = 0
     per_kind: dict[str, list[int]] = {}
     ours_top: list[str | None] = []
-    for kind, query, expected in queries:
-        begin = time.perf_counter_ns()
-        resolution = resolver.resolve(query, limit=1)
-        resolve_ns.append(time.perf_counter_ns() - begin)
-        begin = time.perf_counter_ns()
-        resolver.suggest(query, limit=25)
-        suggest_ns.append(time.perf_counter_ns() - begin)
+    for (kind, _, expected), resolution in zip(queries, resolutions, strict=True):
         top = resolution.suggestions[0].id if resolution.suggestions else None
         ours_top.append(top)
         hit = int(top == expected)
@@ -245,19 +254,11 @@ def run_shipped(rounds: int = 20) -> dict[str, object]:
         for items in yaml.safe_load(evaluation.read_text(encoding="utf-8")).values()
         for query, expected in items.items()
     ]
-    resolve_ns: list[int] = []
-    suggest_ns: list[int] = []
-    right = 0
-    for round_number in range(rounds):
-        for query, expected in cases:
-            begin = time.perf_counter_ns()
-            resolution = resolver.resolve(query, limit=1)
-            resolve_ns.append(time.perf_counter_ns() - begin)
-            begin = time.perf_counter_ns()
-            resolver.suggest(query, limit=25)
-            suggest_ns.append(time.perf_counter_ns() - begin)
-            if round_number == 0:
-                right += (resolution.match.id if resolution.match else None) == expected
+    resolve_ns, suggest_ns, resolutions = time_queries(resolver, [query for query, _ in cases] * rounds)
+    right = sum(
+        (resolution.match.id if resolution.match else None) == expected
+        for (_, expected), resolution in zip(cases, resolutions, strict=False)
+    )
     return {
         "names": "shipped",
         "concepts": len(resolver),

@@ -52,10 +52,16 @@ def marker(day: date) -> str:
     return f"{MARKER} · {day.isoformat()}"
 
 
-def missing_permissions(channel: discord.abc.GuildChannel, member: discord.Member) -> list[str]:
-    """The permissions the bot needs in a channel and lacks."""
-    permissions = channel.permissions_for(member)
-    return [label for flag, label in REQUIRED.items() if not getattr(permissions, flag)]
+def channel_problem(guild: discord.Guild | None, channel_id: int) -> str | None:
+    """Why the bot cannot post in this channel (deleted, not a text channel, a missing permission), or None."""
+    if guild is None:
+        return "the bot is no longer in this server"
+    channel = guild.get_channel(channel_id)
+    if not isinstance(channel, discord.TextChannel):
+        return "the daily channel was deleted" if channel is None else "the daily channel is not a text channel"
+    permissions = channel.permissions_for(guild.me)
+    missing = [label for flag, label in REQUIRED.items() if not getattr(permissions, flag)]
+    return f"the bot lacks {', '.join(missing)} in #{channel.name}" if missing else None
 
 
 def daily_post(glossary: Glossary, concept_id: str, day: date) -> dict[str, Any]:
@@ -83,14 +89,11 @@ class DiscordPostSender:
 
     def _channel(self, schedule: DailySchedule) -> discord.TextChannel:
         guild = self.bot.get_guild(schedule.guild_id)
-        if guild is None:
-            raise PostError("the bot is no longer in this server", permanent=True)
+        problem = channel_problem(guild, schedule.channel_id)
+        if problem is not None or guild is None:
+            raise PostError(problem or "the bot is no longer in this server", permanent=True)
         channel = guild.get_channel(schedule.channel_id)
-        if not isinstance(channel, discord.TextChannel):
-            raise PostError("the daily channel was deleted", permanent=True)
-        missing = missing_permissions(channel, guild.me)
-        if missing:
-            raise PostError(f"the bot lacks {', '.join(missing)} in #{channel.name}", permanent=True)
+        assert isinstance(channel, discord.TextChannel)  # checked by channel_problem
         return channel
 
     async def send(self, schedule: DailySchedule, concept_id: str, day: date) -> int:
@@ -226,20 +229,16 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
         except ValueError as error:
             await interaction.response.send_message(str(error), ephemeral=True)
             return
-        target = interaction.guild.get_channel(channel.id)
-        if not isinstance(target, discord.TextChannel):
-            await interaction.response.send_message("Choose a text channel of this server.", ephemeral=True)
-            return
-        missing = missing_permissions(target, interaction.guild.me)
-        if missing:
+        problem = channel_problem(interaction.guild, channel.id)
+        if problem is not None:
             await interaction.response.send_message(
-                f"I can't post in {target.mention}: I'm missing {', '.join(missing)} there. "
-                "Grant them (channel settings → Permissions) or choose another channel. Nothing was saved.",
+                f"I can't post in {channel.mention}: {problem}. Grant the permissions (channel settings → "
+                "Permissions) or choose another channel. Nothing was saved.",
                 ephemeral=True,
             )
             return
         schedule = DailySchedule(
-            interaction.guild.id, target.id, post_time, zone, categories, DailyState.ACTIVE,
+            interaction.guild.id, channel.id, post_time, zone, categories, DailyState.ACTIVE,
             active_since=self.bot.clock.now(),
         )  # fmt: skip
         await self.scheduler.update(schedule)
@@ -327,21 +326,13 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
                 "The concept of the day is not set up here yet: use `/daily set`.", ephemeral=True
             )
             return
-        if state is DailyState.ACTIVE:
-            channel = interaction.guild.get_channel(schedule.channel_id)
-            if not isinstance(channel, discord.TextChannel):
-                await interaction.response.send_message(
-                    "The daily channel no longer exists. Choose another with `/daily set`.", ephemeral=True
-                )
-                return
-            missing = missing_permissions(channel, interaction.guild.me)
-            if missing:
-                await interaction.response.send_message(
-                    f"I still can't post in {channel.mention} (missing {', '.join(missing)}). "
-                    "Fix the permissions or choose another channel with `/daily set`.",
-                    ephemeral=True,
-                )
-                return
+        problem = channel_problem(interaction.guild, schedule.channel_id) if state is DailyState.ACTIVE else None
+        if problem is not None:
+            await interaction.response.send_message(
+                f"I still can't post: {problem}. Fix it or choose another channel with `/daily set`.",
+                ephemeral=True,
+            )
+            return
         updated = replace(schedule, state=state, stopped_reason=None)
         if state is DailyState.ACTIVE and schedule.state is not DailyState.ACTIVE:
             updated = replace(updated, active_since=self.bot.clock.now())

@@ -108,7 +108,7 @@ async def test_bad_settings_are_refused_and_nothing_is_saved(
             assert message in result.response.content
         refused = await set_daily(discord_, server, closed)
         assert refused.response.ephemeral
-        assert "missing Send Messages" in refused.response.content
+        assert "lacks Send Messages" in refused.response.content
         assert "Nothing was saved" in refused.response.content
         assert await DailyRepository(bot.store).schedules() == []
         assert scheduler(bot).schedule_of(server.guild.id) is None

@@ -2,36 +2,82 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.glossary import Glossary
+from bot.overlay import Overlay, OverlayRepository, Revision, overlay_concepts
 from bot.store import SearchHit, Store
 
 
 class GlossaryCatalog:
-    """Serves the glossary view for a guild (or for direct messages) and full-text search over it."""
+    """Serves each guild's view (shipped entries under its moderators' overlay) and full-text search over it.
 
-    def __init__(self, store: Store, shipped: Glossary) -> None:
+    Views are built on first use and cached per guild; a committed change replaces that guild's overlay and
+    rebuilds that guild's view only, so every other guild keeps its cached view (and resolver) untouched.
+    """
+
+    def __init__(self, store: Store, shipped: Glossary, overlays: dict[int, dict[str, Revision]] | None = None) -> None:
         self._store = store
         self._shipped = shipped
+        self._overlays: dict[int, dict[str, Revision]] = overlays or {}
+        self._views: dict[int, Glossary] = {}
+        self._complete_views: dict[int, Glossary] = {}
 
     @classmethod
     async def load(cls, store: Store) -> GlossaryCatalog:
-        """Read the shipped glossary from the store and build its resolver before the first command."""
+        """Read the shipped glossary and every guild's overlay, and build the shipped resolver before any command."""
         shipped = Glossary(await store.shipped_concepts(), await store.source_documents())
         _ = shipped.resolver  # build now, not inside the first interaction's 3-second window
-        return cls(store, shipped)
+        return cls(store, shipped, await OverlayRepository(store).latest())
 
     @property
     def shipped(self) -> Glossary:
         """The glossary as shipped in data/."""
         return self._shipped
 
+    def overlay(self, guild_id: int | None) -> Overlay:
+        """Return the guild's newest revision of each entry its moderators changed (empty for none, or DMs)."""
+        return self._overlays.get(guild_id, {}) if guild_id is not None else {}
+
     def view(self, guild_id: int | None) -> Glossary:
         """Return what members of `guild_id` see (the shipped glossary where the guild has no edits)."""
-        del guild_id  # every guild sees the shipped glossary until moderator overlays exist
-        return self._shipped
+        overlay = self.overlay(guild_id)
+        if not overlay or guild_id is None:
+            return self._shipped
+        view = self._views.get(guild_id)
+        if view is None:
+            concepts = overlay_concepts(self._shipped.concepts.values(), overlay)
+            view = self._views[guild_id] = Glossary(concepts, self._shipped.documents.values())
+        return view
+
+    def complete_view(self, guild_id: int | None) -> Glossary:
+        """Return the guild's view with its hidden entries included (for moderators: history, unhide, validation)."""
+        overlay = self.overlay(guild_id)
+        if guild_id is None or not any(revision.hidden for revision in overlay.values()):
+            return self.view(guild_id)
+        view = self._complete_views.get(guild_id)
+        if view is None:
+            concepts = overlay_concepts(self._shipped.concepts.values(), overlay, include_hidden=True)
+            view = self._complete_views[guild_id] = Glossary(concepts, self._shipped.documents.values())
+        return view
+
+    def hidden_ids(self, guild_id: int | None) -> set[str]:
+        """Return the ids of the entries hidden in the guild."""
+        return {concept_id for concept_id, revision in self.overlay(guild_id).items() if revision.hidden}
+
+    def apply(self, guild_id: int, revisions: Iterable[Revision]) -> None:
+        """Take committed revisions into the guild's overlay and rebuild that guild's view and resolver now."""
+        overlay = dict(self._overlays.get(guild_id, {}))
+        for revision in revisions:
+            overlay[revision.concept_id] = revision
+        self._overlays[guild_id] = overlay
+        self._views.pop(guild_id, None)
+        self._complete_views.pop(guild_id, None)
+        _ = self.view(guild_id).resolver  # the next command in this guild must not pay for the rebuild
 
     async def search(self, text: str, guild_id: int | None, limit: int = 10) -> list[SearchHit]:
-        """Full-text search within what the guild sees."""
+        """Full-text search within what the guild sees: its own entries, and shipped ones it did not change."""
         view = self.view(guild_id)
-        hits = await self._store.search(text, 0, limit)
+        overlay = self.overlay(guild_id)
+        hits = await self._store.search(text, guild_id or 0, limit, overridden=overlay.keys())
         return [hit for hit in hits if hit.concept_id in view]

@@ -26,6 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.loader import load_glossary
 from bot.store import Store, utc_now
+from bot.usage import UsageRecorder, UsageRepository
 from cogs._components import COMPONENTS
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class ImmunoBot(commands.Bot):
         self._sync_commands = sync_commands  # None: sync only when the tree changed; True: always; False: never
         self._store: Store | None = None
         self._catalog: GlossaryCatalog | None = None
+        self._usage: UsageRecorder | None = None
 
     @property
     def store(self) -> Store:
@@ -80,6 +82,13 @@ class ImmunoBot(commands.Bot):
             raise RuntimeError("the glossary is not loaded yet")
         return self._catalog
 
+    @property
+    def usage(self) -> UsageRecorder:
+        """Lookup counts, batched (available once `setup_hook` has run)."""
+        if self._usage is None:
+            raise RuntimeError("the database is not open yet")
+        return self._usage
+
     async def login(self, token: str) -> None:
         """Cap concurrent HTTP connections: discord.py's default is unlimited, and a burst of interactions then
         opens a connection (a TLS handshake, on Discord) per reply. Created here, inside the running loop."""
@@ -93,6 +102,8 @@ class ImmunoBot(commands.Bot):
         report = await self._store.sync_shipped(load_glossary())
         log.info("Glossary data: %s", report.summary())
         self._catalog = await GlossaryCatalog.load(self._store)
+        self._usage = UsageRecorder(UsageRepository(self._store), self.clock)
+        self._usage.start()
         self.add_dynamic_items(*COMPONENTS)
         for extension in discover_extensions():
             await self.load_extension(extension)
@@ -167,6 +178,9 @@ class ImmunoBot(commands.Bot):
         """Close the gateway and HTTP session, then the database."""
         self.heartbeat.cancel()
         await super().close()
+        if self._usage is not None:
+            await self._usage.stop()  # the last batch of lookup counts, before the database closes
+            self._usage = None
         if self._store is not None:
             await self._store.close()
             self._store = None

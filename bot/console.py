@@ -22,8 +22,8 @@ import discord
 
 from bot.client import ImmunoBot
 from bot.config import Settings
-from standin import InteractionResult, StandIn, run_bot
-from standin.state import Attachment, Guild, Member
+from standin import InteractionResult, StandIn, Upload, run_bot
+from standin.state import Attachment, Guild, Member, Role
 
 PROMPT = "immunobot> "
 WIDTH = 100
@@ -32,6 +32,11 @@ HELP = """Type slash commands as in Discord, for example:
   /category                      /category name:cell therapy
   /stages                        /stages stage:immune blocking
   /search text:calcineurin       /about
+Moderators (you are one here):
+  /concept edit term:tacrolimus  (the form asks for each field; Enter keeps the shown text)
+  /concept add category:cell therapy      /concept alias add term:MMF alias:mofetil
+  /concept history term:MMF      /concept revert term:MMF revision:0     /concept hide term:BCG
+  /concept import file:path/to/entries.yaml      /concept export    (files are saved and their path shown)
 After a reply, type a button's number to press it, or a menu's number and an option's letter (e.g. 2 b).
 /help shows this, /quit (or end of input) leaves."""
 
@@ -186,9 +191,29 @@ class ConsoleSession:
                 except KeyError:
                     known = ", ".join(f"#{c.name}" for c in self.guild.channels.values())
                     raise ValueError(f"There is no channel {value} in the offline server ({known}).") from None
+            elif kind == 8:
+                typed[name] = self._role(value.lstrip("@"))
+            elif kind == 11:
+                typed[name] = self._upload(value)
             else:
                 typed[name] = value
         return typed
+
+    def _role(self, name: str) -> Role:
+        """A role of the offline server, by name."""
+        try:
+            return self.guild.role(name)
+        except KeyError:
+            known = ", ".join(sorted(f"@{r.name}" for r in self.guild.roles.values() if r.id != self.guild.id))
+            raise ValueError(f"There is no role @{name} in the offline server ({known}).") from None
+
+    @staticmethod
+    def _upload(value: str) -> Upload:
+        """A local file, attached as Discord attaches an uploaded one."""
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(f"There is no file {path}: give the path of a file to attach.")
+        return Upload(path.name, path.read_bytes())
 
     async def complete(self, line: str) -> list[str]:
         """Show (and return) the autocomplete choices for the option being typed."""
@@ -255,10 +280,13 @@ class ConsoleSession:
         self.say(f"[{modal.get('title', 'Form')}] (press Enter to keep a pre-filled value)")
         answers: dict[str, str] = {}
         for row in modal.get("components", []):
-            for field_ in row.get("components", []):
+            labelled = row.get("type") == 18  # a label wrapping one field
+            for field_ in [row["component"]] if labelled else row.get("components", []):
+                label = row.get("label") if labelled else field_.get("label")
+                hint = f" ({row['description']})" if labelled and row.get("description") else ""
                 default = field_.get("value") or ""
                 shown = f" [{textwrap.shorten(default, 60)}]" if default else ""
-                typed = await read_line(f"  {field_.get('label', field_['custom_id'])}{shown}: ")
+                typed = await read_line(f"  {label or field_['custom_id']}{hint}{shown}: ")
                 answers[field_["custom_id"]] = typed if typed else default
         result = await self.standin.submit_modal(self.guild, self.member, modal["custom_id"], answers)
         await self.show(result)

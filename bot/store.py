@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -232,19 +233,27 @@ class Store:
             [(c.id, guild_id, c.name, " ; ".join(c.aliases), c.summary, c.definition) for c in fresh],
         )
 
-    async def search(self, text: str, guild_id: int = 0, limit: int = 10) -> list[SearchHit]:
-        """Full-text search (FTS5, BM25 with names weighted highest); every word must match, else any word."""
+    async def search(
+        self, text: str, guild_id: int = 0, limit: int = 10, *, overridden: Iterable[str] = ()
+    ) -> list[SearchHit]:
+        """Full-text search (FTS5, BM25 with names weighted highest); every word must match, else any word.
+
+        A guild searches its own rows and the shipped rows, except shipped entries it has `overridden`
+        (edited or hidden), whose shipped text it no longer sees.
+        """
         words = _SEARCH_WORD.findall(text.casefold())[:12]
         if not words:
             return []
         quoted = [f'"{word}"' for word in words]
         quoted[-1] += "*"  # the last word may be unfinished
+        hidden_shipped = json.dumps(sorted(overridden))
         for expression in (" ".join(quoted), " OR ".join(quoted)):
             rows = await self._db.execute_fetchall(
                 "SELECT concept_id, snippet(concept_search, -1, '**', '**', '…', 14), "
                 "bm25(concept_search, 0.0, 0.0, 10.0, 6.0, 2.0, 1.0) AS score "
-                "FROM concept_search WHERE concept_search MATCH ? AND guild_id = ? ORDER BY score LIMIT ?",
-                (expression, guild_id, limit),
+                "FROM concept_search WHERE concept_search MATCH ? AND (guild_id = ? OR (guild_id = 0 AND "
+                "concept_id NOT IN (SELECT value FROM json_each(?)))) ORDER BY score LIMIT ?",
+                (expression, guild_id, hidden_shipped, limit),
             )
             if rows:
                 return [SearchHit(row[0], row[1], -float(row[2])) for row in rows]

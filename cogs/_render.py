@@ -34,9 +34,14 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
+def plain(text: str) -> str:
+    """Show text as written: markdown and mentions neutralised, so moderator-written text cannot restyle or ping."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
 def names(concepts: Iterable[Concept]) -> str:
     """Join concept names for a field."""
-    return ", ".join(concept.name for concept in concepts)
+    return ", ".join(plain(concept.name) for concept in concepts)
 
 
 class EmbedBuilder:
@@ -94,41 +99,41 @@ def source_text(glossary: Glossary, concept: Concept) -> str:
     document = glossary.documents.get(concept.source.document)
     text = document.title if document else "Editorial (beyond the source documents)"
     if concept.source.section:
-        text += f" — {concept.source.section}"
+        text += f" — {plain(concept.source.section)}"
     if concept.source.editorial:
-        text += f"\nEditorial: {concept.source.editorial}"
+        text += f"\nEditorial: {plain(concept.source.editorial)}"
     return text
 
 
 def concept_embed(glossary: Glossary, concept: Concept, *, matched: str | None = None) -> discord.Embed:
     """The full entry: name, summary, definition, category path, classes, aliases, related, source, notes."""
-    description = f"**{concept.summary}**\n\n{concept.definition}"
-    builder = EmbedBuilder(concept.name, description)
+    description = f"**{plain(concept.summary)}**\n\n{plain(concept.definition)}"
+    builder = EmbedBuilder(plain(concept.name), description)
     path = glossary.category_path(concept.id)
     if len(path) > 1:
-        builder.field("Category", " › ".join(c.name for c in path))
+        builder.field("Category", " › ".join(plain(c.name) for c in path))
     classes = glossary.lookup_many(list(concept.classification.values()))
     if classes:
         builder.field("Classification", names(classes))
     if concept.stage is not None:
         protocol = glossary.get(concept.stage.protocol)
         total = len(glossary.stages(concept.stage.protocol))
-        builder.field("Stage", f"{concept.stage.order} of {total} — {protocol.name if protocol else ''}")
+        builder.field("Stage", f"{concept.stage.order} of {total} — {plain(protocol.name) if protocol else ''}")
     if concept.kind in (Kind.AXIS, Kind.CLASS) or glossary.children(concept.id):
         builder.field("Includes", names(glossary.members(concept.id)))
     if concept.aliases:
-        builder.field("Also called", ", ".join(concept.aliases))
+        builder.field("Also called", ", ".join(map(plain, concept.aliases)))
     if concept.examples:
-        builder.field("Examples", ", ".join(concept.examples))
+        builder.field("Examples", ", ".join(map(plain, concept.examples)))
     related = glossary.related(concept.id)
     if related:
         builder.field("Related", names(related))
     builder.field("Source", source_text(glossary, concept))
     if concept.notes:
-        builder.long_field("Notes and corrections", [f"• {note}" for note in concept.notes])
+        builder.long_field("Notes and corrections", [f"• {plain(note)}" for note in concept.notes])
     footer = STUDY_NOTICE
     if matched and matched.casefold() != concept.name.casefold():
-        footer = f"Matched “{matched}”. {footer}"
+        footer = f"Matched “{matched}”. {footer}"  # footers show no markdown
     return builder.footer(footer).build()
 
 
@@ -141,4 +146,4 @@ def choice_label(name: str, matched: str) -> str:
 
 def listing(concepts: Sequence[Concept]) -> str:
     """One line per concept: name and summary."""
-    return "\n".join(f"**{concept.name}** — {concept.summary}" for concept in concepts)
+    return "\n".join(f"**{plain(concept.name)}** — {plain(concept.summary)}" for concept in concepts)

@@ -15,7 +15,7 @@ from bot.diagram import stages_diagram
 from bot.glossary import Glossary
 from bot.models import Concept
 from cogs._components import MISSING, ConceptButton, concept_reply, glossary_for
-from cogs._render import WARNING_COLOUR, EmbedBuilder, choice_label, clip, listing
+from cogs._render import WARNING_COLOUR, EmbedBuilder, choice_label, clip, listing, plain
 from cogs.lookup import quoted
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ DIAGRAM_NAME = "stages.png"
 
 def tree_lines(glossary: Glossary, concept: Concept, depth: int = 0) -> list[str]:
     """Render the preparation tree below `concept` as indented lines."""
-    lines = [f"{'　' * depth}{'•' if depth else '▸'} {concept.name}"]
+    lines = [f"{'　' * depth}{'•' if depth else '▸'} {plain(concept.name)}"]
     for child in glossary.children(concept.id):
         lines += tree_lines(glossary, child, depth + 1)
     return lines
@@ -38,7 +38,7 @@ def overview_embed(glossary: Glossary) -> discord.Embed:
     """The four classification axes with their classes, and the preparation tree."""
     builder = EmbedBuilder("Categories", "How the sources classify immunotherapy. Use `/category name:` to list one.")
     for axis, classes in glossary.axes():
-        builder.field(axis.name, "\n".join(f"• {c.name}" for c in classes))
+        builder.field(axis.name, "\n".join(f"• {plain(c.name)}" for c in classes))
     for root in glossary.tree_roots():
         builder.field("Preparation tree", "\n".join(tree_lines(glossary, root)))
     return builder.footer("For study, not medical advice.").build()
@@ -52,8 +52,8 @@ def category_page(
     pages = max(1, -(-len(members) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = members[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    path = " › ".join(c.name for c in glossary.category_path(concept.id))
-    builder = EmbedBuilder(concept.name, f"{note}{concept.summary}\n\n{listing(shown)}")
+    path = " › ".join(c.name for c in glossary.category_path(concept.id))  # footers show no markdown
+    builder = EmbedBuilder(plain(concept.name), f"{note}{plain(concept.summary)}\n\n{listing(shown)}")
     builder.footer(f"{path} · {len(members)} entries · page {page + 1} of {pages}")
     if pages == 1:
         return builder.build(), None
@@ -151,10 +151,10 @@ class Browse(commands.Cog):
             parent = glossary.get(concept.parent) if concept.parent else None
             if parent is None:
                 await interaction.response.send_message(
-                    f"**{concept.name}** is an entry, not a category. Use `/define` to read it.", ephemeral=True
+                    f"**{plain(concept.name)}** is an entry, not a category. Use `/define` to read it.", ephemeral=True
                 )
                 return
-            note = f"*{concept.name} is an entry in this category.*\n\n"
+            note = f"*{plain(concept.name)} is an entry in this category.*\n\n"
             concept = parent
         if concept is None:
             categories = glossary.resolver.resolve(name, within=category_ids(glossary))
@@ -191,7 +191,9 @@ class Browse(commands.Cog):
                 await interaction.response.send_message(**concept_reply(glossary, concept))
                 return
         caveat = next((note for note in protocol.notes if "clinic" in note.lower()), protocol.summary)
-        lines = "\n".join(f"**{c.stage.order if c.stage else '?'}. {c.name}** — {c.summary}" for c in ordered)
+        lines = "\n".join(
+            f"**{c.stage.order if c.stage else '?'}. {plain(c.name)}** — {plain(c.summary)}" for c in ordered
+        )
         builder = EmbedBuilder(protocol.name, f"{lines}\n\n⚠️ {caveat}", colour=WARNING_COLOUR)
         builder.footer("Buttons show a stage's full text to you only. For study, not medical advice.")
         embed = builder.build()

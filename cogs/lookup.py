@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._components import ConceptButton, concept_reply, glossary_for
-from cogs._render import EmbedBuilder, choice_label, clip
+from cogs._render import EmbedBuilder, choice_label, clip, plain
 
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
@@ -19,8 +19,7 @@ DID_YOU_MEAN = 5
 
 def quoted(text: str, limit: int = 80) -> str:
     """Echo user text safely: one line, clipped, markdown and mentions neutralised."""
-    flat = " ".join(text.split())
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(clip(flat, limit)))
+    return plain(clip(" ".join(text.split()), limit))
 
 
 async def suggest_terms(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -53,6 +52,8 @@ class Lookup(commands.Cog):
             concept = glossary.get(resolution.match.id)
             if concept is not None:
                 await interaction.response.send_message(**concept_reply(glossary, concept, resolution.match.matched))
+                if interaction.guild_id is not None:
+                    self.bot.usage.record(interaction.guild_id, concept.id)  # in memory; written in batches for /top
                 return
         choices = [s for s in resolution.suggestions if s.id in glossary][:DID_YOU_MEAN]
         if not choices:
@@ -88,8 +89,8 @@ class Lookup(commands.Cog):
             concept = glossary.get(hit.concept_id)
             if concept is None:
                 continue
-            snippet = " ".join(hit.snippet.split())
-            lines.append(f"**{number}. {concept.name}** — {clip(snippet, 240)}")
+            snippet = "**".join(plain(part) for part in " ".join(hit.snippet.split()).split("**"))  # keep highlights
+            lines.append(f"**{number}. {plain(concept.name)}** — {clip(snippet, 240)}")
             if len(view.children) < 5:
                 view.add_item(ConceptButton(concept.id, concept.name, public=False))
         embed = EmbedBuilder(f"Search: {quoted(text, 200)}", "\n".join(lines)).footer(

@@ -1,0 +1,389 @@
+"""Moderator changes to one guild's glossary: checked exactly like `data/`, saved as revisions, seen at once.
+
+Every change goes through `ConceptEditor._commit`: the new entries are checked with the loader's own
+validator (`parse_entries` for each entry's fields, `check_glossary` over the guild's whole view, hidden
+entries included, so a hidden entry keeps its names and can always come back), written as revisions in
+one transaction, and only then taken into the guild's cached view. Changes of one guild are serialised,
+so a check and the write it allows can never be separated by another moderator's change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.catalog import GlossaryCatalog
+from bot.glossary import Glossary
+from bot.loader import Problem, SourcedConcept, check_glossary, parse_entries, parse_yaml
+from bot.models import EDITORIAL, Concept, Source
+from bot.normalise import lookup_keys, normalise
+from bot.overlay import Action, Draft, ModerationSettings, OverlayRepository, Revision, StaleEdit
+
+VIEW_ORIGIN = "this server's glossary"
+FORM_ORIGIN = "your entry"
+ALIAS_ORIGIN = "your alias"
+MAX_IMPORT_ENTRIES = 500
+ID_LENGTH = 48
+ADDED_SOURCE = Source(
+    document=EDITORIAL, editorial="Added by this server's moderators; not taken from the source documents."
+)
+STALE = "changed since you opened it"
+
+
+@dataclass(frozen=True)
+class EntryText:
+    """The entry form as a moderator submitted it, every field exactly as typed."""
+
+    name: str
+    aliases: str
+    summary: str
+    definition: str
+
+    def labelled(self) -> dict[str, str]:
+        """The fields by their form labels, to hand text back to its author when it cannot be saved."""
+        return {"Name": self.name, "Aliases": self.aliases, "Summary": self.summary, "Definition": self.definition}
+
+
+def split_aliases(text: str) -> list[str]:
+    """Read aliases typed one per line or separated by semicolons (a comma can be part of an alias)."""
+    return [alias.strip() for alias in re.split(r"[\n;]", text) if alias.strip()]
+
+
+def aliases_text(concept: Concept) -> str:
+    """Write aliases one per line, as the form shows them."""
+    return "\n".join(concept.aliases)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A saved revision and what the entry was before it (None: the entry is new)."""
+
+    revision: Revision
+    before: Concept | None
+    was_hidden: bool
+
+
+@dataclass(frozen=True)
+class Saved:
+    """The change was written; `unchanged` lists imported entries that were already the same."""
+
+    changes: tuple[Change, ...]
+    unchanged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing was written, and why; `conflict` is the revision that got in first after the form was opened."""
+
+    message: str
+    problems: tuple[Problem, ...] = ()
+    conflict: Revision | None = None
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """There was nothing to write (the text is already so)."""
+
+    message: str
+
+
+Outcome = Saved | Refused | Unchanged
+
+
+def _problem_key(problem: Problem) -> tuple[str | None, str | None, str]:
+    return problem.entry, problem.field, problem.message
+
+
+def new_concept_id(name: str, taken: set[str]) -> str:
+    """Derive a stable id from a new entry's name, unique among every id the guild has ever used."""
+    base = re.sub(r"[^a-z0-9]+", "-", normalise(name)).strip("-")[:ID_LENGTH].strip("-") or "entry"
+    candidate, number = base, 2
+    while candidate in taken:
+        candidate, number = f"{base}-{number}", number + 1
+    return candidate
+
+
+def referrers(glossary: Glossary, concept_id: str) -> list[Concept]:
+    """Return the entries that link to `concept_id` (related, parent, classification, axis, protocol)."""
+    found = []
+    for concept in glossary.concepts.values():
+        links = {*concept.related, concept.parent, concept.axis, *concept.classification.values()}
+        if concept.stage is not None:
+            links.add(concept.stage.protocol)
+        if concept_id in links and concept.id != concept_id:
+            found.append(concept)
+    return glossary.sorted(found)
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class ConceptEditor:
+    """Every moderator change to a guild's glossary, and the guild's moderation settings."""
+
+    def __init__(
+        self, catalog: GlossaryCatalog, repository: OverlayRepository, now: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.catalog = catalog
+        self.repository = repository
+        self.now = now
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._settings: dict[int, ModerationSettings] = {}
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    def revision_number(self, guild_id: int, concept_id: str) -> int:
+        """Return the entry's newest revision number in the guild (0: the shipped text, or no such entry)."""
+        revision = self.catalog.overlay(guild_id).get(concept_id)
+        return revision.number if revision else 0
+
+    async def history(self, guild_id: int, concept_id: str) -> list[Revision]:
+        """Return every revision of the entry in the guild, oldest first."""
+        return await self.repository.history(guild_id, concept_id)
+
+    async def settings(self, guild_id: int) -> ModerationSettings:
+        """Return the guild's moderation settings (cached: this process is their only writer)."""
+        if guild_id not in self._settings:
+            self._settings[guild_id] = await self.repository.settings(guild_id)
+        return self._settings[guild_id]
+
+    async def save_settings(self, guild_id: int, settings: ModerationSettings) -> None:
+        """Store the guild's moderation settings."""
+        await self.repository.save_settings(guild_id, settings, at=self.now())
+        self._settings[guild_id] = settings
+
+    # --- changes ------------------------------------------------------------------------------------------
+
+    async def add(
+        self, guild_id: int, text: EntryText, *, parent: str | None, author_id: int, reason: str | None
+    ) -> Outcome:
+        """Add a new entry to the guild's glossary (an editorial entry, placed under `parent` if given)."""
+        async with self._locks[guild_id]:
+            taken = set(self.catalog.shipped.concepts) | set(self.catalog.overlay(guild_id))  # hidden ones too
+            raw: dict[str, Any] = {
+                "id": new_concept_id(text.name, taken),
+                "name": text.name,
+                "aliases": split_aliases(text.aliases),
+                "summary": text.summary,
+                "definition": text.definition,
+                "source": ADDED_SOURCE.model_dump(mode="json", exclude_none=True),
+            }
+            if parent:
+                raw["parent"] = parent
+            concept, problems = _parse(raw, FORM_ORIGIN)
+            if concept is None:
+                return Refused("The entry was not added.", tuple(problems))
+            return await self._commit(guild_id, [Draft(concept, False, Action.ADD, 0)], FORM_ORIGIN, author_id, reason)
+
+    async def edit(
+        self, guild_id: int, concept_id: str, base: int, text: EntryText, *, author_id: int, reason: str | None
+    ) -> Outcome:
+        """Save an edited entry, unless it gained a revision after the form was opened at revision `base`."""
+        async with self._locks[guild_id]:
+            current = self.catalog.complete_view(guild_id).get(concept_id)
+            if current is None:
+                return Refused("That entry is no longer in this server's glossary.")
+            revision = self.catalog.overlay(guild_id).get(concept_id)
+            number = revision.number if revision else 0
+            if number != base:
+                return Refused(f"“{current.name}” was {STALE}.", conflict=revision)
+            raw = current.model_dump(mode="json")
+            raw.update(
+                name=text.name, aliases=split_aliases(text.aliases), summary=text.summary, definition=text.definition
+            )
+            concept, problems = _parse(raw, FORM_ORIGIN)
+            if concept is None:
+                return Refused("Nothing was saved.", tuple(problems))
+            if concept == current:
+                return Unchanged(f"Nothing to save: “{current.name}” already reads exactly like that.")
+            hidden = revision.hidden if revision else False
+            return await self._commit(
+                guild_id, [Draft(concept, hidden, Action.EDIT, number)], FORM_ORIGIN, author_id, reason
+            )
+
+    async def add_alias(
+        self, guild_id: int, concept_id: str, alias: str, *, author_id: int, reason: str | None
+    ) -> Outcome:
+        """Add a name the entry answers to; refused if another entry already answers to it."""
+        async with self._locks[guild_id]:
+            current = self.catalog.complete_view(guild_id).get(concept_id)
+            if current is None:
+                return Refused("That entry is no longer in this server's glossary.")
+            wanted = {key for key in lookup_keys(alias) if key}
+            same = next((name for name in current.names if wanted & set(lookup_keys(name))), None)
+            if same is not None:
+                return Unchanged(f"“{current.name}” already answers to “{same}”.")
+            raw = current.model_dump(mode="json")
+            raw["aliases"] = [*current.aliases, alias.strip()]
+            return await self._save_alias_change(guild_id, current, raw, author_id, reason)
+
+    async def remove_alias(
+        self, guild_id: int, concept_id: str, alias: str, *, author_id: int, reason: str | None
+    ) -> Outcome:
+        """Remove one alias of the entry (matched exactly, else after normalisation)."""
+        async with self._locks[guild_id]:
+            current = self.catalog.complete_view(guild_id).get(concept_id)
+            if current is None:
+                return Refused("That entry is no longer in this server's glossary.")
+            match = next((a for a in current.aliases if a == alias.strip()), None)
+            if match is None:
+                key = normalise(alias)
+                match = next((a for a in current.aliases if key and normalise(a) == key), None)
+            if match is None:
+                listed = ", ".join(f"“{a}”" for a in current.aliases) or "none"
+                return Refused(f"“{alias.strip()}” is not an alias of “{current.name}”. Its aliases: {listed}.")
+            raw = current.model_dump(mode="json")
+            raw["aliases"] = [a for a in current.aliases if a != match]
+            return await self._save_alias_change(guild_id, current, raw, author_id, reason)
+
+    async def _save_alias_change(
+        self, guild_id: int, current: Concept, raw: dict[str, Any], author_id: int, reason: str | None
+    ) -> Outcome:
+        concept, problems = _parse(raw, ALIAS_ORIGIN)
+        if concept is None:
+            return Refused("The aliases were not changed.", tuple(problems))
+        revision = self.catalog.overlay(guild_id).get(current.id)
+        hidden = revision.hidden if revision else False
+        draft = Draft(concept, hidden, Action.ALIAS, revision.number if revision else 0)
+        return await self._commit(guild_id, [draft], ALIAS_ORIGIN, author_id, reason)
+
+    async def set_hidden(
+        self, guild_id: int, concept_id: str, hidden: bool, *, author_id: int, reason: str | None
+    ) -> Outcome:
+        """Hide an entry in the guild, or show a hidden one again (both are revisions, so both reversible)."""
+        async with self._locks[guild_id]:
+            current = self.catalog.complete_view(guild_id).get(concept_id)
+            if current is None:
+                return Refused("That entry is no longer in this server's glossary.")
+            revision = self.catalog.overlay(guild_id).get(concept_id)
+            if (revision.hidden if revision else False) == hidden:
+                state = "hidden" if hidden else "not hidden"
+                return Unchanged(f"“{current.name}” is already {state} in this server.")
+            draft = Draft(current, hidden, Action.HIDE if hidden else Action.UNHIDE, revision.number if revision else 0)
+            return await self._commit(guild_id, [draft], VIEW_ORIGIN, author_id, reason)
+
+    async def revert(
+        self, guild_id: int, concept_id: str, target: int, *, author_id: int, reason: str | None
+    ) -> Outcome:
+        """Make an earlier revision current again, as a new revision (0 is the shipped entry)."""
+        async with self._locks[guild_id]:
+            current = self.catalog.complete_view(guild_id).get(concept_id)
+            if current is None:
+                return Refused("That entry is no longer in this server's glossary.")
+            history = await self.repository.history(guild_id, concept_id)
+            shipped = self.catalog.shipped.get(concept_id)
+            if target == 0 and shipped is not None:
+                wanted, hidden = shipped, False
+            else:
+                chosen = next((r for r in history if r.number == target), None)
+                if chosen is None:
+                    first = "0" if shipped is not None else "1"
+                    last = history[-1].number if history else 0
+                    span = f"{first} to {last}" if last else "0 (the shipped entry) only"
+                    return Refused(f"“{current.name}” has no revision {target}: choose one from {span}.")
+                wanted, hidden = chosen.concept, chosen.hidden
+            newest = history[-1] if history else None
+            if wanted == current and hidden == (newest.hidden if newest else False):
+                return Unchanged(f"“{current.name}” is already the same as revision {target}.")
+            note = f"back to revision {target}" + (f": {reason}" if reason else "")
+            draft = Draft(wanted, hidden, Action.REVERT, newest.number if newest else 0)
+            return await self._commit(guild_id, [draft], f"revision {target}", author_id, note)
+
+    async def import_entries(
+        self, guild_id: int, text: str, filename: str, *, author_id: int, reason: str | None
+    ) -> Outcome:
+        """Apply a YAML file in the `data/` format: every entry or none, validated exactly like `data/`."""
+        documents, items, problems = parse_yaml(text, filename)
+        if documents:
+            problems.insert(
+                0,
+                Problem(filename, None, "documents", "an import holds only 'concepts'; source documents ship with "
+                        "the bot"),
+            )  # fmt: skip
+        counts = Counter(item.concept.id for item in items)
+        problems += [
+            Problem(filename, i, "id", "appears more than once in the file") for i, n in counts.items() if n > 1
+        ]
+        if len(items) > MAX_IMPORT_ENTRIES:
+            problems.append(Problem(filename, None, "concepts", f"at most {MAX_IMPORT_ENTRIES} entries per import"))
+        if problems:
+            return Refused("Nothing was imported.", tuple(problems))
+        if not items:
+            return Unchanged(f"{filename} holds no concepts: nothing was imported.")
+        async with self._locks[guild_id]:
+            everything = self.catalog.complete_view(guild_id)
+            overlay = self.catalog.overlay(guild_id)
+            drafts: list[Draft] = []
+            unchanged: list[str] = []
+            for item in items:
+                revision = overlay.get(item.concept.id)
+                hidden = revision.hidden if revision else False
+                if everything.get(item.concept.id) == item.concept and not hidden:
+                    unchanged.append(item.concept.id)
+                    continue
+                drafts.append(Draft(item.concept, False, Action.IMPORT, revision.number if revision else 0))
+            if not drafts:
+                return Unchanged(f"Every entry in {filename} already reads the same here: nothing changed.")
+            outcome = await self._commit(guild_id, drafts, filename, author_id, reason)
+            if isinstance(outcome, Refused):
+                return Refused("Nothing was imported.", outcome.problems, outcome.conflict)
+            return Saved(outcome.changes, tuple(unchanged)) if isinstance(outcome, Saved) else outcome
+
+    # --- the one way a change is written ------------------------------------------------------------------
+
+    def problems_introduced(self, guild_id: int, drafts: Sequence[Draft], origin: str) -> list[Problem]:
+        """Check the guild's whole view with the drafts applied; report only what the drafts make wrong.
+
+        Problems already present (say a shipped update collided with a guild's alias) do not block
+        unrelated edits; they are fixed by editing the entries they name.
+        """
+        everything = self.catalog.complete_view(guild_id)
+        documents = list(self.catalog.shipped.documents.values())
+        current = [SourcedConcept(VIEW_ORIGIN, concept) for concept in everything.concepts.values()]
+        changing = {draft.concept.id for draft in drafts}
+        proposed = [item for item in current if item.concept.id not in changing]
+        proposed += [SourcedConcept(origin, draft.concept) for draft in drafts]  # last: collisions are blamed on them
+        known = {_problem_key(problem) for problem in check_glossary(current, documents)}
+        return [problem for problem in check_glossary(proposed, documents) if _problem_key(problem) not in known]
+
+    async def _commit(
+        self, guild_id: int, drafts: Sequence[Draft], origin: str, author_id: int, reason: str | None
+    ) -> Outcome:
+        """Check, write and apply the drafts (the caller holds the guild's lock)."""
+        problems = self.problems_introduced(guild_id, drafts, origin)
+        if problems:
+            hidden = self.catalog.hidden_ids(guild_id)
+            named = sorted(i for i in hidden if any(f"'{i}'" in str(problem) for problem in problems))
+            note = f" (Hidden entries keep their names: {', '.join(named)}.)" if named else ""
+            return Refused(f"Nothing was saved.{note}", tuple(problems))
+        everything = self.catalog.complete_view(guild_id)
+        overlay = self.catalog.overlay(guild_id)
+        try:
+            revisions = await self.repository.append(
+                guild_id, drafts, author_id=author_id, reason=reason or None, at=self.now()
+            )
+        except StaleEdit as stale:  # another process wrote meanwhile (one process never gets here: the lock)
+            return Refused(f"“{stale.concept_id}” was {STALE}.", conflict=overlay.get(stale.concept_id))
+        changes = tuple(
+            Change(
+                revision,
+                everything.get(revision.concept_id),
+                bool(overlay.get(revision.concept_id) and overlay[revision.concept_id].hidden),
+            )
+            for revision in revisions
+        )
+        self.catalog.apply(guild_id, revisions)
+        return Saved(changes)
+
+
+def _parse(raw: dict[str, Any], origin: str) -> tuple[Concept | None, list[Problem]]:
+    """Validate one entry with the loader's own per-entry validation."""
+    _, items, problems = parse_entries({"concepts": [raw]}, origin)
+    return (items[0].concept if items and not problems else None), problems

@@ -1,0 +1,230 @@
+"""Moderator edits as an append-only overlay per guild: revisions, what a guild sees, and their storage.
+
+A guild sees its newest revision of an entry where it has one, else the shipped entry. Every change is a
+new `concept_revisions` row holding who, when, what, why and the whole entry, so nothing is overwritten
+and a revert is just one more revision. All SQL of the feature is here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.models import Concept
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = "moderation"
+"""This feature's key inside a guild's `guild_settings` JSON (other features own other keys)."""
+
+
+class Action(StrEnum):
+    """What a revision did."""
+
+    ADD = "add"
+    EDIT = "edit"
+    ALIAS = "alias"
+    HIDE = "hide"
+    UNHIDE = "unhide"
+    REVERT = "revert"
+    IMPORT = "import"
+
+    @property
+    def past_tense(self) -> str:
+        """The verb for audit lines and history ("edited", "hidden")."""
+        return {
+            Action.ADD: "added",
+            Action.EDIT: "edited",
+            Action.ALIAS: "aliases changed",
+            Action.HIDE: "hidden",
+            Action.UNHIDE: "unhidden",
+            Action.REVERT: "reverted",
+            Action.IMPORT: "imported",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One saved state of an entry in one guild."""
+
+    concept_id: str
+    number: int
+    action: Action
+    concept: Concept
+    hidden: bool
+    author_id: int
+    reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A change about to be saved: the entry as it will be, and the revision it was made from (0: none)."""
+
+    concept: Concept
+    hidden: bool
+    action: Action
+    base: int
+
+
+Overlay = Mapping[str, Revision]
+"""A guild's newest revision of each entry it changed, by concept id."""
+
+
+class StaleEdit(Exception):  # noqa: N818 - it names the situation, like KeyError
+    """The entry gained a revision after the change was based on it; nothing was written."""
+
+    def __init__(self, concept_id: str, base: int, current: int) -> None:
+        super().__init__(f"{concept_id} is at revision {current}, the change was based on {base}")
+        self.concept_id = concept_id
+        self.base = base
+        self.current = current
+
+
+class ModerationSettings(BaseModel):
+    """A guild's moderation settings: who moderates besides Manage Server, and where changes are announced."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    moderator_role_id: int | None = None
+    audit_channel_id: int | None = None
+
+
+def overlay_concepts(shipped: Iterable[Concept], overlay: Overlay, *, include_hidden: bool = False) -> list[Concept]:
+    """Return what a guild sees: its revision where it has one, else the shipped entry; hidden ones left out.
+
+    Shipped order is kept (an edit stays in place); entries the guild added follow, by id.
+    """
+    concepts: list[Concept] = []
+    shipped_ids: set[str] = set()
+    for concept in shipped:
+        shipped_ids.add(concept.id)
+        revision = overlay.get(concept.id)
+        if revision is None:
+            concepts.append(concept)
+        elif include_hidden or not revision.hidden:
+            concepts.append(revision.concept)
+    for concept_id in sorted(overlay.keys() - shipped_ids):
+        revision = overlay[concept_id]
+        if include_hidden or not revision.hidden:
+            concepts.append(revision.concept)
+    return concepts
+
+
+_COLUMNS = "concept_id, revision, action, data, hidden, author_id, reason, created_at"
+
+
+def _revision(row: Sequence[Any]) -> Revision:
+    concept_id, number, action, data, hidden, author_id, reason, created_at = row
+    return Revision(
+        concept_id=concept_id,
+        number=number,
+        action=Action(action),
+        concept=Concept.model_validate_json(data),
+        hidden=bool(hidden),
+        author_id=author_id,
+        reason=reason,
+        created_at=datetime.fromisoformat(created_at),
+    )
+
+
+class OverlayRepository:
+    """Reads and appends revisions, and reads and writes this feature's guild settings."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def latest(self) -> dict[int, dict[str, Revision]]:
+        """Return every guild's newest revision of each entry it changed (loaded once at start-up)."""
+        rows = await self._store.fetch_all(
+            f"SELECT guild_id, {_COLUMNS} FROM concept_revisions AS r "  # noqa: S608 - constant column list
+            "WHERE revision = (SELECT max(revision) FROM concept_revisions "
+            "WHERE guild_id = r.guild_id AND concept_id = r.concept_id)"
+        )
+        overlays: dict[int, dict[str, Revision]] = {}
+        for row in rows:
+            try:
+                revision = _revision(row[1:])
+            except (ValidationError, ValueError):
+                # A row this version cannot read stays in the database untouched; the guild sees the shipped entry.
+                log.error("Skipping unreadable revision of %s in guild %s", row[1], row[0], exc_info=True)
+                continue
+            overlays.setdefault(int(row[0]), {})[revision.concept_id] = revision
+        return overlays
+
+    async def history(self, guild_id: int, concept_id: str) -> list[Revision]:
+        """Return every revision of one entry in one guild, oldest first."""
+        rows = await self._store.fetch_all(
+            f"SELECT {_COLUMNS} FROM concept_revisions "  # noqa: S608 - constant column list
+            "WHERE guild_id = ? AND concept_id = ? ORDER BY revision",
+            (guild_id, concept_id),
+        )
+        return [_revision(row) for row in rows]
+
+    async def append(
+        self, guild_id: int, drafts: Sequence[Draft], *, author_id: int, reason: str | None, at: datetime
+    ) -> list[Revision]:
+        """Write the drafts as new revisions in one transaction, or nothing if any entry moved on meanwhile.
+
+        The search index rows of the guild are replaced in the same transaction, so search never disagrees
+        with what the guild sees. Raises `StaleEdit` when a draft's base is no longer the newest revision.
+        """
+        saved: list[Revision] = []
+        async with self._store.transaction() as db:
+            for draft in drafts:
+                rows = await db.execute_fetchall(
+                    "SELECT coalesce(max(revision), 0) FROM concept_revisions WHERE guild_id = ? AND concept_id = ?",
+                    (guild_id, draft.concept.id),
+                )
+                current = int(next(iter(rows))[0])
+                if current != draft.base:
+                    raise StaleEdit(draft.concept.id, draft.base, current)
+                revision = Revision(
+                    draft.concept.id, current + 1, draft.action, draft.concept, draft.hidden, author_id, reason, at
+                )
+                await db.execute(
+                    f"INSERT INTO concept_revisions ({_COLUMNS}, guild_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    (
+                        revision.concept_id,
+                        revision.number,
+                        revision.action.value,
+                        revision.concept.model_dump_json(),
+                        int(revision.hidden),
+                        author_id,
+                        reason,
+                        at.isoformat(timespec="seconds"),
+                        guild_id,
+                    ),
+                )
+                saved.append(revision)
+            await self._store.replace_search_rows(
+                guild_id, [r.concept_id for r in saved], [r.concept for r in saved if not r.hidden]
+            )
+        return saved
+
+    async def settings(self, guild_id: int) -> ModerationSettings:
+        """Return the guild's moderation settings (defaults when none were set)."""
+        rows = await self._store.fetch_all(
+            "SELECT json_extract(settings, ?) FROM guild_settings WHERE guild_id = ?", (f"$.{SETTINGS_KEY}", guild_id)
+        )
+        stored = rows[0][0] if rows and rows[0][0] is not None else "{}"
+        return ModerationSettings.model_validate(json.loads(str(stored)))
+
+    async def save_settings(self, guild_id: int, settings: ModerationSettings, *, at: datetime) -> None:
+        """Store the guild's moderation settings, leaving the keys other features keep there untouched."""
+        payload = settings.model_dump_json()
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (?, json_object(?, json(?)), ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET "
+                "settings = json_set(guild_settings.settings, ?, json(?)), updated_at = excluded.updated_at",
+                (guild_id, SETTINGS_KEY, payload, at.isoformat(timespec="seconds"), f"$.{SETTINGS_KEY}", payload),
+            )

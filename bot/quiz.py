@@ -1,0 +1,519 @@
+"""Quiz sessions: one per channel, rounds closed by a timer on the injected clock or by everyone answering.
+
+Nothing here knows Discord: showing questions and answers goes through a `QuizPresenter`, time through a
+`Clock`. The rules:
+- members join by answering; each member's first answer to a question counts (one row per member and
+  question, so a double click cannot count twice);
+- the first question stays open for its whole time, so everyone can join; later questions close as soon as
+  everyone who has joined has answered, or when their time is up;
+- every answer is committed before the member is told it was taken, so a crash loses no point; a quiz that
+  was running when the bot stopped is marked interrupted at the next start, and its buttons answer that the
+  quiz has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+import aiosqlite
+
+from bot.clock import Clock
+from bot.questions import Mode, Question
+from bot.scores import ScoreRepository, Standing
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROUND_SECONDS = 20
+MIN_ROUND_SECONDS = 10
+MAX_ROUND_SECONDS = 120
+SHUTDOWN_WAIT = 5.0
+"""Seconds to let a quiz's task finish at shutdown."""
+SETTINGS_PATH = "$.quiz_round_seconds"
+"""This feature's key in a guild's `guild_settings` JSON."""
+
+
+class SessionStatus(StrEnum):
+    """Where a quiz is in its life."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+
+
+class CloseReason(StrEnum):
+    """Why a question closed."""
+
+    TIMEOUT = "timeout"
+    ANSWERED = "answered"
+    STOPPED = "stopped"
+    RESTART = "restart"
+
+
+class Outcome(StrEnum):
+    """What became of a click on an answer."""
+
+    ACCEPTED = "accepted"  # counted; the question stays open for the others
+    CLOSED_IT = "closed_it"  # counted, and it was the last answer awaited: the question closed
+    DUPLICATE = "duplicate"  # this member already answered this question
+    TOO_LATE = "too_late"  # the question has closed (the quiz goes on)
+    ENDED = "ended"  # the quiz is over, or ran before a restart
+    INVALID = "invalid"  # an option the question does not have
+
+
+@dataclass(frozen=True)
+class QuizRequest:
+    """What /quiz start asked for."""
+
+    guild_id: int
+    channel_id: int
+    starter_id: int
+    starter_name: str
+    mode: Mode
+    category_id: str | None
+    round_seconds: int
+    seed: int
+
+
+@dataclass
+class Round:
+    """The open (or just closed) question of a session."""
+
+    number: int
+    question: Question
+    deadline: datetime
+    message_id: int | None = None
+    answers: dict[int, int] = field(default_factory=dict)
+    closed: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Session:
+    """A running quiz."""
+
+    id: int
+    request: QuizRequest
+    questions: tuple[Question, ...]
+    current: Round
+    players: dict[int, str] = field(default_factory=dict)
+    status: SessionStatus = SessionStatus.RUNNING
+    task: asyncio.Task[None] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def total(self) -> int:
+        """How many questions the quiz has."""
+        return len(self.questions)
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """A closed question: who got it, who did not, and the quiz's standings after it."""
+
+    session_id: int
+    number: int
+    total: int
+    question: Question
+    right: tuple[str, ...]
+    wrong: tuple[str, ...]
+    reason: CloseReason
+    standings: tuple[Standing, ...]
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """The outcome of a click, with what the member needs to be told."""
+
+    outcome: Outcome
+    choice: int | None = None
+    question: Question | None = None
+    closed: RoundResult | None = None
+    current_round: int | None = None
+    seconds_left: int = 0
+
+
+class ChannelUnavailableError(Exception):
+    """The quiz's channel cannot take the next question (deleted, or the bot lost a permission): the quiz ends."""
+
+
+class QuizPresenter(Protocol):
+    """How the quiz reaches a channel (Discord in production)."""
+
+    async def ask(self, session: Session, round_: Round) -> int:
+        """Post a question (the second and later ones); return its message id, or raise ChannelUnavailableError."""
+        ...
+
+    async def reveal(self, session: Session, result: RoundResult) -> None:
+        """Show the answer on the question's message (a question closed by its timer or by /quiz stop)."""
+        ...
+
+    async def finish(self, session: Session, standings: Sequence[Standing]) -> None:
+        """Post the final standings of a quiz that ran to its end."""
+        ...
+
+    async def ended(self, channel_id: int, message_id: int) -> None:
+        """Mark the open question of a quiz that ended with a restart as ended."""
+        ...
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+class QuizRepository:
+    """The SQL of quiz sessions, rounds, answers and the guild's round-time setting."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def round_seconds(self, guild_id: int) -> int:
+        """The guild's default time per question."""
+        rows = await self._store.fetch_all(
+            "SELECT json_extract(settings, ?) FROM guild_settings WHERE guild_id = ?", (SETTINGS_PATH, guild_id)
+        )
+        value = rows[0][0] if rows else None
+        return int(value) if value is not None else DEFAULT_ROUND_SECONDS
+
+    async def set_round_seconds(self, guild_id: int, seconds: int, now: datetime) -> None:
+        """Change the guild's default time per question (other features' settings are kept)."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT INTO guild_settings (guild_id, settings, updated_at) "
+                "VALUES (?, json_object('quiz_round_seconds', ?), ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET settings = json_set(guild_settings.settings, ?, ?), "
+                "updated_at = excluded.updated_at",
+                (guild_id, seconds, _stamp(now), SETTINGS_PATH, seconds),
+            )
+
+    async def create(self, request: QuizRequest, total: int, first: Question, now: datetime) -> int:
+        """Record a new running session and its first question; raise if the channel already has one running."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO quiz_sessions (guild_id, channel_id, starter_id, mode, category_id, questions, "
+                "round_seconds, seed, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                (request.guild_id, request.channel_id, request.starter_id, request.mode.value, request.category_id,
+                 total, request.round_seconds, request.seed, _stamp(now)),
+            )  # fmt: skip
+            session_id = int(cursor.lastrowid or 0)
+            await self._insert_round(db, session_id, 1, first, now)
+        return session_id
+
+    @staticmethod
+    async def _insert_round(
+        db: aiosqlite.Connection, session_id: int, number: int, question: Question, now: datetime
+    ) -> None:
+        await db.execute(
+            "INSERT INTO quiz_rounds (session_id, round, kind, concept_id, category_id, options, correct, opened_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, number, question.kind.value, question.concept_id, question.category_id,
+             json.dumps(list(question.options)), question.correct, _stamp(now)),
+        )  # fmt: skip
+
+    async def open_round(self, session_id: int, number: int, question: Question, now: datetime) -> None:
+        """Record the next question as open."""
+        async with self._store.transaction() as db:
+            await self._insert_round(db, session_id, number, question, now)
+
+    async def set_message(self, session_id: int, number: int, message_id: int) -> None:
+        """Remember which message shows a question (to mark it ended after a restart)."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE quiz_rounds SET message_id = ? WHERE session_id = ? AND round = ?",
+                (message_id, session_id, number),
+            )
+
+    async def record_answer(
+        self, session_id: int, number: int, guild_id: int, user_id: int, name: str, choice: int, correct: bool,
+        now: datetime,
+    ) -> bool:  # fmt: skip
+        """Store a member's answer if the question is still open and they have not answered; say whether it was."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO quiz_answers (session_id, round, user_id, guild_id, choice, correct, answered_at) "
+                "SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM quiz_rounds WHERE session_id = ? "
+                "AND round = ? AND closed_at IS NULL) ON CONFLICT DO NOTHING",
+                (session_id, number, user_id, guild_id, choice, int(correct), _stamp(now), session_id, number),
+            )
+            if cursor.rowcount != 1:
+                return False
+            await db.execute(
+                "INSERT INTO quiz_players (guild_id, user_id, display_name, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (guild_id, user_id) DO UPDATE SET display_name = excluded.display_name, "
+                "updated_at = excluded.updated_at",
+                (guild_id, user_id, name, _stamp(now)),
+            )
+        return True
+
+    async def close_round(
+        self, session_id: int, number: int, reason: CloseReason, now: datetime, status: SessionStatus | None = None,
+        ended_by: int | None = None,
+    ) -> list[tuple[int, str, bool]]:  # fmt: skip
+        """Close a question (and, with `status`, its session) in one transaction; return its answers in order."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE quiz_rounds SET closed_at = ?, close_reason = ? WHERE session_id = ? AND round = ? "
+                "AND closed_at IS NULL",
+                (_stamp(now), reason.value, session_id, number),
+            )
+            if status is not None:
+                await db.execute(
+                    "UPDATE quiz_sessions SET status = ?, ended_at = ?, ended_by = ? WHERE id = ?",
+                    (status.value, _stamp(now), ended_by, session_id),
+                )
+            rows = await db.execute_fetchall(
+                "SELECT a.user_id, coalesce(p.display_name, ''), a.correct FROM quiz_answers a "
+                "LEFT JOIN quiz_players p ON p.guild_id = a.guild_id AND p.user_id = a.user_id "
+                "WHERE a.session_id = ? AND a.round = ? ORDER BY a.answered_at, a.user_id",
+                (session_id, number),
+            )
+        return [(int(row[0]), str(row[1]), bool(row[2])) for row in rows]
+
+    async def end_session(
+        self, session_id: int, status: SessionStatus, now: datetime, ended_by: int | None = None
+    ) -> None:
+        """Mark a session over."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE quiz_sessions SET status = ?, ended_at = ?, ended_by = ? WHERE id = ? AND status = 'running'",
+                (status.value, _stamp(now), ended_by, session_id),
+            )
+
+    async def interrupt_running(self, now: datetime) -> list[tuple[int, int]]:
+        """End every session still marked running (the bot stopped mid-quiz); return (channel, message) to mark."""
+        if not await self._store.fetch_all("SELECT 1 FROM quiz_sessions WHERE status = 'running' LIMIT 1"):
+            return []  # the usual start-up: no write, no disk sync
+        async with self._store.transaction() as db:
+            rows = await db.execute_fetchall(
+                "SELECT s.channel_id, r.message_id FROM quiz_sessions s JOIN quiz_rounds r ON r.session_id = s.id "
+                "WHERE s.status = 'running' AND r.closed_at IS NULL AND r.message_id IS NOT NULL"
+            )
+            await db.execute(
+                "UPDATE quiz_rounds SET closed_at = ?, close_reason = 'restart' WHERE closed_at IS NULL "
+                "AND session_id IN (SELECT id FROM quiz_sessions WHERE status = 'running')",
+                (_stamp(now),),
+            )
+            await db.execute(
+                "UPDATE quiz_sessions SET status = 'interrupted', ended_at = ? WHERE status = 'running'", (_stamp(now),)
+            )
+        return [(int(row[0]), int(row[1])) for row in rows]
+
+
+class QuizHub:
+    """Every running quiz of the bot: starts them, takes answers, runs their timers, stops and recovers them."""
+
+    def __init__(self, store: Store, presenter: QuizPresenter, clock: Clock) -> None:
+        self._repository = QuizRepository(store)
+        self._scores = ScoreRepository(store)
+        self._presenter = presenter
+        self._clock = clock
+        self._by_channel: dict[int, Session] = {}
+        self._by_id: dict[int, Session] = {}
+
+    @property
+    def repository(self) -> QuizRepository:
+        """The quiz SQL (for the round-time setting)."""
+        return self._repository
+
+    def running(self, channel_id: int) -> Session | None:
+        """The channel's running quiz, if any."""
+        return self._by_channel.get(channel_id)
+
+    def sessions(self) -> list[Session]:
+        """Every running quiz."""
+        return list(self._by_id.values())
+
+    async def recover(self) -> list[tuple[int, int]]:
+        """At start-up: end the quizzes a stopped bot left running; return their open questions' messages."""
+        return await self._repository.interrupt_running(self._clock.now())
+
+    async def start(self, request: QuizRequest, questions: Sequence[Question]) -> Session | None:
+        """Open a quiz and its first question (shown by the caller); None if the channel already has one."""
+        if request.channel_id in self._by_channel or not questions:
+            return None
+        now = self._clock.now()
+        first = Round(1, questions[0], now + timedelta(seconds=request.round_seconds))
+        session = Session(0, request, tuple(questions), first)
+        self._by_channel[request.channel_id] = session  # claimed before any await: a second start is refused
+        try:
+            session.id = await self._repository.create(request, len(questions), questions[0], now)
+        except BaseException:
+            del self._by_channel[request.channel_id]
+            raise
+        self._by_id[session.id] = session
+        return session
+
+    async def begin(self, session: Session, message_id: int) -> None:
+        """The first question is on screen: remember its message and start the quiz's timer task."""
+        session.current.message_id = message_id
+        await self._repository.set_message(session.id, 1, message_id)
+        session.task = asyncio.create_task(self._run(session), name=f"quiz-{session.id}")
+
+    async def abandon(self, session: Session) -> None:
+        """The first question could not be shown: end the quiz at once."""
+        await self._end(session, SessionStatus.INTERRUPTED, CloseReason.RESTART)
+
+    async def answer(self, session_id: int, number: int, user_id: int, name: str, choice: int) -> AnswerResult:
+        """Take a member's answer to question `number` of a quiz."""
+        session = self._by_id.get(session_id)
+        if session is None or session.status is not SessionStatus.RUNNING:
+            return AnswerResult(Outcome.ENDED)
+        current = session.current
+        if current.number != number or current.closed:
+            return AnswerResult(Outcome.TOO_LATE, current_round=current.number)
+        if user_id in current.answers:
+            return AnswerResult(Outcome.DUPLICATE, choice=current.answers[user_id], question=current.question)
+        if not 0 <= choice < len(current.question.options):
+            return AnswerResult(Outcome.INVALID)
+        current.answers[user_id] = choice  # reserved before any await: a second click waits behind this one
+        joined = user_id not in session.players
+        session.players[user_id] = name
+        taken = False
+        try:
+            taken = await self._repository.record_answer(
+                session.id, number, session.request.guild_id, user_id, name, choice,
+                choice == current.question.correct, self._clock.now(),
+            )  # fmt: skip
+        finally:
+            if not taken:  # not stored (an error, or closed in the database since our check): undo the reservation
+                del current.answers[user_id]
+                if joined:
+                    del session.players[user_id]
+        if not taken:
+            return AnswerResult(Outcome.TOO_LATE, current_round=current.number)
+        if number > 1 and set(session.players) <= set(current.answers):
+            closed = await self._close(session, current, CloseReason.ANSWERED)
+            if closed is not None:
+                return AnswerResult(Outcome.CLOSED_IT, choice=choice, closed=closed)
+        left = max(0, int((current.deadline - self._clock.now()).total_seconds()))
+        return AnswerResult(Outcome.ACCEPTED, choice=choice, question=current.question, seconds_left=left)
+
+    async def stop(self, channel_id: int, by: int) -> tuple[RoundResult | None, list[Standing]] | None:
+        """Stop the channel's quiz (the caller checked who may): close its question; return it and the standings."""
+        session = self._by_channel.get(channel_id)
+        if session is None:
+            return None
+        async with session.lock:
+            if session.status is not SessionStatus.RUNNING:
+                return None
+            result = await self._close_locked(
+                session, session.current, CloseReason.STOPPED, SessionStatus.STOPPED, ended_by=by
+            )
+            self._forget(session)
+        return result, await self._scores.session_standings(session.id)
+
+    async def shutdown(self) -> list[tuple[int, int]]:
+        """The bot is stopping: end every quiz (answers so far stay counted); return their open messages."""
+        open_messages: list[tuple[int, int]] = []
+        for session in self.sessions():
+            async with session.lock:  # not mid-way through posting a question
+                message_id = session.current.message_id
+                if not session.current.closed and message_id is not None:
+                    open_messages.append((session.request.channel_id, message_id))
+            await self._end(session, SessionStatus.INTERRUPTED, CloseReason.RESTART)
+            if session.task is not None:  # it wakes, sees the quiz ended, and returns (never cancelled mid-write)
+                await asyncio.wait({session.task}, timeout=SHUTDOWN_WAIT)
+        return open_messages
+
+    async def _end(self, session: Session, status: SessionStatus, reason: CloseReason) -> None:
+        async with session.lock:
+            if session.status is SessionStatus.RUNNING:
+                if not session.current.closed:
+                    await self._close_locked(session, session.current, reason, status)
+                else:
+                    session.status = status
+                    await self._repository.end_session(session.id, status, self._clock.now())
+            self._forget(session)
+
+    def _forget(self, session: Session) -> None:
+        self._by_id.pop(session.id, None)
+        if self._by_channel.get(session.request.channel_id) is session:
+            del self._by_channel[session.request.channel_id]
+
+    async def _close(self, session: Session, round_: Round, reason: CloseReason) -> RoundResult | None:
+        async with session.lock:
+            if round_.closed or session.status is not SessionStatus.RUNNING:
+                return None
+            last = round_.number == session.total
+            status = SessionStatus.FINISHED if last else None
+            return await self._close_locked(session, round_, reason, status)
+
+    async def _close_locked(
+        self,
+        session: Session,
+        round_: Round,
+        reason: CloseReason,
+        status: SessionStatus | None,
+        *,
+        ended_by: int | None = None,
+    ) -> RoundResult | None:
+        if round_.closed:
+            if status is not None:
+                session.status = status
+                await self._repository.end_session(session.id, status, self._clock.now(), ended_by)
+            return None
+        round_.closed = True
+        if status is not None:
+            session.status = status
+        now = self._clock.now()
+        answers = await self._repository.close_round(session.id, round_.number, reason, now, status, ended_by)
+        round_.done.set()
+        standings = await self._scores.session_standings(session.id)
+        return RoundResult(
+            session.id,
+            round_.number,
+            session.total,
+            round_.question,
+            tuple(name for _, name, correct in answers if correct),
+            tuple(name for _, name, correct in answers if not correct),
+            reason,
+            tuple(standings),
+        )
+
+    async def _run(self, session: Session) -> None:
+        """Close each question at its deadline (unless answers closed it first), then show the next or the end."""
+        try:
+            while True:
+                current = session.current
+                await self._clock.sleep_until(current.deadline, current.done)
+                if not current.closed:
+                    result = await self._close(session, current, CloseReason.TIMEOUT)
+                    if result is not None:
+                        await self._presenter.reveal(session, result)
+                if session.status is not SessionStatus.RUNNING and current.number < session.total:
+                    return  # stopped
+                if current.number >= session.total:
+                    if session.status is SessionStatus.FINISHED:
+                        self._forget(session)
+                        await self._presenter.finish(session, await self._scores.session_standings(session.id))
+                    return
+                await self._next(session)
+        except asyncio.CancelledError:
+            raise
+        except ChannelUnavailableError as failure:
+            log.warning("Quiz %s in channel %s ended: %s", session.id, session.request.channel_id, failure)
+            await self._end(session, SessionStatus.INTERRUPTED, CloseReason.RESTART)
+        except Exception:
+            log.exception("Quiz %s in channel %s failed; ending it", session.id, session.request.channel_id)
+            await self._end(session, SessionStatus.INTERRUPTED, CloseReason.RESTART)
+
+    async def _next(self, session: Session) -> None:
+        number = session.current.number + 1
+        question = session.questions[number - 1]
+        now = self._clock.now()
+        async with session.lock:  # held while posting, so a stop or shutdown sees the question and its message
+            if session.status is not SessionStatus.RUNNING:
+                return
+            await self._repository.open_round(session.id, number, question, now)
+            session.current = Round(number, question, now + timedelta(seconds=session.request.round_seconds))
+            message_id = await self._presenter.ask(session, session.current)
+            session.current.message_id = message_id
+            await self._repository.set_message(session.id, number, message_id)

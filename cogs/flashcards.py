@@ -1,0 +1,247 @@
+"""/flashcards: private spaced-repetition review (SM-2, see `bot.flashcards`), one card at a time."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Self, cast
+from zoneinfo import ZoneInfo
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from rapidfuzz import fuzz, process, utils
+
+from bot.daily import parse_timezone, timezone_names
+from bot.flashcards import Card, CardState, Flashcards, Grade, ReviewPosition, sm2
+from bot.glossary import Glossary
+from cogs._components import ID, MISSING, glossary_for
+from cogs._render import STUDY_NOTICE, EmbedBuilder, clip
+from cogs.browse import category_ids, suggest_categories
+from cogs.lookup import quoted
+
+if TYPE_CHECKING:
+    from bot.client import ImmunoBot
+
+ACTIONS = "show|again|hard|good|easy"
+GRADE_STYLES = {
+    Grade.AGAIN: discord.ButtonStyle.danger,
+    Grade.HARD: discord.ButtonStyle.secondary,
+    Grade.GOOD: discord.ButtonStyle.primary,
+    Grade.EASY: discord.ButtonStyle.success,
+}
+COMMON_TIMEZONES = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles",
+                    "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland")  # fmt: skip
+
+
+def suggest_timezones(current: str) -> list[str]:
+    """Timezone names for autocomplete: common ones when nothing is typed, else the closest matches."""
+    if not current.strip():
+        return list(COMMON_TIMEZONES)
+    found = process.extract(current, timezone_names(), scorer=fuzz.WRatio, processor=utils.default_process, limit=25)
+    return [name for name, _, _ in found]
+
+
+def card_of(interaction: discord.Interaction, concept_id: str) -> tuple[Glossary, Card] | None:
+    """The card for an entry as the interaction's guild sees it (None when the guild no longer has it)."""
+    client = cast("ImmunoBot", interaction.client)
+    view = glossary_for(interaction)
+    if concept_id not in view:
+        return None
+    scope = 0 if concept_id in client.catalog.shipped or interaction.guild_id is None else interaction.guild_id
+    return view, Card(scope, concept_id)
+
+
+def days(count: int) -> str:
+    """An interval as people say it."""
+    return "today" if count == 0 else "1 day" if count == 1 else f"{count} days"
+
+
+def status_line(position: ReviewPosition) -> str:
+    """Due today, learned, total, and whose day it is."""
+    status = position.status
+    return f"{status.due_today} due today · {status.learned} learned of {status.total} · your day: {position.timezone}"
+
+
+def front(glossary: Glossary, position: ReviewPosition) -> dict[str, Any]:
+    """The next card's front, or the end of today's review."""
+    card, state = position.card, position.state
+    if card is None:
+        status = position.status
+        later = f" The next card is due {status.next_due:%a %d %b}." if status.next_due else ""
+        builder = EmbedBuilder("All done for today", f"No more cards are due today.{later}")
+        return {"embed": builder.footer(status_line(position)).build()}
+    concept = glossary.concepts[card.concept_id]
+    seen = "New card" if state is None else f"Reviewed {state.reviews} time{'s' if state.reviews != 1 else ''}"
+    builder = EmbedBuilder(concept.name, "Recall what it is, then press **Show answer**.")
+    path = glossary.category_path(concept.id)
+    if len(path) > 1:
+        builder.field("Category", " › ".join(c.name for c in path[:-1]))
+    builder.footer(f"{seen} · {status_line(position)}")
+    view = discord.ui.View(timeout=None)
+    reviews = state.reviews if state else 0
+    view.add_item(FlashcardButton("show", reviews, card.concept_id, "Show answer", discord.ButtonStyle.primary))
+    return {"embed": builder.build(), "view": view}
+
+
+def back(glossary: Glossary, concept_id: str, state: CardState | None, today: date, now: datetime) -> dict[str, Any]:
+    """The card's answer with the four grades, each labelled with when the card would come back."""
+    concept = glossary.concepts[concept_id]
+    builder = EmbedBuilder(concept.name, f"**{concept.summary}**\n\n{concept.definition}")
+    builder.footer(f"How well did you recall it? · {STUDY_NOTICE}")
+    view = discord.ui.View(timeout=None)
+    reviews = state.reviews if state else 0
+    for grade in Grade:
+        after = sm2(state, grade, today, now).interval_days
+        label = f"{grade.value.capitalize()} · {days(after)}"
+        view.add_item(FlashcardButton(grade.value, reviews, concept_id, label, GRADE_STYLES[grade]))
+    return {"embed": builder.build(), "view": view}
+
+
+class FlashcardButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"flashcard:(?P<action>{ACTIONS}):(?P<reviews>\d{{1,6}}):{ID}",
+):
+    """Show a card's answer or grade it; `reviews` is how many reviews the card had when shown, so a second
+    click (or an old message) cannot grade it twice."""
+
+    def __init__(self, action: str, reviews: int, concept_id: str, label: str, style: discord.ButtonStyle) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=clip(label, 80), style=style, custom_id=f"flashcard:{action}:{reviews}:{concept_id}"
+            )
+        )
+        self.action, self.reviews, self.concept_id = action, reviews, concept_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> Self:
+        """Rebuild from the custom id (after a restart too)."""
+        return cls(match["action"], int(match["reviews"]), match["id"], item.label or "", item.style)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Turn the card over, or grade it and show the next one, in place."""
+        client = cast("ImmunoBot", interaction.client)
+        found = card_of(interaction, self.concept_id)
+        if found is None:
+            await interaction.response.send_message(MISSING, ephemeral=True)
+            return
+        glossary, card = found
+        flashcards = cast("FlashcardsCog", client.get_cog("Flashcards")).flashcards
+        now = client.clock.now()
+        user_id = interaction.user.id
+        if self.action == "show":
+            state = await flashcards.state(user_id, card)
+            if (state.reviews if state else 0) != self.reviews:
+                await interaction.response.send_message(
+                    "You have already reviewed this card since; run `/flashcards review` for the next one.",
+                    ephemeral=True,
+                )
+                return
+            today = await flashcards.today(user_id, now)
+            await interaction.response.edit_message(**back(glossary, card.concept_id, state, today, now))
+            return
+        graded = await flashcards.grade(user_id, card, Grade(self.action), self.reviews, now)
+        if graded is None:
+            await interaction.response.send_message(
+                "You already graded this card; only your first grade counts.", ephemeral=True
+            )
+            return
+        category = await flashcards.repository.review_filter(user_id, interaction.guild_id or 0)
+        position = await flashcards.position(
+            user_id, glossary, client.catalog.shipped, interaction.guild_id, now, category
+        )
+        await interaction.response.edit_message(**{"view": None, **front(glossary, position)})
+
+
+class FlashcardsCog(
+    commands.GroupCog, name="Flashcards", group_name="flashcards", group_description="Your own flashcards (private)"
+):
+    """Private reviews; everything is ephemeral."""
+
+    def __init__(self, bot: ImmunoBot) -> None:
+        self.bot = bot
+        self.flashcards = Flashcards(bot.store)
+        super().__init__()
+
+    async def _position(self, interaction: discord.Interaction, category_id: str | None) -> ReviewPosition:
+        return await self.flashcards.position(
+            interaction.user.id, glossary_for(interaction), self.bot.catalog.shipped, interaction.guild_id,
+            self.bot.clock.now(), category_id,
+        )  # fmt: skip
+
+    @app_commands.command(name="review", description="Review your due cards, privately, one at a time")
+    @app_commands.describe(category="Only this category, e.g. immunosuppressant (leave empty for every card)")
+    @app_commands.autocomplete(category=suggest_categories)
+    async def review(self, interaction: discord.Interaction, category: str | None = None) -> None:
+        """Show the first due card (of a category, if given)."""
+        glossary = glossary_for(interaction)
+        category_id: str | None = None
+        if category is not None and category.strip():
+            resolution = glossary.resolver.resolve(category, within=category_ids(glossary))
+            if resolution.match is None:
+                options = ", ".join(s.name for s in resolution.suggestions[:5])
+                hint = f" Did you mean: {options}?" if options else " Run `/category` to see them all."
+                await interaction.response.send_message(
+                    f"No category matches “{quoted(category)}”.{hint}", ephemeral=True
+                )
+                return
+            category_id = resolution.match.id
+        await self.flashcards.repository.set_review_filter(interaction.user.id, interaction.guild_id or 0, category_id)
+        position = await self._position(interaction, category_id)
+        await interaction.response.send_message(**front(glossary, position), ephemeral=True)
+
+    @app_commands.command(name="status", description="Your cards: due today, learned, total")
+    async def status(self, interaction: discord.Interaction) -> None:
+        """Show the user's deck status in this server."""
+        position = await self._position(interaction, None)
+        status = position.status
+        local = self.bot.clock.now().astimezone(ZoneInfo(position.timezone))
+        builder = EmbedBuilder("Your flashcards")
+        builder.field("Due today", str(status.due_today), inline=True)
+        builder.field("Learned", str(status.learned), inline=True)
+        builder.field("Total", str(status.total), inline=True)
+        if status.due_today == 0 and status.next_due is not None:
+            builder.field("Next due", f"{status.next_due:%a %d %b %Y}")
+        builder.footer(
+            f"Your day: {position.timezone} (it is {local:%a %d %b, %H:%M} there). Change it with /flashcards timezone."
+        )
+        await interaction.response.send_message(embed=builder.build(), ephemeral=True)
+
+    async def timezone_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Autocomplete IANA timezone names."""
+        return [app_commands.Choice(name=name, value=name) for name in suggest_timezones(current)]
+
+    @app_commands.command(name="timezone", description="The timezone your flashcard days follow")
+    @app_commands.describe(zone="e.g. Europe/London (pick from the list); leave empty to see yours")
+    @app_commands.autocomplete(zone=timezone_choices)
+    async def timezone(self, interaction: discord.Interaction, zone: str | None = None) -> None:
+        """Show or set the user's timezone (cards fall due at midnight there)."""
+        repository = self.flashcards.repository
+        if zone is None or not zone.strip():
+            current = await repository.timezone(interaction.user.id)
+            await interaction.response.send_message(
+                f"Your flashcard days follow **{current}**. Set another with `/flashcards timezone zone:`.",
+                ephemeral=True,
+            )
+            return
+        try:
+            name = parse_timezone(zone)
+        except ValueError as error:
+            await interaction.response.send_message(str(error), ephemeral=True)
+            return
+        now = self.bot.clock.now()
+        await repository.set_timezone(interaction.user.id, name, now)
+        local = now.astimezone(ZoneInfo(name))
+        await interaction.response.send_message(
+            f"Your flashcard days now follow **{name}**: cards fall due at midnight there "
+            f"(it is {local:%a %d %b, %H:%M} there now).",
+            ephemeral=True,
+        )
+
+
+async def setup(bot: ImmunoBot) -> None:
+    """Load the extension and its persistent buttons."""
+    bot.add_dynamic_items(FlashcardButton)
+    await bot.add_cog(FlashcardsCog(bot))

@@ -1,0 +1,164 @@
+"""/concept history: an entry's revisions in this server, newest first, paged with buttons, each with its diff."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Self
+
+import discord
+
+from bot.diff import FieldChange, Op, entry_changes
+from bot.models import Concept
+from bot.overlay import Revision
+from cogs._render import EmbedBuilder, clip, plain
+from cogs.moderation._access import NOT_MODERATOR, editor_for, is_moderator
+
+PAGE_SIZE = 3
+CHANGE_LIMIT = 900
+"""Characters of diff shown per revision (an embed field holds 1,024)."""
+
+LABELS = {"parent": "Category (parent)", "source": "Source", "stage": "Stage", "kind": "Kind"}
+
+
+def label(field: str) -> str:
+    """A field's name as moderators read it."""
+    return LABELS.get(field, field.capitalize())
+
+
+def render_words(words: Sequence[tuple[Op, str]], limit: int) -> str:
+    """Render a word diff: removed words struck through, added ones bold, cut to fit `limit` characters."""
+    marks = {"=": "{}", "-": "~~{}~~", "+": "**{}**"}
+    parts: list[str] = []
+    used = 0
+    for op, text in words:
+        room = limit - used - 1
+        part = "…" if op == "…" else ""
+        share = {"=": 120, "-": limit // 3}.get(op, room)  # removed and kept text leave room for the new text
+        budget = min(room, share) - 6  # the markers, and room for escapes added by `plain`
+        while op != "…" and budget >= 8:
+            part = marks[op].format(plain(clip(text, budget)))
+            if len(part) <= room:
+                break
+            budget //= 2
+        if not part or len(part) > room:
+            parts.append("…")
+            break
+        parts.append(part)
+        used += len(part) + 1
+    return " ".join(parts)
+
+
+def render_change(change: FieldChange, limit: int) -> str:
+    """One line (or paragraph) per changed field."""
+    name = label(change.field)
+    if change.words:
+        return f"{name}: {render_words(change.words, limit - len(name) - 2)}"
+    if change.added or change.removed:
+        items = [f"+ {plain(item)}" for item in change.added] + [f"− {plain(item)}" for item in change.removed]
+        return clip(f"{name}: {'; '.join(items)}", limit)
+    return clip(f"{name}: {plain(change.before or '')} → {plain(change.after or '')}", limit)
+
+
+def revision_summary(revision: Revision, before: Concept | None, was_hidden: bool) -> str:
+    """Who and why, then what changed against the state before it (the shipped entry for a first edit)."""
+    lines = [f"by <@{revision.author_id}>" + (f" — “{plain(clip(revision.reason, 200))}”" if revision.reason else "")]
+    if before is None:
+        lines.append(f"New entry: **{plain(revision.concept.name)}** — {plain(clip(revision.concept.summary, 200))}")
+    if revision.hidden != was_hidden:
+        lines.append("Hidden in this server." if revision.hidden else "Shown again in this server.")
+    changes = entry_changes(before, revision.concept) if before is not None else []
+    room = CHANGE_LIMIT - sum(len(line) + 1 for line in lines)
+    for change in changes:
+        if room < 40:
+            lines.append("…")
+            break
+        line = render_change(change, room)
+        lines.append(line)
+        room -= len(line) + 1
+    if before is not None and not changes and revision.hidden == was_hidden:
+        lines.append("The text did not change.")
+    return "\n".join(lines)
+
+
+def history_page(
+    concept: Concept, shipped: Concept | None, revisions: Sequence[Revision], page: int
+) -> tuple[discord.Embed, discord.ui.View | None]:
+    """One page of an entry's revisions (oldest first in `revisions`), newest first on the page."""
+    pages = max(1, -(-len(revisions) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    newest_first = list(reversed(range(len(revisions))))[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    origin = "Revision 0 is the shipped entry." if shipped is not None else "It was added in this server."
+    builder = EmbedBuilder(
+        f"History: {concept.name}", f"{len(revisions)} revision(s) in this server, newest first. {origin}"
+    )
+    for index in newest_first:
+        revision = revisions[index]
+        previous = revisions[index - 1] if index > 0 else None
+        before = previous.concept if previous else shipped
+        when = revision.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        builder.field(
+            f"Revision {revision.number} · {revision.action.past_tense} · {when}",
+            revision_summary(revision, before, previous.hidden if previous else False),
+        )
+    builder.footer(f"Page {page + 1} of {pages} · /concept revert term:… revision:N restores a revision as a new one")
+    if pages == 1:
+        return builder.build(), None
+    view = discord.ui.View(timeout=None)
+    view.add_item(HistoryPageButton(concept.id, page - 1, "◀ Newer", disabled=page == 0))
+    view.add_item(HistoryPageButton(concept.id, page + 1, "Older ▶", disabled=page >= pages - 1))
+    return builder.build(), view
+
+
+async def history_reply(interaction: discord.Interaction, concept: Concept, page: int) -> dict[str, Any] | str:
+    """The message for one page of an entry's history, or a sentence when it has none."""
+    assert interaction.guild_id is not None
+    editor = editor_for(interaction)
+    revisions = await editor.history(interaction.guild_id, concept.id)
+    if not revisions:
+        return f"“{plain(concept.name)}” has no changes in this server: it reads as shipped."
+    embed, view = history_page(concept, editor.catalog.shipped.get(concept.id), revisions, page)
+    return {"embed": embed, "view": view} if view else {"embed": embed}
+
+
+class HistoryPageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"concept-history:(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*):(?P<page>\d{1,4})",
+):
+    """Turn a history page in place; works after a restart, and only for this server's moderators."""
+
+    def __init__(self, concept_id: str, page: int, label: str, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"concept-history:{concept_id}:{max(page, 0)}",
+                disabled=disabled,
+            )
+        )
+        self.concept_id = concept_id
+        self.page = max(page, 0)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> Self:
+        """Rebuild the button from its custom id."""
+        return cls(match["id"], int(match["page"]), item.label or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Show the requested page, after checking the clicker moderates this server."""
+        if not await is_moderator(interaction):
+            await interaction.response.send_message(NOT_MODERATOR, ephemeral=True)
+            return
+        concept = editor_for(interaction).catalog.complete_view(interaction.guild_id).get(self.concept_id)
+        if concept is None:
+            await interaction.response.send_message(
+                "That entry is no longer in this server's glossary.", ephemeral=True
+            )
+            return
+        reply = await history_reply(interaction, concept, self.page)
+        if isinstance(reply, str):
+            await interaction.response.send_message(reply, ephemeral=True)
+            return
+        await interaction.response.edit_message(embed=reply["embed"], view=reply.get("view"))

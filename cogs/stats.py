@@ -1,0 +1,173 @@
+"""/leaderboard, /stats and /top: quiz scores and this week's most looked-up concepts, per server."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.glossary import Glossary
+from bot.scores import ScoreRepository, places, rank
+from cogs._components import ConceptButton, glossary_for
+from cogs._render import STUDY_NOTICE, EmbedBuilder
+from cogs.lookup import quoted
+
+if TYPE_CHECKING:
+    from bot.client import ImmunoBot
+
+PAGE_SIZE = 10
+WEEK = timedelta(days=7)
+PERIODS = {"week": "this week (last 7 days)", "all": "all time"}
+
+
+async def leaderboard_page(bot: ImmunoBot, guild_id: int, period: str, page: int) -> dict[str, Any] | None:
+    """One page of the guild's leaderboard with previous/next buttons; None when nobody has scored."""
+    since = bot.clock.now() - WEEK if period == "week" else None
+    ranked = rank(await ScoreRepository(bot.store).standings(guild_id, since))
+    if not ranked:
+        return None
+    pages = -(-len(ranked) // PAGE_SIZE)
+    page = min(max(page, 0), pages - 1)
+    lines = []
+    for entry in ranked[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
+        place = f"={entry.place}" if entry.tied else str(entry.place)
+        s = entry.standing
+        point = "point" if s.points == 1 else "points"
+        lines.append(f"**{place}.** {quoted(s.name, 40)} — {s.points} {point} ({s.answered} answered)")
+    builder = EmbedBuilder(f"Quiz leaderboard — {PERIODS[period]}", "\n".join(lines))
+    builder.footer(f"Page {page + 1} of {pages} · a point is a correct answer · = marks a shared place")
+    reply: dict[str, Any] = {"embed": builder.build()}
+    if pages > 1:
+        view = discord.ui.View(timeout=None)
+        view.add_item(LeaderboardPageButton(period, page - 1, "◀ Previous", disabled=page == 0))
+        view.add_item(LeaderboardPageButton(period, page + 1, "Next ▶", disabled=page >= pages - 1))
+        reply["view"] = view
+    return reply
+
+
+class LeaderboardPageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"leaderboard:(?P<period>week|all):(?P<page>\d{1,4})"
+):
+    """Turn a leaderboard's page in place (the standings are read afresh)."""
+
+    def __init__(self, period: str, page: int, label: str, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"leaderboard:{period}:{max(page, 0)}",
+                disabled=disabled,
+            )
+        )
+        self.period, self.page = period, max(page, 0)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> Self:
+        """Rebuild from the custom id."""
+        return cls(match["period"], int(match["page"]), item.label or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Show the requested page."""
+        bot = cast("ImmunoBot", interaction.client)
+        page = await leaderboard_page(bot, interaction.guild_id or 0, self.period, self.page)
+        if page is None:
+            await interaction.response.send_message("Nobody has scored in that period any more.", ephemeral=True)
+            return
+        await interaction.response.edit_message(**page)
+
+
+def category_name(glossary: Glossary, category_id: str | None) -> str:
+    """A category's name for /stats ("General" for entries outside any category)."""
+    if category_id is None:
+        return "General"
+    concept = glossary.get(category_id)
+    return concept.name if concept else category_id
+
+
+@app_commands.guild_only()
+class Stats(commands.Cog):
+    """Scores and usage."""
+
+    def __init__(self, bot: ImmunoBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="leaderboard", description="This server's quiz leaderboard")
+    @app_commands.describe(period="This week (last 7 days) or all time (default: week)")
+    async def leaderboard(self, interaction: discord.Interaction, period: Literal["week", "all"] = "week") -> None:
+        """Show the first page of the leaderboard."""
+        assert interaction.guild_id is not None
+        if period not in PERIODS:
+            await interaction.response.send_message("Choose week or all.", ephemeral=True)
+            return
+        page = await leaderboard_page(self.bot, interaction.guild_id, period, 0)
+        if page is None:
+            when = "this week" if period == "week" else "yet"
+            await interaction.response.send_message(
+                f"Nobody has answered a quiz question in this server {when}. Start a quiz with `/quiz start`.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_message(**page)
+
+    @app_commands.command(name="stats", description="Quiz statistics: answered, accuracy, best streak, weakest areas")
+    @app_commands.describe(member="Whose statistics (default: yours)")
+    async def stats(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
+        """Show a member's quiz statistics in this server."""
+        assert interaction.guild_id is not None
+        who = member or interaction.user
+        figures = await ScoreRepository(self.bot.store).member_stats(interaction.guild_id, who.id)
+        name = quoted(who.display_name, 40)
+        if figures.answered == 0:
+            await interaction.response.send_message(
+                f"{name} has not answered any quiz questions in this server yet. Start one with `/quiz start`.",
+                ephemeral=True,
+            )
+            return
+        glossary = glossary_for(interaction)
+        quizzes = "quiz" if figures.quizzes == 1 else "quizzes"
+        builder = EmbedBuilder(f"Quiz statistics: {name}")
+        builder.field("Answered", f"{figures.answered} (in {figures.quizzes} {quizzes})", inline=True)
+        builder.field("Accuracy", f"{figures.accuracy:.0%} ({figures.correct} correct)", inline=True)
+        builder.field("Best streak", f"{figures.best_streak} in a row (now {figures.current_streak})", inline=True)
+        weakest = "\n".join(
+            f"{category_name(glossary, c.category_id)} — {c.correct} of {c.answered} ({c.accuracy:.0%})"
+            for c in figures.weakest
+        )
+        builder.field("Weakest categories", weakest or "None: every answer so far was right.")
+        builder.footer(f"In this server only. {STUDY_NOTICE}")
+        await interaction.response.send_message(embed=builder.build())
+
+    @app_commands.command(name="top", description="The concepts looked up most in this server this week")
+    async def top(self, interaction: discord.Interaction) -> None:
+        """List this week's most looked-up concepts, with buttons to read the first few."""
+        assert interaction.guild_id is not None
+        glossary = glossary_for(interaction)
+        found = [t for t in await self.bot.usage.top(interaction.guild_id) if t.concept_id in glossary][:PAGE_SIZE]
+        if not found:
+            await interaction.response.send_message(
+                "Nobody has looked anything up with `/define` in this server this week.", ephemeral=True
+            )
+            return
+        lines = []
+        for (place, tied), item in zip(places([t.uses for t in found]), found, strict=True):
+            label = f"={place}" if tied else str(place)
+            lookups = "lookup" if item.uses == 1 else "lookups"
+            lines.append(f"**{label}.** {glossary.concepts[item.concept_id].name} — {item.uses} {lookups}")
+        builder = EmbedBuilder("Most looked up this week", "\n".join(lines))
+        builder.footer("/define lookups in this server over the last 7 days. Buttons show an entry to you only.")
+        view = discord.ui.View(timeout=None)
+        for item in found[:5]:
+            view.add_item(ConceptButton(item.concept_id, glossary.concepts[item.concept_id].name, public=False))
+        await interaction.response.send_message(embed=builder.build(), view=view)
+
+
+async def setup(bot: ImmunoBot) -> None:
+    """Load the extension and its persistent buttons."""
+    bot.add_dynamic_items(LeaderboardPageButton)
+    await bot.add_cog(Stats(bot))

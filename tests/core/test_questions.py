@@ -1,0 +1,169 @@
+"""Quiz question generation: the four kinds, fair distractors, blanked names, seeded and reproducible."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.daily import pool
+from bot.glossary import Glossary
+from bot.models import Kind
+from bot.questions import (
+    BLANK,
+    Mode,
+    QuestionKind,
+    QuizError,
+    blank_names,
+    distractors,
+    plan_quiz,
+    stage_subsets,
+)
+
+IMMUNOSUPPRESSANTS = {"azathioprine", "cyclophosphamide", "cyclosporine", "glucocorticoid", "mycophenolate-mofetil",
+                      "sirolimus", "tacrolimus"}  # fmt: skip
+PROTOCOL = "kidney-disease-immunotherapy-protocol"
+
+
+def test_same_seed_same_quiz_other_seed_other_quiz(glossary: Glossary) -> None:
+    """A quiz is a pure function of its seed (stored with the session), and seeds vary it."""
+    first = plan_quiz(glossary, mode=Mode.MIXED, category_id=None, count=10, seed=42)
+    again = plan_quiz(glossary, mode=Mode.MIXED, category_id=None, count=10, seed=42)
+    other = plan_quiz(glossary, mode=Mode.MIXED, category_id=None, count=10, seed=43)
+    assert first == again
+    assert first.questions != other.questions
+
+
+def test_definition_question_blanks_the_name_and_offers_siblings(glossary: Glossary) -> None:
+    """Definition → term: four names, the right one among them, distractors from the same category."""
+    plan = plan_quiz(glossary, mode=Mode.DEFINITION, category_id="immunosuppressant", count=5, seed=7)
+    for question in plan.questions:
+        concept = glossary.concepts[question.concept_id]
+        assert question.kind is QuestionKind.DEFINITION
+        assert len(question.options) == 4
+        assert len(set(question.options)) == 4
+        assert question.options[question.correct] == concept.name
+        assert set(question.options) <= {glossary.concepts[i].name for i in IMMUNOSUPPRESSANTS}
+        assert all(name.casefold() not in question.prompt.casefold() for name in concept.names if len(name) > 3)
+        assert question.category_id == "immunosuppressant"
+
+
+def test_term_question_offers_summaries_with_their_own_names_blanked(glossary: Glossary) -> None:
+    """Term → definition: four different summaries; the right one is the entry's."""
+    plan = plan_quiz(glossary, mode=Mode.TERM, category_id=None, count=20, seed=3)
+    for question in plan.questions:
+        concept = glossary.concepts[question.concept_id]
+        assert question.prompt == f"What is **{concept.name}**?"
+        assert len(set(question.options)) == len(question.options) >= 2
+        assert question.options[question.correct] == blank_names(concept.summary, concept.names)
+        assert not question.names_are_options
+
+
+def test_classification_questions_have_exactly_one_true_class(glossary: Glossary) -> None:
+    """An entry's class question offers one class it is in; the wrong ones are classes of its axes it is not in."""
+    plan = plan_quiz(glossary, mode=Mode.CLASSIFICATION, category_id=None, count=20, seed=11)
+    by_name = {c.name: c for c in glossary.concepts.values()}
+    kinds = set()
+    for question in plan.questions:
+        kinds.add(question.kind)
+        concept = glossary.concepts[question.concept_id]
+        options = [by_name[option] for option in question.options]
+        if question.kind is QuestionKind.CLASSIFICATION:
+            classes = set(concept.classification.values())
+            assert [o.id in classes for o in options].count(True) == 1
+            assert options[question.correct].id in classes
+            placed_axes = set(concept.classification)
+            assert all(o.axis in placed_axes for o in options)  # distractors from the same axes
+        else:
+            assert question.kind is QuestionKind.AXIS
+            assert all(o.kind is Kind.AXIS for o in options)
+            assert options[question.correct].id == concept.axis
+    assert kinds == {QuestionKind.CLASSIFICATION, QuestionKind.AXIS}
+
+
+def test_stage_questions_offer_orders_with_one_right(glossary: Glossary) -> None:
+    """Stages in order: the right order of the listed stages and three near misses, in a menu."""
+    stages = glossary.stages(PROTOCOL)
+    plan = plan_quiz(glossary, mode=Mode.STAGES, category_id=None, count=20, seed=5)
+    assert len(plan.questions) == len(stage_subsets(stages)) == 16
+    assert "Only 16 different questions" in plan.note
+    for question in plan.questions:
+        assert question.uses_select
+        assert len(set(question.options)) == len(question.options) == 4
+        listed = dict(line.removeprefix("**").split(".** ") for line in question.prompt.splitlines()[1:])
+        right = [listed[letter] for letter in question.options[question.correct].split(" → ")]
+        assert right == [stage.name for stage in stages if stage.name in right]
+        assert question.answer == " → ".join(right)
+
+
+def test_mixed_quiz_has_one_ordering_question_and_distinct_subjects(glossary: Glossary) -> None:
+    """Mixed mode: no entry asked twice, at most one stages question, several kinds."""
+    plan = plan_quiz(glossary, mode=Mode.MIXED, category_id=None, count=20, seed=9)
+    assert len(plan.questions) == 20
+    kinds = [q.kind for q in plan.questions]
+    assert kinds.count(QuestionKind.STAGES) == 1
+    subjects = [q.concept_id for q in plan.questions if q.kind is not QuestionKind.STAGES]
+    assert len(set(subjects)) == len(subjects) == 19
+    assert len(set(kinds)) >= 3
+
+
+def test_distractors_prefer_siblings_then_related(glossary: Glossary) -> None:
+    """Siblings first; never the entry's own ancestors or descendants (too close to be fair)."""
+    import random
+
+    tacrolimus = glossary.concepts["tacrolimus"]
+    picked = distractors(glossary, tacrolimus, random.Random(1))
+    assert {c.id for c in picked} <= IMMUNOSUPPRESSANTS - {"tacrolimus"}
+    antibody = glossary.concepts["antibody"]
+    picked = distractors(glossary, antibody, random.Random(1))
+    assert not {c.id for c in picked} & {"monoclonal-antibody", "polyclonal-antibody", "molecular-therapy"}
+    assert all(c.parent == "molecular-therapy" for c in picked)
+
+
+def test_blank_names_handles_plurals_and_word_edges() -> None:
+    """Names and simple plurals are blanked as whole words only."""
+    text = "Antibodies bind; an antibody is not an antibody-like antibodyish thing. MMF and MMFs."
+    assert blank_names(text, ["antibody", "MMF", "a"]) == (
+        f"{BLANK} bind; an {BLANK} is not an {BLANK}-like antibodyish thing. {BLANK} and {BLANK}."
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "category", "message"),
+    [
+        (Mode.STAGES, "immunosuppressant", "no protocol stages in Immunosuppressant"),
+        (Mode.CLASSIFICATION, PROTOCOL, "nothing in Kidney-disease immunotherapy protocol to classify"),
+        (Mode.MIXED, "not-an-entry", "not in this server's glossary"),
+    ],
+)
+def test_impossible_quizzes_say_what_to_change(glossary: Glossary, mode: Mode, category: str, message: str) -> None:
+    """A mode the category cannot make, or an unknown category, is a QuizError with a usable message."""
+    with pytest.raises(QuizError, match=message):
+        plan_quiz(glossary, mode=mode, category_id=category, count=5, seed=1)
+
+
+@pytest.mark.parametrize("count", [4, 21, 0])
+def test_question_count_is_five_to_twenty(glossary: Glossary, count: int) -> None:
+    """Outside 5–20 is refused (Discord enforces it too; the core does not rely on that)."""
+    with pytest.raises(QuizError, match="5 to 20 questions"):
+        plan_quiz(glossary, mode=Mode.MIXED, category_id=None, count=count, seed=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**48),
+    mode=st.sampled_from(list(Mode)),
+    category=st.sampled_from([None, "immunosuppressant", "cell-therapy", "molecular-therapy", "activity-axis"]),
+)
+def test_any_seed_gives_valid_questions(glossary: Glossary, seed: int, mode: Mode, category: str | None) -> None:
+    """Whatever the seed: the right answer is among distinct options, and every subject is in the category."""
+    try:
+        plan = plan_quiz(glossary, mode=mode, category_id=category, count=10, seed=seed)
+    except QuizError:
+        assert mode in (Mode.STAGES, Mode.CLASSIFICATION)
+        return
+    allowed = set(pool(glossary, [category] if category else [])) | {PROTOCOL}
+    for question in plan.questions:
+        assert 0 <= question.correct < len(question.options)
+        assert len(set(question.options)) == len(question.options) >= 2
+        assert question.concept_id in allowed

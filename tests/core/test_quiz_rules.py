@@ -1,0 +1,268 @@
+"""Quiz scoring rules: the hub with a recording presenter, a real database and a manual clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.glossary import Glossary
+from bot.questions import Mode, plan_quiz
+from bot.quiz import CloseReason, Outcome, QuizHub, QuizRequest, Round, RoundResult, Session
+from bot.scores import CategoryScore, ScoreRepository, Standing, places, rank, streaks, weakest
+from bot.store import Store
+
+T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+class RecordingPresenter:
+    """Remembers what the hub asked to show."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+        self.revealed: list[RoundResult] = []
+        self.finished: list[list[Standing]] = []
+        self.ended: list[tuple[int, int]] = []
+        self.changed = asyncio.Event()
+
+    async def ask(self, session: Session, round_: Round) -> int:
+        self.asked.append(round_.number)
+        self.changed.set()
+        return 1000 + round_.number
+
+    async def reveal(self, session: Session, result: RoundResult) -> None:
+        self.revealed.append(result)
+        self.changed.set()
+
+    async def finish(self, session: Session, standings: Sequence[Standing]) -> None:
+        self.finished.append(list(standings))
+        self.changed.set()
+
+    async def ended_(self, channel_id: int, message_id: int) -> None:  # pragma: no cover - not called by the hub
+        self.ended.append((channel_id, message_id))
+
+
+async def settle(condition: Callable[[], object], what: str) -> None:
+    """Let the hub's task and the database thread work until `condition()` holds (time itself is manual)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.001)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh, migrated database."""
+    async with await Store.open(tmp_path / "quiz.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+async def make_hub(store: Store) -> AsyncIterator[Callable[..., QuizHub]]:
+    """Make hubs on the test's database; each is shut down before the database closes."""
+    made: list[QuizHub] = []
+
+    def make(presenter: RecordingPresenter, clock: ManualClock) -> QuizHub:
+        made.append(QuizHub(store, presenter, clock))
+        return made[-1]
+
+    yield make
+    for hub in made:
+        await hub.shutdown()
+
+
+def request(channel_id: int = 10, seconds: int = 20) -> QuizRequest:
+    """A quiz request in guild 1."""
+    return QuizRequest(1, channel_id, 100, "starter", Mode.DEFINITION, None, seconds, 7)
+
+
+async def start(hub: QuizHub, glossary: Glossary, count: int = 5, channel_id: int = 10) -> Session:
+    """Start a quiz and show its first question."""
+    plan = plan_quiz(glossary, mode=Mode.DEFINITION, category_id=None, count=count, seed=7)
+    session = await hub.start(request(channel_id), plan.questions)
+    assert session is not None
+    await hub.begin(session, 1001)
+    return session
+
+
+async def test_first_answer_counts_and_the_first_question_waits_for_its_time(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """Duplicates and second thoughts are refused; question 1 stays open until its deadline even if all answered."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    session = await start(hub, glossary)
+    right = session.current.question.correct
+    wrong = (right + 1) % 4
+    assert (await hub.answer(session.id, 1, 1, "a", right)).outcome is Outcome.ACCEPTED
+    assert (await hub.answer(session.id, 1, 1, "a", wrong)).outcome is Outcome.DUPLICATE
+    assert (await hub.answer(session.id, 1, 2, "b", wrong)).outcome is Outcome.ACCEPTED
+    assert (await hub.answer(session.id, 1, 3, "c", 9)).outcome is Outcome.INVALID
+    assert not session.current.closed
+    clock.advance(timedelta(seconds=19))
+    await asyncio.sleep(0)
+    assert presenter.revealed == []
+    clock.advance(timedelta(seconds=1))
+    await settle(lambda: presenter.asked == [2], "question 2")
+    result = presenter.revealed[0]
+    assert (result.right, result.wrong, result.reason) == (("a",), ("b",), CloseReason.TIMEOUT)
+    assert (await hub.answer(session.id, 1, 3, "c", right)).outcome is Outcome.TOO_LATE
+    assert await store.fetch_all("SELECT user_id, correct FROM quiz_answers ORDER BY user_id") == [(1, 1), (2, 0)]
+
+
+async def test_later_questions_close_when_everyone_who_joined_answered(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """From question 2 the last awaited answer closes it at once; a newcomer joins and is then awaited too."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    session = await start(hub, glossary)
+    await hub.answer(session.id, 1, 1, "a", 0)
+    clock.advance(timedelta(seconds=20))
+    await settle(lambda: presenter.asked == [2], "question 2")
+    assert (await hub.answer(session.id, 2, 2, "newcomer", 0)).outcome is Outcome.ACCEPTED  # now a and b are awaited
+    closing = await hub.answer(session.id, 2, 1, "a", 0)
+    assert closing.outcome is Outcome.CLOSED_IT
+    assert closing.closed is not None
+    assert closing.closed.reason is CloseReason.ANSWERED
+    await settle(lambda: presenter.asked == [2, 3], "question 3")
+    assert len(presenter.revealed) == 1  # question 2 was revealed by the click's own reply, not by the presenter
+
+
+async def test_last_question_finishes_with_standings(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """After the last question the quiz is finished, with standings computed from the answers."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    session = await start(hub, glossary, count=5)
+    for number in range(1, 6):
+        correct = session.current.question.correct
+        await hub.answer(session.id, number, 1, "a", correct)
+        if number == 1:
+            clock.advance(timedelta(seconds=20))
+        await settle(lambda n=number: len(presenter.asked) >= min(n, 4), f"after question {number}")
+    await settle(lambda: presenter.finished, "the end")
+    assert presenter.finished == [[Standing(1, "a", 5, 5)]]
+    assert await store.fetch_all("SELECT status FROM quiz_sessions") == [("finished",)]
+    assert hub.running(10) is None
+    assert (await hub.answer(session.id, 5, 1, "a", 0)).outcome is Outcome.ENDED
+
+
+async def test_one_quiz_per_channel(store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]) -> None:
+    """A second start in the same channel is refused, in memory and by the database's unique index."""
+    hub = make_hub(RecordingPresenter(), ManualClock(T0))
+    plan = plan_quiz(glossary, mode=Mode.DEFINITION, category_id=None, count=5, seed=1)
+    first, second, elsewhere = await asyncio.gather(
+        hub.start(request(10), plan.questions), hub.start(request(10), plan.questions),
+        hub.start(request(11), plan.questions),
+    )  # fmt: skip
+    assert first is not None
+    assert second is None
+    assert elsewhere is not None
+    with pytest.raises(Exception, match="UNIQUE"):
+        await make_hub(RecordingPresenter(), ManualClock(T0)).start(request(10), plan.questions)
+
+
+async def test_answer_racing_the_timeout_is_counted_once_or_not_at_all(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """Answers arriving as the timer closes the question: each is either counted (and shown) or refused."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    session = await start(hub, glossary)
+    clock.advance(timedelta(seconds=20))  # the timer task is now due to close question 1
+    outcomes = await asyncio.gather(*(hub.answer(session.id, 1, user, f"u{user}", 0) for user in range(1, 30)))
+    await settle(lambda: presenter.revealed, "the reveal")
+    counted = {user for user, result in zip(range(1, 30), outcomes, strict=True) if result.outcome is Outcome.ACCEPTED}
+    refused = {r.outcome for r in outcomes} - {Outcome.ACCEPTED}
+    assert refused <= {Outcome.TOO_LATE}
+    stored = {row[0] for row in await store.fetch_all("SELECT user_id FROM quiz_answers")}
+    assert stored == counted
+    assert len(presenter.revealed[0].right) + len(presenter.revealed[0].wrong) == len(counted)
+
+
+async def test_stop_and_shutdown_end_quizzes_and_keep_points(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """Stop closes the open question and returns standings; shutdown interrupts the rest; recovery has nothing left."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    first = await start(hub, glossary, channel_id=10)
+    await start(hub, glossary, channel_id=11)
+    await hub.answer(first.id, 1, 1, "a", first.current.question.correct)
+    stopped = await hub.stop(10, 100)
+    assert stopped is not None
+    result, standings = stopped
+    assert result is not None
+    assert result.reason is CloseReason.STOPPED
+    assert standings == [Standing(1, "a", 1, 1)]
+    assert await hub.stop(10, 100) is None
+    assert await hub.shutdown() == [(11, 1001)]
+    assert await store.fetch_all("SELECT channel_id, status FROM quiz_sessions ORDER BY id") == [
+        (10, "stopped"), (11, "interrupted"),
+    ]  # fmt: skip
+    assert await make_hub(presenter, clock).recover() == []
+
+
+async def test_killed_mid_round_recovers_without_losing_or_doubling(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """The process dies with a question open: at the next start the quiz is interrupted and its answers stay."""
+    clock = ManualClock(T0)
+    hub = make_hub(RecordingPresenter(), clock)
+    session = await start(hub, glossary)
+    await hub.answer(session.id, 1, 1, "a", session.current.question.correct)
+    assert session.task is not None
+    session.task.cancel()  # killed: nothing else is written
+    restarted = make_hub(RecordingPresenter(), clock)
+    assert await restarted.recover() == [(10, 1001)]
+    assert await restarted.recover() == []
+    assert await store.fetch_all("SELECT status FROM quiz_sessions") == [("interrupted",)]
+    assert await store.fetch_all("SELECT close_reason FROM quiz_rounds") == [("restart",)]
+    assert await ScoreRepository(store).standings(1) == [Standing(1, "a", 1, 1)]
+    assert (await restarted.answer(session.id, 1, 2, "b", 0)).outcome is Outcome.ENDED
+
+
+async def test_round_time_setting_keeps_other_settings(store: Store, make_hub: Callable[..., QuizHub]) -> None:
+    """The guild's question time lives in its settings JSON next to other features' keys."""
+    hub = make_hub(RecordingPresenter(), ManualClock(T0))
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (1, '{\"other\": 1}', 'x')"
+        )
+    assert await hub.repository.round_seconds(1) == 20
+    await hub.repository.set_round_seconds(1, 45, T0)
+    await hub.repository.set_round_seconds(2, 15, T0)
+    assert (await hub.repository.round_seconds(1), await hub.repository.round_seconds(2)) == (45, 15)
+    rows = await store.fetch_all("SELECT json_extract(settings, '$.other') FROM guild_settings WHERE guild_id = 1")
+    assert rows == [(1,)]
+
+
+def test_places_share_ties() -> None:
+    """Competition ranking: equal scores share a place and the next place skips."""
+    assert places([5, 4, 4, 2, 2, 2, 1]) == [(1, False), (2, True), (2, True), (4, True), (4, True), (4, True),
+                                             (7, False)]  # fmt: skip
+    assert places([]) == []
+
+
+def test_rank_orders_points_then_name_then_id() -> None:
+    """Ties are listed by name (case-insensitively) then id, so the order never flickers."""
+    ranked = rank([Standing(3, "bob", 2, 4), Standing(1, "Alice", 2, 2), Standing(2, "carol", 3, 3),
+                   Standing(4, "alice", 2, 5)])  # fmt: skip
+    assert [(r.place, r.tied, r.standing.user_id) for r in ranked] == [(1, False, 2), (2, True, 1), (2, True, 4),
+                                                                        (2, True, 3)]  # fmt: skip
+
+
+def test_streaks_and_weakest_categories() -> None:
+    """Best and current runs of right answers; categories with misses, worst first."""
+    assert streaks([True, True, False, True, True, True, False]) == (3, 0)
+    assert streaks([]) == (0, 0)
+    scores = [CategoryScore("a", 4, 4), CategoryScore("b", 4, 2), CategoryScore("c", 2, 1), CategoryScore(None, 3, 0)]
+    assert [c.category_id for c in weakest(scores)] == [None, "b", "c"]

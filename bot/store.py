@@ -7,11 +7,13 @@ in its own transaction, the schema version kept in `PRAGMA user_version`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +91,21 @@ def _content_hash(payload: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+async def _to_completion(statement: Awaitable[object]) -> None:
+    """Await a transaction-control statement even if our task is cancelled meanwhile.
+
+    The statement runs in aiosqlite's thread whatever happens to the awaiting task; returning before it has
+    finished would let the next BEGIN meet a transaction still open ("cannot start a transaction within a
+    transaction"). The cancellation is re-raised once the statement is done.
+    """
+    task = asyncio.ensure_future(statement)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})
+        raise
+
+
 def utc_now() -> str:
     """Return the current time as an ISO string, timezone-aware."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -138,13 +155,14 @@ class Store:
         Transactions are serialised by a lock, because every task shares the one connection.
         """
         async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                await _to_completion(self._db.execute("BEGIN IMMEDIATE"))
                 yield self._db
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # no transaction to roll back if BEGIN itself failed
+                    await _to_completion(self._db.execute("ROLLBACK"))
                 raise
-            await self._db.execute("COMMIT")
+            await _to_completion(self._db.execute("COMMIT"))
 
     async def schema_version(self) -> int:
         """Return the schema version recorded in the database."""

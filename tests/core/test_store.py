@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,3 +107,34 @@ async def test_failed_transaction_writes_nothing(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError):
             await write_then_fail()
         assert await store.get_meta("a") is None
+
+
+async def test_cancelled_transaction_leaves_the_connection_usable(tmp_path: Path) -> None:
+    """A task cancelled inside a transaction rolls it back; the next transaction starts cleanly."""
+    import asyncio
+
+    async with await Store.open(tmp_path / "c.db") as store:
+        started = asyncio.Event()
+
+        async def slow_writer() -> None:
+            async with store.transaction() as db:
+                await db.execute("INSERT INTO bot_meta (key, value) VALUES ('slow', '1')")
+                started.set()
+                await asyncio.sleep(10)
+
+        task = asyncio.create_task(slow_writer())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await store.set_meta("after", "ok")
+        assert await store.get_meta("after") == "ok"
+        assert await store.get_meta("slow") is None
+        for _ in range(20):  # cancellations landing on BEGIN or COMMIT themselves
+            racing = asyncio.create_task(store.set_meta("race", "x"))
+            await asyncio.sleep(0)
+            racing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await racing
+        await store.set_meta("final", "ok")
+        assert await store.get_meta("final") == "ok"

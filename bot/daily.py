@@ -16,18 +16,16 @@ import json
 import logging
 import random
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from bot.clock import Clock
 from bot.glossary import Glossary
-from bot.models import Kind
 from bot.store import Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -92,27 +90,6 @@ def parse_post_time(text: str) -> time:
     raise ValueError(f"“{text.strip()[:20]}” is not a time. Use 24-hour HH:MM, for example 08:00 or 19:30.")
 
 
-def timezone_names() -> list[str]:
-    """Every IANA timezone name the machine knows (tzdata is a dependency, so this is never empty)."""
-    return sorted(available_timezones())
-
-
-def parse_timezone(text: str) -> str:
-    """Return the canonical IANA name for `text` (case-insensitive); raise ValueError naming what to do."""
-    wanted = text.strip()
-    by_folded = {name.casefold(): name for name in available_timezones()}
-    name = by_folded.get(wanted.casefold().replace(" ", "_"))
-    if name is None:
-        raise ValueError(
-            f"“{wanted[:40]}” is not a timezone I know. Pick one from the list as you type, e.g. Europe/London."
-        )
-    try:
-        ZoneInfo(name)
-    except ZoneInfoNotFoundError as error:  # listed but not loadable: treat as unknown
-        raise ValueError(f"The timezone {name} cannot be loaded on this machine.") from error
-    return name
-
-
 def next_due(schedule: DailySchedule, now: datetime, last_day: date | None) -> datetime:
     """When this guild should post next, given the last local day it has a post for.
 
@@ -123,22 +100,6 @@ def next_due(schedule: DailySchedule, now: datetime, last_day: date | None) -> d
     if (last_day is not None and last_day >= today) or schedule.post_moment(today) < schedule.active_since:
         return schedule.post_moment(today + timedelta(days=1))
     return schedule.post_moment(today)
-
-
-def pool(glossary: Glossary, categories: Iterable[str]) -> list[str]:
-    """The concept ids a guild's daily posts draw from: everything but the axes, or the chosen categories."""
-    wanted = list(categories)
-    if not wanted:
-        return sorted(c.id for c in glossary.concepts.values() if c.kind is not Kind.AXIS)
-    chosen: set[str] = set()
-    frontier = [concept_id for concept_id in wanted if concept_id in glossary]
-    while frontier:
-        current = frontier.pop()
-        for member in glossary.members(current):
-            if member.id not in chosen:
-                chosen.add(member.id)
-                frontier.append(member.id)
-    return sorted(chosen)
 
 
 class PostError(Exception):
@@ -502,7 +463,7 @@ class DailyScheduler:
     async def _post(self, schedule: DailySchedule, day: date) -> str:
         """Post for `day` exactly once: claim, check for an earlier attempt's message, send, record."""
         glossary = self._glossary_for(schedule.guild_id)
-        claimed = await self._repository.claim_day(schedule, day, pool(glossary, schedule.categories))
+        claimed = await self._repository.claim_day(schedule, day, glossary.pool(schedule.categories))
         if claimed is None:
             existing = await self._repository.post(schedule.guild_id, day)
             return "already" if existing is not None else "empty"

@@ -32,6 +32,7 @@ ID_LENGTH = 48
 ADDED_SOURCE = Source(
     document=EDITORIAL, editorial="Added by this server's moderators; not taken from the source documents."
 )
+GONE = "That entry is no longer in this server's glossary."
 STALE = "changed since you opened it"
 
 
@@ -189,7 +190,7 @@ class ConceptEditor:
         async with self._locks[guild_id]:
             current = self.catalog.complete_view(guild_id).get(concept_id)
             if current is None:
-                return Refused("That entry is no longer in this server's glossary.")
+                return Refused(GONE)
             revision = self.catalog.overlay(guild_id).get(concept_id)
             number = revision.number if revision else 0
             if number != base:
@@ -215,7 +216,7 @@ class ConceptEditor:
         async with self._locks[guild_id]:
             current = self.catalog.complete_view(guild_id).get(concept_id)
             if current is None:
-                return Refused("That entry is no longer in this server's glossary.")
+                return Refused(GONE)
             wanted = {key for key in lookup_keys(alias) if key}
             same = next((name for name in current.names if wanted & set(lookup_keys(name))), None)
             if same is not None:
@@ -231,7 +232,7 @@ class ConceptEditor:
         async with self._locks[guild_id]:
             current = self.catalog.complete_view(guild_id).get(concept_id)
             if current is None:
-                return Refused("That entry is no longer in this server's glossary.")
+                return Refused(GONE)
             match = next((a for a in current.aliases if a == alias.strip()), None)
             if match is None:
                 key = normalise(alias)
@@ -261,7 +262,7 @@ class ConceptEditor:
         async with self._locks[guild_id]:
             current = self.catalog.complete_view(guild_id).get(concept_id)
             if current is None:
-                return Refused("That entry is no longer in this server's glossary.")
+                return Refused(GONE)
             revision = self.catalog.overlay(guild_id).get(concept_id)
             if (revision.hidden if revision else False) == hidden:
                 state = "hidden" if hidden else "not hidden"
@@ -276,7 +277,7 @@ class ConceptEditor:
         async with self._locks[guild_id]:
             current = self.catalog.complete_view(guild_id).get(concept_id)
             if current is None:
-                return Refused("That entry is no longer in this server's glossary.")
+                return Refused(GONE)
             history = await self.repository.history(guild_id, concept_id)
             shipped = self.catalog.shipped.get(concept_id)
             if target == 0 and shipped is not None:

@@ -25,7 +25,6 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.daily import pool
 from bot.glossary import Glossary
 from bot.store import Store
 
@@ -105,7 +104,7 @@ def local_day(moment: datetime, timezone: str) -> date:
 
 def deck(view: Glossary, shipped: Glossary, guild_id: int | None, category_id: str | None = None) -> list[Card]:
     """The cards a user has in a guild (or in DMs): every entry but the axes, or one category's entries."""
-    ids = pool(view, [category_id] if category_id else [])
+    ids = view.pool([category_id] if category_id else [])
     return [Card(0 if concept_id in shipped or guild_id is None else guild_id, concept_id) for concept_id in ids]
 
 

@@ -126,6 +126,22 @@ class Glossary:
             return []
         return [self.concepts[other] for other in concept.related if other in self.concepts]
 
+    def pool(self, categories: Iterable[str] = ()) -> list[str]:
+        """Ids to draw from (daily posts, quizzes, flashcards): everything but the axes, or what falls under the
+        given categories, transitively (sub-categories' members included)."""
+        wanted = list(categories)
+        if not wanted:
+            return sorted(c.id for c in self.concepts.values() if c.kind is not Kind.AXIS)
+        chosen: set[str] = set()
+        frontier = [concept_id for concept_id in wanted if concept_id in self.concepts]
+        while frontier:
+            current = frontier.pop()
+            for member in self.members(current):
+                if member.id not in chosen:
+                    chosen.add(member.id)
+                    frontier.append(member.id)
+        return sorted(chosen)
+
     def lookup_many(self, concept_ids: Sequence[str]) -> list[Concept]:
         """Return the concepts for the ids that exist, in the given order."""
         return [self.concepts[i] for i in concept_ids if i in self.concepts]

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.daily import pool
 from bot.glossary import Glossary
 from bot.models import Concept, Kind
 
@@ -292,7 +291,7 @@ def plan_quiz(glossary: Glossary, *, mode: Mode, category_id: str | None, count:
     if category_id is not None and category_id not in glossary:
         raise QuizError("That category is not in this server's glossary. Pick one from the list as you type.")
     rng = random.Random(seed)
-    subjects = sorted(pool(glossary, [category_id] if category_id else []))
+    subjects = sorted(glossary.pool([category_id] if category_id else []))
     where = f" in {glossary.concepts[category_id].name}" if category_id else ""
     protocols = _in_scope_protocols(glossary, set(subjects), category_id)
     questions: list[Question] = []

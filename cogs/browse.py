@@ -108,6 +108,17 @@ def category_ids(glossary: Glossary) -> set[str]:
     return {concept_id for concept_id in glossary.concepts if glossary.is_category(concept_id)}
 
 
+def resolve_category(glossary: Glossary, text: str) -> Concept | str:
+    """The category `text` clearly names, or a sentence telling the user what to try instead."""
+    resolution = glossary.resolver.resolve(text, within=category_ids(glossary))
+    concept = glossary.get(resolution.match.id) if resolution.match else None
+    if concept is not None:
+        return concept
+    options = ", ".join(s.name for s in resolution.suggestions[:5])
+    hint = f" Did you mean: {options}?" if options else " Run `/category` to see them all."
+    return f"No category matches “{quoted(text)}”.{hint}"
+
+
 def stage_ids(glossary: Glossary) -> set[str]:
     """Ids of the protocol's stages."""
     return {concept.id for concept in glossary.stages(PROTOCOL_ID)}
@@ -157,13 +168,11 @@ class Browse(commands.Cog):
             note = f"*{plain(concept.name)} is an entry in this category.*\n\n"
             concept = parent
         if concept is None:
-            categories = glossary.resolver.resolve(name, within=category_ids(glossary))
-            concept = glossary.get(categories.match.id) if categories.match else None
-            if concept is None:
-                options = [s.name for s in categories.suggestions][:5]
-                hint = f" Did you mean: {', '.join(options)}?" if options else " Run `/category` to see them all."
-                await interaction.response.send_message(f"No category matches “{quoted(name)}”.{hint}", ephemeral=True)
+            category = resolve_category(glossary, name)
+            if isinstance(category, str):
+                await interaction.response.send_message(category, ephemeral=True)
                 return
+            concept = category
         embed, view = category_page(glossary, concept, 0, note=note)
         await interaction.response.send_message(embed=embed, **({"view": view} if view else {}))
 

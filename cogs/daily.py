@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 from discord.ext import commands
-from rapidfuzz import fuzz, process, utils
 
 from bot.daily import (
     DailyRepository,
@@ -20,14 +19,12 @@ from bot.daily import (
     DailyState,
     PostError,
     parse_post_time,
-    parse_timezone,
-    timezone_names,
 )
 from bot.glossary import Glossary
+from bot.timezones import parse_timezone, suggest_timezones
 from cogs._components import ConceptButton, RelatedSelect, glossary_for
 from cogs._render import COLOUR, STUDY_NOTICE, WARNING_COLOUR, EmbedBuilder, choice_label, clip, source_text
-from cogs.browse import category_ids
-from cogs.lookup import quoted
+from cogs.browse import category_ids, resolve_category
 
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
@@ -35,10 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MARKER = "Concept of the day"
-COMMON_TIMEZONES = (
-    "UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago", "America/Los_Angeles",
-    "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney",
-)  # fmt: skip
 REQUIRED = {
     "view_channel": "View Channel",
     "send_messages": "Send Messages",
@@ -184,13 +177,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
 
     async def timezone_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Autocomplete IANA timezone names, common ones first when nothing is typed."""
-        names = timezone_names()
-        if not current.strip():
-            picks = list(COMMON_TIMEZONES)
-        else:
-            found = process.extract(current, names, scorer=fuzz.WRatio, processor=utils.default_process, limit=25)
-            picks = [name for name, _, _ in found]
-        return [app_commands.Choice(name=name, value=name) for name in picks]
+        return [app_commands.Choice(name=name, value=name) for name in suggest_timezones(current)]
 
     async def category_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Autocomplete the last of the comma-separated categories, in the resolver's ranking."""
@@ -255,20 +242,15 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
     def _categories(self, glossary: Glossary, text: str | None) -> tuple[str, ...]:
         if text is None or not text.strip() or text.strip().casefold() == "all":
             return ()
-        allowed = category_ids(glossary)
         chosen: list[str] = []
         for part in (piece.strip() for piece in text.split(",")):
             if not part:
                 continue
-            resolution = glossary.resolver.resolve(part, within=allowed)
-            if resolution.match is None:
-                hint = ", ".join(s.name for s in resolution.suggestions[:3])
-                raise ValueError(
-                    f"“{quoted(part, 60)}” is not a category."
-                    + (f" Did you mean: {hint}?" if hint else " See `/category` for the list.")
-                )
-            if resolution.match.id not in chosen:
-                chosen.append(resolution.match.id)
+            found = resolve_category(glossary, part)
+            if isinstance(found, str):
+                raise ValueError(found)
+            if found.id not in chosen:
+                chosen.append(found.id)
         return tuple(chosen)
 
     def _status_embed(self, schedule: DailySchedule, title: str) -> discord.Embed:

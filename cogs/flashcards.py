@@ -10,15 +10,13 @@ from zoneinfo import ZoneInfo
 import discord
 from discord import app_commands
 from discord.ext import commands
-from rapidfuzz import fuzz, process, utils
 
-from bot.daily import parse_timezone, timezone_names
 from bot.flashcards import Card, CardState, Flashcards, Grade, ReviewPosition, sm2
 from bot.glossary import Glossary
+from bot.timezones import parse_timezone, suggest_timezones
 from cogs._components import ID, MISSING, glossary_for
 from cogs._render import STUDY_NOTICE, EmbedBuilder, clip
-from cogs.browse import category_ids, suggest_categories
-from cogs.lookup import quoted
+from cogs.browse import resolve_category, suggest_categories
 
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
@@ -30,16 +28,6 @@ GRADE_STYLES = {
     Grade.GOOD: discord.ButtonStyle.primary,
     Grade.EASY: discord.ButtonStyle.success,
 }
-COMMON_TIMEZONES = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles",
-                    "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland")  # fmt: skip
-
-
-def suggest_timezones(current: str) -> list[str]:
-    """Timezone names for autocomplete: common ones when nothing is typed, else the closest matches."""
-    if not current.strip():
-        return list(COMMON_TIMEZONES)
-    found = process.extract(current, timezone_names(), scorer=fuzz.WRatio, processor=utils.default_process, limit=25)
-    return [name for name, _, _ in found]
 
 
 def card_of(interaction: discord.Interaction, concept_id: str) -> tuple[Glossary, Card] | None:
@@ -179,15 +167,11 @@ class FlashcardsCog(
         glossary = glossary_for(interaction)
         category_id: str | None = None
         if category is not None and category.strip():
-            resolution = glossary.resolver.resolve(category, within=category_ids(glossary))
-            if resolution.match is None:
-                options = ", ".join(s.name for s in resolution.suggestions[:5])
-                hint = f" Did you mean: {options}?" if options else " Run `/category` to see them all."
-                await interaction.response.send_message(
-                    f"No category matches “{quoted(category)}”.{hint}", ephemeral=True
-                )
+            found = resolve_category(glossary, category)
+            if isinstance(found, str):
+                await interaction.response.send_message(found, ephemeral=True)
                 return
-            category_id = resolution.match.id
+            category_id = found.id
         await self.flashcards.repository.set_review_filter(interaction.user.id, interaction.guild_id or 0, category_id)
         position = await self._position(interaction, category_id)
         await interaction.response.send_message(**front(glossary, position), ephemeral=True)

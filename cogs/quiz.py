@@ -30,7 +30,7 @@ from bot.quiz import (
 from bot.scores import Standing, rank
 from cogs._components import glossary_for
 from cogs._render import STUDY_NOTICE, EmbedBuilder, clip
-from cogs.browse import category_ids, suggest_categories
+from cogs.browse import resolve_category, suggest_categories
 from cogs.lookup import quoted
 
 if TYPE_CHECKING:
@@ -354,15 +354,11 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         glossary = glossary_for(interaction)
         category_id: str | None = None
         if category is not None and category.strip():
-            resolution = glossary.resolver.resolve(category, within=category_ids(glossary))
-            if resolution.match is None:
-                options = ", ".join(s.name for s in resolution.suggestions[:5])
-                hint = f" Did you mean: {options}?" if options else " Run `/category` to see them all."
-                await interaction.response.send_message(
-                    f"No category matches “{quoted(category)}”.{hint}", ephemeral=True
-                )
+            found = resolve_category(glossary, category)
+            if isinstance(found, str):
+                await interaction.response.send_message(found, ephemeral=True)
                 return
-            category_id = resolution.match.id
+            category_id = found.id
         try:
             chosen = Mode(mode)
         except ValueError:

@@ -38,8 +38,8 @@ from cogs.moderation._forms import (
 from cogs.moderation._history import history_reply
 from cogs.moderation._replies import MESSAGE_LIMIT, audit_line, chunks, count_entries, refusal_text, reply, saved_text
 from cogs.moderation._terms import (
+    entry_or_reply,
     moderated_view,
-    resolve_term,
     suggest_aliases,
     suggest_entries,
     suggest_hidden,
@@ -149,9 +149,8 @@ class Moderation(
         """Open an empty entry form; the category is resolved now and carried in the form's id."""
         parent = None
         if category is not None and category.strip():
-            found = resolve_term(glossary_for(interaction), category)
-            if isinstance(found, str):
-                await reply(interaction, found)
+            found = await entry_or_reply(interaction, glossary_for(interaction), category)
+            if found is None:
                 return
             parent = found.id
         await open_form(interaction, EntryForm(title="New glossary entry", custom_id=add_form_id(parent), concept=None))
@@ -162,9 +161,8 @@ class Moderation(
     async def edit(self, interaction: discord.Interaction, term: str) -> None:
         """Open the entry form at its current text and revision (the revision guards against lost updates)."""
         assert interaction.guild_id is not None
-        found = resolve_term(moderated_view(interaction), term)
-        if isinstance(found, str):
-            await reply(interaction, found)
+        found = await entry_or_reply(interaction, moderated_view(interaction), term)
+        if found is None:
             return
         base = self.editor.revision_number(interaction.guild_id, found.id)
         form = EntryForm(title=f"Edit: {found.name}", custom_id=edit_form_id(found.id, base), concept=found)
@@ -234,9 +232,8 @@ class Moderation(
     ) -> None:
         """Add an alias; refused when another entry already answers to it."""
         assert interaction.guild_id is not None
-        found = resolve_term(moderated_view(interaction), term)
-        if isinstance(found, str):
-            await reply(interaction, found)
+        found = await entry_or_reply(interaction, moderated_view(interaction), term)
+        if found is None:
             return
         outcome = await self.editor.add_alias(
             interaction.guild_id, found.id, alias, author_id=interaction.user.id, reason=reason
@@ -255,9 +252,8 @@ class Moderation(
     ) -> None:
         """Remove an alias of the entry."""
         assert interaction.guild_id is not None
-        found = resolve_term(moderated_view(interaction), term)
-        if isinstance(found, str):
-            await reply(interaction, found)
+        found = await entry_or_reply(interaction, moderated_view(interaction), term)
+        if found is None:
             return
         outcome = await self.editor.remove_alias(
             interaction.guild_id, found.id, alias, author_id=interaction.user.id, reason=reason
@@ -272,9 +268,8 @@ class Moderation(
     async def hide(self, interaction: discord.Interaction, term: str, reason: Reason | None = None) -> None:
         """Hide a visible entry: members no longer find it; its history and names are kept."""
         assert interaction.guild_id is not None
-        found = resolve_term(glossary_for(interaction), term)
-        if isinstance(found, str):
-            await reply(interaction, found)
+        found = await entry_or_reply(interaction, glossary_for(interaction), term)
+        if found is None:
             return
         outcome = await self.editor.set_hidden(
             interaction.guild_id, found.id, True, author_id=interaction.user.id, reason=reason
@@ -291,9 +286,8 @@ class Moderation(
         if not hidden:
             await reply(interaction, "Nothing is hidden in this server.")
             return
-        found = resolve_term(moderated_view(interaction), term, within=hidden)
-        if isinstance(found, str):
-            await reply(interaction, found)
+        found = await entry_or_reply(interaction, moderated_view(interaction), term, within=hidden)
+        if found is None:
             return
         outcome = await self.editor.set_hidden(
             interaction.guild_id, found.id, False, author_id=interaction.user.id, reason=reason
@@ -307,9 +301,8 @@ class Moderation(
     @app_commands.autocomplete(term=suggest_entries)
     async def history(self, interaction: discord.Interaction, term: str) -> None:
         """Show the newest page of the entry's revisions (older pages through the buttons)."""
-        found = resolve_term(moderated_view(interaction), term)
-        if isinstance(found, str):
-            await reply(interaction, found)
+        found = await entry_or_reply(interaction, moderated_view(interaction), term)
+        if found is None:
             return
         page = await history_reply(interaction, found, 0)
         if isinstance(page, str):
@@ -330,9 +323,8 @@ class Moderation(
     ) -> None:
         """Save the chosen revision's text (and hidden state) as the newest revision."""
         assert interaction.guild_id is not None
-        found = resolve_term(moderated_view(interaction), term)
-        if isinstance(found, str):
-            await reply(interaction, found)
+        found = await entry_or_reply(interaction, moderated_view(interaction), term)
+        if found is None:
             return
         outcome = await self.editor.revert(
             interaction.guild_id, found.id, revision, author_id=interaction.user.id, reason=reason

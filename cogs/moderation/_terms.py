@@ -13,6 +13,7 @@ from cogs._components import glossary_for
 from cogs._render import choice_label, clip, plain
 from cogs.lookup import quoted
 from cogs.moderation._access import editor_for
+from cogs.moderation._replies import reply
 
 
 def moderated_view(interaction: discord.Interaction) -> Glossary:
@@ -30,6 +31,17 @@ def resolve_term(glossary: Glossary, term: str, within: Container[str] | None = 
     if guesses:
         return f"“{quoted(term)}” does not clearly name one entry. Did you mean {guesses}? Pick one as you type."
     return f"No entry matches “{quoted(term)}”."
+
+
+async def entry_or_reply(
+    interaction: discord.Interaction, glossary: Glossary, term: str, within: Container[str] | None = None
+) -> Concept | None:
+    """Return the entry the term clearly names; otherwise tell the moderator why (privately) and return None."""
+    found = resolve_term(glossary, term, within)
+    if isinstance(found, str):
+        await reply(interaction, found)
+        return None
+    return found
 
 
 def _choices(glossary: Glossary, current: str, within: Container[str] | None = None) -> list[app_commands.Choice[str]]:

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from bot.daily import DailySchedule, next_due, parse_post_time, parse_timezone, pool
+from bot.daily import DailySchedule, next_due, parse_post_time
 from bot.glossary import Glossary
+from bot.timezones import parse_timezone, suggest_timezones
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,8 @@ def test_timezones_are_canonicalised_or_refused() -> None:
     assert parse_timezone("America/New York") == "America/New_York"
     with pytest.raises(ValueError, match="not a timezone"):
         parse_timezone("Mars/Olympus")
+    assert suggest_timezones("europe/lond")[0] == "Europe/London"
+    assert "UTC" in suggest_timezones("")
 
 
 def schedule(post: str, zone: str, since: datetime = datetime(2000, 1, 1, tzinfo=UTC)) -> DailySchedule:
@@ -69,7 +72,7 @@ def test_catch_up_today_only_and_not_before_switching_on() -> None:
 
 def test_pool_of_a_category_includes_its_descendants(glossary: Glossary) -> None:
     """Choosing "immunomodulatory therapy" draws from its sub-categories' agents too."""
-    drawn = set(pool(glossary, ["immunomodulatory-therapy"]))
+    drawn = set(glossary.pool(["immunomodulatory-therapy"]))
     assert {"tacrolimus", "bcg", "immunosuppressant"} <= drawn
     assert "monoclonal-antibody" not in drawn
-    assert "effect-axis" not in pool(glossary, [])
+    assert "effect-axis" not in glossary.pool([])

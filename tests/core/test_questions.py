@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.daily import pool
 from bot.glossary import Glossary
 from bot.models import Kind
 from bot.questions import (
@@ -162,7 +161,7 @@ def test_any_seed_gives_valid_questions(glossary: Glossary, seed: int, mode: Mod
     except QuizError:
         assert mode in (Mode.STAGES, Mode.CLASSIFICATION)
         return
-    allowed = set(pool(glossary, [category] if category else [])) | {PROTOCOL}
+    allowed = set(glossary.pool([category] if category else [])) | {PROTOCOL}
     for question in plan.questions:
         assert 0 <= question.correct < len(question.options)
         assert len(set(question.options)) == len(question.options) >= 2

@@ -98,7 +98,7 @@ async def test_bad_settings_are_refused_and_nothing_is_saved(
             ({"when": "25:00"}, "is not a time"),
             ({"when": "noon"}, "is not a time"),
             ({"zone": "Mars/Olympus_Mons"}, "not a timezone I know"),
-            ({"category": "pizza"}, "is not a category"),
+            ({"category": "pizza"}, "No category matches"),
         ]
         for arguments, message in cases:
             category = arguments.pop("category", None)

@@ -37,11 +37,17 @@ Moderators (you are one here):
   /concept add category:cell therapy      /concept alias add term:MMF alias:mofetil
   /concept history term:MMF      /concept revert term:MMF revision:0     /concept hide term:BCG
   /concept import file:path/to/entries.yaml      /concept export    (files are saved and their path shown)
+Study: /quiz start questions:5   /leaderboard   /stats   /flashcards review   /flashcards status   /top
+Daily: /daily set channel:#daily-concepts time:08:00 timezone:Europe/London   /daily now   /daily show
 After a reply, type a button's number to press it, or a menu's number and an option's letter (e.g. 2 b).
+Press Enter on an empty line to see what the bot did meanwhile (a quiz question closing, a daily post).
+Your server and you are the same every run, so edits, scores and cards are kept in the database.
 /help shows this, /quit (or end of input) leaves."""
 
 BUTTON, SELECT = 2, 3
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value
+OFFLINE_GUILD = 100_000_000_000_000_000
+OFFLINE_USER = 100_000_000_000_000_500
 _OPTION_MARKER = re.compile(r"(?:^|\s)([a-z_][a-z0-9_-]*):", re.IGNORECASE)
 
 
@@ -64,6 +70,7 @@ class ConsoleSession:
     attachments_dir: Path
     clickables: list[Clickable] = field(default_factory=list)
     seen_posts: set[int] = field(default_factory=set)
+    seen_edits: dict[int, int] = field(default_factory=dict)
 
     def say(self, text: str = "") -> None:
         """Print a line of output, with Discord's mention and timestamp markup shown as a client would."""
@@ -79,8 +86,9 @@ class ConsoleSession:
         def moment(match: re.Match[str]) -> str:
             when = datetime.fromtimestamp(int(match.group(1)), UTC)
             if match.group(2) == "R":
-                minutes = round((when - datetime.now(UTC)).total_seconds() / 60)
-                return f"in {minutes} min" if minutes >= 0 else f"{-minutes} min ago"
+                seconds = round((when - datetime.now(UTC)).total_seconds())
+                amount = f"{abs(seconds)} s" if abs(seconds) < 120 else f"{round(abs(seconds) / 60)} min"
+                return f"in {amount}" if seconds >= 0 else f"{amount} ago"
             return f"{when:%A %d %B %Y %H:%M} UTC"
 
         text = re.sub(r"<#(\d+)>", channel, text)
@@ -138,7 +146,8 @@ class ConsoleSession:
     async def handle(self, line: str) -> bool:
         """Act on one input line; return False to quit."""
         line = line.strip()
-        if not line:
+        if not line:  # an empty line shows what happened meanwhile (a quiz question closing, a daily post)
+            self.show_channel_posts()
             return True
         if line in ("/quit", "/exit", "quit", "exit"):
             return False
@@ -147,6 +156,7 @@ class ConsoleSession:
             return True
         if not line.startswith("/"):
             await self.choose(line)
+            self.show_channel_posts()
             return True
         try:
             if line.endswith("?"):
@@ -162,16 +172,26 @@ class ConsoleSession:
         return True
 
     def show_channel_posts(self) -> None:
-        """Print what the bot posted in channels on its own (e.g. the concept of the day) since last time."""
+        """Print what the bot posted or changed in channels on its own since last time: the concept of the day,
+        a quiz's next question, a question closing with its answer."""
         for channel in self.guild.channels.values():
             for message in self.standin.channel_messages(channel):
-                if message.id in self.seen_posts or message.interaction_id is not None:
+                if message.author.id != self.standin.bot_user.id:
                     continue
-                self.seen_posts.add(message.id)
-                if message.author.id == self.standin.bot_user.id:
+                edits = len(message.edits)
+                if message.id not in self.seen_posts:
+                    self.seen_posts.add(message.id)
+                    self.seen_edits[message.id] = edits
+                    if message.interaction_id is not None:  # an answer to a command: already shown
+                        continue
                     self.say(f"[new message in #{channel.name}]")
-                    self.render(message.id, message.content, message.embeds, message.components,
-                                message.attachments, ephemeral=False, keep=True)  # fmt: skip
+                elif edits > self.seen_edits.get(message.id, 0):
+                    self.seen_edits[message.id] = edits
+                    self.say(f"[message updated in #{channel.name}]")
+                else:
+                    continue
+                self.render(message.id, message.content, message.embeds, message.components,
+                            message.attachments, ephemeral=False, keep=True)  # fmt: skip
 
     def _typed(self, values: dict[str, str], schemas: list[dict[str, Any]]) -> dict[str, Any]:
         """Convert option text to the types the command declares (channels by #name, numbers, booleans)."""
@@ -272,6 +292,9 @@ class ConsoleSession:
                             message.ephemeral)  # fmt: skip
             return
         message_id = result.message_id or 0
+        if result.message is not None:  # an update by this very click is shown here, not again as "updated"
+            self.seen_posts.add(result.message.id)
+            self.seen_edits[result.message.id] = len(result.message.edits)
         self.render(message_id, response.content, response.embeds, response.components, response.attachments,
                     response.ephemeral)  # fmt: skip
 
@@ -391,8 +414,11 @@ async def run_console(settings: Settings, *, out: TextIO = sys.stdout) -> int:
     attachments_dir = Path(tempfile.gettempdir()) / "immunobot-console"
     attachments_dir.mkdir(parents=True, exist_ok=True)
     async with StandIn(bot_name="Immunobot") as standin:
-        guild = standin.add_guild("Offline study group", channels=("general", "daily-concepts"))
-        member = standin.add_member(guild, "you", permissions=MANAGE_GUILD)
+        # Fixed ids: the console's server and person are the same every run, so edits, schedules, scores and
+        # flashcards kept in the database are still theirs next time.
+        guild = standin.add_guild("Offline study group", channels=("general", "daily-concepts"), guild_id=OFFLINE_GUILD)
+        you = standin.add_user("you", user_id=OFFLINE_USER)
+        member = standin.add_member(guild, you, permissions=MANAGE_GUILD)
         bot = ImmunoBot(settings, sync_commands=False, guild_ready_timeout=0.05)
         async with run_bot(bot, standin, preload=True):
             session = ConsoleSession(standin, guild, member, out, attachments_dir)

@@ -67,7 +67,7 @@ class Lookup(commands.Cog):
         for suggestion in choices:
             view.add_item(ConceptButton(suggestion.id, suggestion.name, public=True))
         await interaction.response.send_message(
-            f"“{quoted(term)}” could mean more than one entry. Did you mean:", view=view, ephemeral=True
+            f"No entry is clearly “{quoted(term)}”. Did you mean:", view=view, ephemeral=True
         )
 
     @app_commands.command(name="search", description="Search names, summaries and definitions for words")

@@ -34,9 +34,18 @@ class WorldAPI:
     gateway: Gateway
 
     def add_user(
-        self, username: str, *, bot: bool = False, global_name: str | None = None, locale: str = "en-US"
+        self,
+        username: str,
+        *,
+        bot: bool = False,
+        global_name: str | None = None,
+        locale: str = "en-US",
+        user_id: int | None = None,
     ) -> User:
-        user = User(id=self.world.ids.next(), username=username, bot=bot, global_name=global_name, locale=locale)
+        """A user; `user_id` fixes the id (e.g. the offline console keeps the same person across runs)."""
+        user = User(
+            id=user_id or self.world.ids.next(), username=username, bot=bot, global_name=global_name, locale=locale
+        )
         self.world.users[user.id] = user
         return user
 
@@ -57,17 +66,23 @@ class WorldAPI:
         everyone_permissions: Any = DEFAULT_EVERYONE_PERMISSIONS,
         locale: str = "en-US",
         with_bot: bool = True,
+        guild_id: int | None = None,
     ) -> Guild:
-        """A guild with @everyone, an owner, the bot (own managed role) and text channels."""
+        """A guild with @everyone, an owner, the bot (own managed role) and text channels.
+
+        A fixed `guild_id` also fixes its channels' ids (guild_id + 1 + position), so a guild can be the same
+        one across runs (the offline console keeps its database)."""
         owner_user = self._user(owner or f"{name.lower().replace(' ', '-')}-owner")
-        guild_id = self.world.ids.next()
+        fixed = guild_id is not None
+        guild_id = guild_id or self.world.ids.next()
         guild = Guild(id=guild_id, name=name, owner_id=owner_user.id, locale=locale)
         guild.roles[guild_id] = Role(
             id=guild_id, guild_id=guild_id, name="@everyone", permissions=perm_value(everyone_permissions)
         )
         guild.members[owner_user.id] = Member(user=owner_user, guild_id=guild_id)
         for position, channel_name in enumerate(channels):
-            channel = Channel(id=self.world.ids.next(), name=channel_name, guild_id=guild_id, position=position)
+            channel_id = guild_id + 1 + position if fixed else self.world.ids.next()
+            channel = Channel(id=channel_id, name=channel_name, guild_id=guild_id, position=position)
             guild.channels[channel.id] = channel
         self.world.guilds[guild_id] = guild
         if with_bot:

@@ -8,20 +8,21 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DATABASE_PATH=/data/immunobot.db \
-    HEALTH_FILE=/tmp/immunobot.health \
-    IMMUNOBOT_DATA_DIR=/app/data
+    HEALTH_FILE=/tmp/immunobot.health
 
 RUN useradd --create-home --uid 10001 immunobot \
     && mkdir -p /data \
     && chown immunobot:immunobot /data
 
-WORKDIR /app
+WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY standin ./standin
 COPY data ./data
-RUN pip install --no-cache-dir .
+# A regular install: the packages go to site-packages, the glossary data to /usr/local/share/immunobot/data.
+RUN pip install --no-cache-dir . && rm -rf /build
+WORKDIR /home/immunobot
 
 USER immunobot
 VOLUME ["/data"]

@@ -108,7 +108,11 @@ def lookup_json_lines(glossary: Glossary, source: TextIO, sink: TextIO) -> None:
 
 def run_lookup(query: str | None, as_json: bool) -> int:
     """Entry point of `python -m bot lookup`."""
-    glossary = shipped_glossary()
+    try:
+        glossary = shipped_glossary()
+    except GlossaryError as error:
+        print(error, file=sys.stderr)
+        return 1
     if as_json:
         lookup_json_lines(glossary, sys.stdin, sys.stdout)
         return 0

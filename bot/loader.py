@@ -8,6 +8,7 @@ glossary uses. Errors name the file, the entry id and the field.
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,11 +25,16 @@ DATA_DIR_ENV = "IMMUNOBOT_DATA_DIR"
 
 
 def default_data_dir() -> Path:
-    """Locate the shipped `data/` beside the package, so the bot works from any working directory."""
+    """Locate the shipped `data/`: the configured folder, else the source tree's, else an installed copy.
+
+    Found through the package, never the working directory, so the bot works from anywhere.
+    """
     configured = os.environ.get(DATA_DIR_ENV)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parent.parent / "data"
+    source_tree = Path(__file__).resolve().parent.parent / "data"
+    installed = Path(sys.prefix) / "share" / "immunobot" / "data"
+    return source_tree if source_tree.is_dir() or not installed.is_dir() else installed
 
 
 @dataclass(frozen=True)

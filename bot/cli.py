@@ -114,7 +114,10 @@ def run_lookup(query: str | None, as_json: bool) -> int:
         print(error, file=sys.stderr)
         return 1
     if as_json:
-        lookup_json_lines(glossary, sys.stdin, sys.stdout)
+        try:
+            lookup_json_lines(glossary, sys.stdin, sys.stdout)
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error worth a traceback
+            sys.stderr.close()
         return 0
     if query is None:
         print("Give a term to look up, e.g.: python -m bot lookup immunotherapy", file=sys.stderr)

@@ -17,7 +17,8 @@ and it bounds the work per query."""
 
 GREEK_LETTERS = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda"}
 
-# Ordered (pattern, replacement) rules applied to each word, British → American.
+# Ordered (pattern, replacement) rules applied to each word: British → American, and a few word forms
+# that name the same thing.
 _SPELLING_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
@@ -34,6 +35,7 @@ _SPELLING_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"sulph", "sulf"),
         (r"ageing$", "aging"),
         (r"programme$", "program"),
+        (r"^transplantation$", "transplant"),  # the noun people use for the procedure, in either form
     )
 )
 

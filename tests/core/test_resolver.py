@@ -97,3 +97,17 @@ def test_resolver_never_raises(glossary: Glossary, text: str) -> None:
     assert len(resolution.suggestions) <= SUGGESTION_LIMIT
     if resolution.match is not None:
         assert resolution.match in resolution.suggestions
+
+
+def test_evaluation_set_has_no_duplicate_queries() -> None:
+    """YAML keeps the last of two equal keys in a group silently; a duplicate would hide a case."""
+    duplicates: list[object] = []
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+            keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+            duplicates.extend(key for key in set(keys) if keys.count(key) > 1)
+            return super().construct_mapping(node, deep)
+
+    yaml.load((Path(__file__).parent / "resolver_eval.yaml").read_text(encoding="utf-8"), Loader=StrictLoader)
+    assert duplicates == []

@@ -34,9 +34,12 @@ CLEAR_PLAIN_MARGIN = 15.0
 AMBIGUITY_WINDOW = 5
 """How many leading concepts are checked for containing every word of the query (generic words)."""
 
-CONFIDENT_COVERAGE = 0.75
-"""Share of the query's letters that must appear (fuzzily) in the matched name: WRatio alone is satisfied by
-one shared word ("the"), which would let junk sentences match."""
+SIMILAR_SCORE = 75.0
+CONTAINED_SHARE = 0.45
+WORD_MATCH = 85.0
+"""A confident fuzzy hit must resemble the name as a whole (plain ratio), or be words of it (each within a typo)
+making up this share of it: WRatio alone is satisfied by one shared word ("the") or fragment ("covid" in
+"corticoid")."""
 
 PREFIX_SCORE = 90.0
 WORD_PREFIX_SCORE = 85.0
@@ -141,13 +144,22 @@ def _return_freed_memory() -> None:
         return
 
 
-def _coverage(key: str, name_key: str) -> float:
-    """Return the share of the query's letters in words that occur, allowing a typo, in the name."""
-    squeezed = compact(name_key)
-    words = key.split()
-    total = sum(len(word) for word in words)
-    covered = sum(len(word) for word in words if fuzz.partial_ratio(word, squeezed, score_cutoff=80))
-    return covered / total if total else 0.0
+def _supported(key: str, name_key: str, plain: float) -> bool:
+    """Say whether a fuzzy hit is backed by real resemblance, not by WRatio's generosity alone.
+
+    Either the whole strings are alike, or every word of the shorter one is (allowing a typo) a word of the
+    longer one and makes up a good share of it: "tolerance" names "immune tolerance", but "penicillin" does not
+    name "penicillin-treated Streptococcus pyogenes", nor does "covid" name "corticoid".
+    """
+    if plain >= SIMILAR_SCORE:
+        return True
+    shorter, longer = sorted((key, name_key), key=len)
+    if len(shorter) < CONTAINED_SHARE * len(longer):
+        return False
+    longer_words = longer.split()
+    return all(
+        any(fuzz.ratio(word, other, score_cutoff=WORD_MATCH) for other in longer_words) for word in shorter.split()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +298,7 @@ class Resolver:
     def _clear_winner(key: str, ranked: list[_Ranked]) -> bool:
         """Say whether the fuzzy leader is clearly the concept meant, rather than one of several that fit."""
         top = ranked[0]
-        if top.suggestion.score < CONFIDENT_SCORE or _coverage(key, top.matched_key) < CONFIDENT_COVERAGE:
+        if top.suggestion.score < CONFIDENT_SCORE or not _supported(key, top.matched_key, top.plain):
             return False
         words = set(key.split())
         sharing = sum(1 for item in ranked[:AMBIGUITY_WINDOW] if words <= set(item.matched_key.split()))

@@ -14,6 +14,7 @@ Usage: python bench/resolve.py [--sizes 1000,100000,1000000] [--queries 2000] [-
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -183,6 +184,8 @@ def run_size(size: int, query_count: int, brute_count: int) -> dict[str, object]
     resolver = Resolver(concepts)
     build_seconds = time.perf_counter() - started
     rss_after = _rss_mb()
+    gc.collect()
+    gc.freeze()  # as ImmunoBot does after start-up: long-lived objects leave the collector's passes
 
     resolve_ns, suggest_ns, resolutions = time_queries(resolver, [query for _, query, _ in queries])
     correct = 0

@@ -284,6 +284,8 @@ class Resolver:
             sorted(range(len(self._concept_names)), key=lambda i: self._concept_names[i].casefold()), dtype=np.int32
         )
         _return_freed_memory()
+        if self._name_keys:  # the first query pays one-off set-up in rapidfuzz and numpy (~20 ms): pay it here
+            self.resolve(self._name_keys[0])
 
     def __len__(self) -> int:
         return len(self._concept_ids)

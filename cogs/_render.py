@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import discord
 
@@ -34,8 +35,11 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
+@lru_cache(maxsize=8192)
 def plain(text: str) -> str:
-    """Show text as written: markdown and mentions neutralised, so moderator-written text cannot restyle or ping."""
+    """Show text as written: markdown and mentions neutralised, so moderator-written text cannot restyle or ping.
+
+    Cached: the same names and sentences are escaped for every reply, and the escaping is regex-heavy."""
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 

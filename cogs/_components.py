@@ -118,4 +118,45 @@ class RelatedSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"
         await interaction.response.send_message(**concept_reply(glossary, concept), ephemeral=True)
 
 
+class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
+    """Previous/next buttons of a paged listing, kept working across restarts by their custom id.
+
+    A subclass sets `PREFIX` and a template `PREFIX:(?P<key>…):(?P<page>\\d+)` and implements `callback`; this base
+    (its template matches nothing) only builds and rebuilds the buttons.
+    """
+
+    PREFIX = "page"
+
+    def __init__(self, key: str, page: int, label: str, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{self.PREFIX}:{key}:{max(page, 0)}",
+                disabled=disabled,
+            )
+        )
+        self.key = key
+        self.page = max(page, 0)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> Self:
+        """Rebuild the button from its custom id."""
+        return cls(match["key"], int(match["page"]), item.label or "")
+
+    @classmethod
+    def pager(
+        cls, key: str, page: int, pages: int, labels: tuple[str, str] = ("◀ Previous", "Next ▶")
+    ) -> discord.ui.View | None:
+        """The ◀ ▶ buttons for page `page` (0-based) of `pages`, or None when everything fits on one page."""
+        if pages <= 1:
+            return None
+        view = discord.ui.View(timeout=None)
+        view.add_item(cls(key, page - 1, labels[0], disabled=page <= 0))
+        view.add_item(cls(key, page + 1, labels[1], disabled=page >= pages - 1))
+        return view
+
+
 COMPONENTS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (ConceptButton, RelatedSelect)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import io
-import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -14,7 +13,7 @@ from discord.ext import commands
 from bot.diagram import stages_diagram
 from bot.glossary import Glossary
 from bot.models import Concept
-from cogs._components import MISSING, ConceptButton, concept_reply, glossary_for
+from cogs._components import MISSING, ConceptButton, PageButton, concept_reply, glossary_for
 from cogs._render import WARNING_COLOUR, EmbedBuilder, choice_label, clip, listing, plain
 from cogs.lookup import quoted
 
@@ -55,42 +54,18 @@ def category_page(
     path = " › ".join(c.name for c in glossary.category_path(concept.id))  # footers show no markdown
     builder = EmbedBuilder(plain(concept.name), f"{note}{plain(concept.summary)}\n\n{listing(shown)}")
     builder.footer(f"{path} · {len(members)} entries · page {page + 1} of {pages}")
-    if pages == 1:
-        return builder.build(), None
-    view = discord.ui.View(timeout=None)
-    view.add_item(CategoryPageButton(concept.id, page - 1, "◀ Previous", disabled=page == 0))
-    view.add_item(CategoryPageButton(concept.id, page + 1, "Next ▶", disabled=page >= pages - 1))
-    return builder.build(), view
+    return builder.build(), CategoryPageButton.pager(concept.id, page, pages)
 
 
-class CategoryPageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"category:(?P<id>[a-z0-9-]+):(?P<page>\d{1,3})"
-):
+class CategoryPageButton(PageButton, template=r"category:(?P<key>[a-z0-9-]+):(?P<page>\d{1,3})"):
     """Turn a category listing's page in place."""
 
-    def __init__(self, concept_id: str, page: int, label: str, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"category:{concept_id}:{max(page, 0)}",
-                disabled=disabled,
-            )
-        )
-        self.concept_id = concept_id
-        self.page = max(page, 0)
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
-    ) -> Self:
-        """Rebuild the button from its custom id."""
-        return cls(match["id"], int(match["page"]), item.label or "")
+    PREFIX = "category"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Replace the message with the requested page."""
         glossary = glossary_for(interaction)
-        concept = glossary.get(self.concept_id)
+        concept = glossary.get(self.key)
         if concept is None:
             await interaction.response.send_message(MISSING, ephemeral=True)
             return

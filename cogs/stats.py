@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, Self, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import discord
 from discord import app_commands
@@ -12,7 +11,7 @@ from discord.ext import commands
 
 from bot.glossary import Glossary
 from bot.scores import ScoreRepository, places, rank
-from cogs._components import ConceptButton, glossary_for
+from cogs._components import ConceptButton, PageButton, glossary_for
 from cogs._render import STUDY_NOTICE, EmbedBuilder
 from cogs.lookup import quoted
 
@@ -41,41 +40,21 @@ async def leaderboard_page(bot: ImmunoBot, guild_id: int, period: str, page: int
     builder = EmbedBuilder(f"Quiz leaderboard — {PERIODS[period]}", "\n".join(lines))
     builder.footer(f"Page {page + 1} of {pages} · a point is a correct answer · = marks a shared place")
     reply: dict[str, Any] = {"embed": builder.build()}
-    if pages > 1:
-        view = discord.ui.View(timeout=None)
-        view.add_item(LeaderboardPageButton(period, page - 1, "◀ Previous", disabled=page == 0))
-        view.add_item(LeaderboardPageButton(period, page + 1, "Next ▶", disabled=page >= pages - 1))
+    view = LeaderboardPageButton.pager(period, page, pages)
+    if view is not None:
         reply["view"] = view
     return reply
 
 
-class LeaderboardPageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"leaderboard:(?P<period>week|all):(?P<page>\d{1,4})"
-):
+class LeaderboardPageButton(PageButton, template=r"leaderboard:(?P<key>week|all):(?P<page>\d{1,4})"):
     """Turn a leaderboard's page in place (the standings are read afresh)."""
 
-    def __init__(self, period: str, page: int, label: str, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"leaderboard:{period}:{max(page, 0)}",
-                disabled=disabled,
-            )
-        )
-        self.period, self.page = period, max(page, 0)
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
-    ) -> Self:
-        """Rebuild from the custom id."""
-        return cls(match["period"], int(match["page"]), item.label or "")
+    PREFIX = "leaderboard"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Show the requested page."""
         bot = cast("ImmunoBot", interaction.client)
-        page = await leaderboard_page(bot, interaction.guild_id or 0, self.period, self.page)
+        page = await leaderboard_page(bot, interaction.guild_id or 0, self.key, self.page)
         if page is None:
             await interaction.response.send_message("Nobody has scored in that period any more.", ephemeral=True)
             return

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any
 
 import discord
 
 from bot.diff import FieldChange, Op, entry_changes
 from bot.models import Concept
 from bot.overlay import Revision
+from cogs._components import PageButton
 from cogs._render import EmbedBuilder, clip, plain
 from cogs.moderation._access import NOT_MODERATOR, editor_for, is_moderator
 
@@ -102,12 +102,7 @@ def history_page(
             revision_summary(revision, before, previous.hidden if previous else False),
         )
     builder.footer(f"Page {page + 1} of {pages} · /concept revert term:… revision:N restores a revision as a new one")
-    if pages == 1:
-        return builder.build(), None
-    view = discord.ui.View(timeout=None)
-    view.add_item(HistoryPageButton(concept.id, page - 1, "◀ Newer", disabled=page == 0))
-    view.add_item(HistoryPageButton(concept.id, page + 1, "Older ▶", disabled=page >= pages - 1))
-    return builder.build(), view
+    return builder.build(), HistoryPageButton.pager(concept.id, page, pages, ("◀ Newer", "Older ▶"))
 
 
 async def history_reply(interaction: discord.Interaction, concept: Concept, page: int) -> dict[str, Any] | str:
@@ -121,37 +116,17 @@ async def history_reply(interaction: discord.Interaction, concept: Concept, page
     return {"embed": embed, "view": view} if view else {"embed": embed}
 
 
-class HistoryPageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"concept-history:(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*):(?P<page>\d{1,4})",
-):
+class HistoryPageButton(PageButton, template=r"concept-history:(?P<key>[a-z0-9]+(?:-[a-z0-9]+)*):(?P<page>\d{1,4})"):
     """Turn a history page in place; works after a restart, and only for this server's moderators."""
 
-    def __init__(self, concept_id: str, page: int, label: str, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"concept-history:{concept_id}:{max(page, 0)}",
-                disabled=disabled,
-            )
-        )
-        self.concept_id = concept_id
-        self.page = max(page, 0)
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
-    ) -> Self:
-        """Rebuild the button from its custom id."""
-        return cls(match["id"], int(match["page"]), item.label or "")
+    PREFIX = "concept-history"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Show the requested page, after checking the clicker moderates this server."""
         if not await is_moderator(interaction):
             await interaction.response.send_message(NOT_MODERATOR, ephemeral=True)
             return
-        concept = editor_for(interaction).catalog.complete_view(interaction.guild_id).get(self.concept_id)
+        concept = editor_for(interaction).catalog.complete_view(interaction.guild_id).get(self.key)
         if concept is None:
             await interaction.response.send_message(
                 "That entry is no longer in this server's glossary.", ephemeral=True

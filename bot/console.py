@@ -235,20 +235,31 @@ class ConsoleSession:
             raise ValueError(f"There is no file {path}: give the path of a file to attach.")
         return Upload(path.name, path.read_bytes())
 
-    async def complete(self, line: str) -> list[str]:
-        """Show (and return) the autocomplete choices for the option being typed."""
+    async def complete(self, line: str, *, quiet: bool = False) -> list[str]:
+        """Show the autocomplete choices for the option being typed; return the line completed with each.
+
+        Quiet (for Tab) it only returns them: readline lists them itself.
+        """
         path, values, schemas = self.parse(line)
         focusable = [o["name"] for o in schemas if o.get("autocomplete")]
         focused = next((name for name in reversed(values) if name in focusable), focusable[0] if focusable else None)
         if focused is None:
-            self.say("! This command has no autocompleted option.")
+            if not quiet:
+                self.say("! This command has no autocompleted option.")
             return []
         typed = self._typed({k: v for k, v in values.items() if k != focused}, schemas)
         typed[focused] = values.get(focused, "")
         result = await self.standin.autocomplete(self.guild, self.member, path, focused=focused, options=typed)
-        names = [choice["name"] for choice in result.choices]
-        self.say("  " + "\n  ".join(names) if names else "  (no suggestions)")
-        return [str(choice["value"]) for choice in result.choices]
+        if not quiet:
+            names = [choice["name"] for choice in result.choices]
+            self.say("  " + "\n  ".join(names) if names else "  (no suggestions)")
+        stem = line.rstrip()
+        written = values.get(focused, "")
+        if written and stem.endswith(written):
+            stem = stem[: len(stem) - len(written)]
+        elif focused not in values:
+            stem += f" {focused}:"
+        return [f"{stem}{choice['value']}" for choice in result.choices]
 
     async def choose(self, line: str) -> None:
         """Press a numbered button, or pick an option (by letter or number) from a numbered menu."""
@@ -384,6 +395,15 @@ async def read_line(prompt: str) -> str:
     return line.rstrip("\n")
 
 
+def _tab_candidates(line: str, completions: list[str]) -> list[str]:
+    """Completions readline can use: those extending what was typed (so it never shortens the line), else the
+    single best suggestion (Tab then corrects a typo)."""
+    extending = list(
+        dict.fromkeys(line + c[len(line) :] for c in completions if c.casefold().startswith(line.casefold()))
+    )
+    return extending or completions[:1]
+
+
 def _install_tab_completion(session: ConsoleSession, loop: asyncio.AbstractEventLoop) -> None:
     """Complete the option being typed with the bot's own autocomplete (interactive terminals only)."""
     try:
@@ -397,9 +417,9 @@ def _install_tab_completion(session: ConsoleSession, loop: asyncio.AbstractEvent
             line = readline.get_line_buffer()
             cache.clear()
             if line.startswith("/"):
-                future = asyncio.run_coroutine_threadsafe(session.complete(line), loop)
+                future = asyncio.run_coroutine_threadsafe(session.complete(line, quiet=True), loop)
                 try:
-                    cache.extend(future.result(timeout=3))
+                    cache.extend(_tab_candidates(line, future.result(timeout=3)))
                 except Exception:
                     return None
         return cache[state] if state < len(cache) else None

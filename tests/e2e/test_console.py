@@ -90,3 +90,16 @@ def test_same_server_and_person_across_console_runs(tmp_path: Path) -> None:
     second = console("/define console-alias-test\n", tmp_path)
     assert second.returncode == 0, second.stderr
     assert "│ TACROLIMUS" in second.stdout
+
+
+def test_tab_completion_never_shortens_what_was_typed() -> None:
+    """Tab offers completions that extend the line (keeping the user's case), else the single best correction."""
+    from bot.console import _tab_candidates
+
+    typed = "/define immune s"
+    offered = _tab_candidates(typed, ["/define Immune system", "/define Immunosuppressant", "/define Immune response"])
+    assert offered == ["/define immune system"]
+    assert _tab_candidates("/define immunoterap", ["/define Immunotherapy", "/define Tumor immunotherapy"]) == [
+        "/define Immunotherapy"
+    ]
+    assert _tab_candidates("/define zzz", []) == []

@@ -407,7 +407,8 @@ async def test_stage_order_question_uses_a_menu(discord_: StandIn, server: Serve
         select_id = f"quiz:{session.id}:1:order"
         assert first.custom_ids == [select_id]
         assert (
-            "Put these stages of the kidney-disease immunotherapy protocol in order" in first.embeds[0]["description"]
+            "Put these stages of the clinic 'immunotherapy' regime for kidney disease in order"
+            in first.embeds[0]["description"]
         )
         correct = session.current.question.correct
         chosen = await discord_.select(guild, server.member, first, select_id, [str(correct)])

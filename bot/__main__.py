@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)  # fmt: skip
         from bot.console import run_console
 
-        return asyncio.run(run_console(settings))
+        try:
+            return asyncio.run(run_console(settings))
+        except KeyboardInterrupt:  # Ctrl-C while a command was being answered: stop as cleanly as at the prompt
+            return 130
     return run_online(settings)
 
 

@@ -56,9 +56,43 @@ def test_bad_console_input_is_explained(tmp_path: Path) -> None:
     result = console("/nope\n/define\n7\n/define term:BCG\n", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "There is no /nope command" in result.stdout
-    assert "missing" in result.stdout
+    assert "! /define needs term: (" in result.stdout
+    assert "Type it as /define term:…" in result.stdout
     assert "number of a button" in result.stdout
     assert "│ BACILLUS CALMETTE–GUÉRIN" in result.stdout
+
+
+def test_options_are_checked_as_discords_client_does(tmp_path: Path) -> None:
+    """Bad numbers, ranges, choices and unknown option names get a sentence naming the option and what it
+    accepts, nothing is sent (no quiz starts), and `option:?` lists an option's choices."""
+    script = "\n".join([
+        "/quiz start questions:two",
+        "/quiz start questions:3",
+        "/quiz start mode:?",
+        "/quiz start mode:sideways",
+        "/quiz start foo:bar",
+        "/concept revert term:MMF revision:two",
+        "/about now",
+        "/quiz start questions:21 mode:mixed",
+        "/concept history term:MMF reason:typo fix: spelling",
+        "/leaderboard",
+    ]) + "\n"  # fmt: skip
+    result = console(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "! questions: takes a whole number from 5 to 20; “two” is not a whole number." in out
+    assert "! questions: takes a whole number from 5 to 20; 3 is out of range." in out
+    assert "  mixed\n  definition → term\n  term → definition\n  classification\n  stages in order\n" in out
+    assert "! mode: takes one of: mixed, definition → term, term → definition, classification, stages in order;" in out
+    assert "! /quiz start has no option foo: — its options are category:, questions:, mode:, timeout:." in out
+    assert "! revision: takes a whole number from 0 to" in out
+    assert "! /about takes no options." in out
+    assert "! questions: takes a whole number from 5 to 20; 21 is out of range." in out
+    assert "has no option reason:" in out  # /concept history takes no reason: a name with a value is refused
+    assert "invalid literal" not in out
+    assert "min_value" not in out
+    assert "Start a quiz with /quiz start." in out  # no quiz was started by a refused line (and </cmd:id> reads)
+    assert "[new message" not in out
 
 
 def test_daily_setup_and_post_in_the_console(tmp_path: Path) -> None:

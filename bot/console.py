@@ -56,6 +56,7 @@ SUBCOMMAND, GROUP, STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, N
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value
 OFFLINE_GUILD = 100_000_000_000_000_000
 OFFLINE_USER = 100_000_000_000_000_500
+OFFLINE_ROLE = 100_000_000_000_000_700
 WATCH_SECONDS = 0.25
 """How often the interactive console looks for what the bot did on its own."""
 _OPTION_MARKER = re.compile(r"(?:^|(?<=\s))([a-z_][a-z0-9_-]*):", re.IGNORECASE)
@@ -517,15 +518,23 @@ class ConsoleSession:
     async def _read_field(self, several_lines: bool) -> str:
         """One line, or for a paragraph field the lines up to a lone `.` (Enter at once keeps the default)."""
         assert self.source is not None
-        first = await self.source.read("  > ")
+        first = await self._read_echoed("  > ")
         if not several_lines or first == "" or first.strip() in (KEEP_BLANK, END_OF_TEXT):
             return "" if first.strip() == END_OF_TEXT else first
         lines = [first]
         while True:
-            line = await self.source.read("  . ")
+            line = await self._read_echoed("  . ")
             if line.strip() == END_OF_TEXT:
                 return "\n".join(lines).rstrip("\n")
             lines.append(line)
+
+    async def _read_echoed(self, prompt: str) -> str:
+        """Read a line; from a pipe, show it after the prompt as a terminal would have."""
+        assert self.source is not None
+        line = await self.source.read(prompt)
+        if not self.source.interactive:
+            self.say(f"{prompt}{line}".rstrip())
+        return line
 
     def _give_back(self, fields: list[dict[str, Any]], answers: dict[str, str]) -> None:
         """Show what was typed into a form that could not be sent, exactly as typed."""
@@ -724,6 +733,16 @@ async def _watch(session: ConsoleSession, busy: asyncio.Lock) -> None:
             session.show_channel_posts()
 
 
+def _add_fixed_role(standin: StandIn, guild: Guild, name: str, role_id: int) -> Role:
+    """A role with the same id every run, so a moderator role set with /concept config is still known (and
+    named, not shown as a deleted role) next time."""
+    role = standin.add_role(guild, name)
+    del guild.roles[role.id]
+    role.id = role_id
+    guild.roles[role_id] = role
+    return role
+
+
 async def run_console(settings: Settings, *, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
     """Start the stand-in and the bot, then read commands until end of input, /quit or Ctrl-C."""
     attachments_dir = Path(tempfile.gettempdir()) / "immunobot-console"
@@ -736,6 +755,7 @@ async def run_console(settings: Settings, *, out: TextIO | None = None, stdin: T
         guild = standin.add_guild("Offline study group", channels=("general", "daily-concepts"), guild_id=OFFLINE_GUILD)
         you = standin.add_user("you", user_id=OFFLINE_USER)
         member = standin.add_member(guild, you, permissions=MANAGE_GUILD)
+        _add_fixed_role(standin, guild, "moderators", OFFLINE_ROLE)
         bot = ImmunoBot(settings, sync_commands=False, guild_ready_timeout=0.05)
         async with run_bot(bot, standin, preload=True):
             session = ConsoleSession(standin, guild, member, out, attachments_dir, ansi=interactive)

@@ -8,7 +8,6 @@ written: text a person typed is never re-wrapped or re-interpreted.
 from __future__ import annotations
 
 import re
-import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,6 +125,32 @@ def blocks(text: str) -> Iterator[tuple[bool, str]]:
         yield False, text[position:]
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def visible_length(text: str) -> int:
+    """Columns a line takes on a terminal (style codes take none)."""
+    return len(_ANSI.sub("", text))
+
+
+def wrap(line: str, width: int, indent: str = "") -> list[str]:
+    """Break a line at spaces so each piece fits `width` columns, counting only what is visible (textwrap
+    would count style codes as text), keeping the line's own leading spaces."""
+    body = line.lstrip(" ")
+    lead = indent + " " * (len(line) - len(body))
+    lines: list[str] = []
+    current = ""
+    for word in body.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and visible_length(lead + candidate) > width:
+            lines.append((lead + current).rstrip())
+            current = word
+        else:
+            current = candidate
+    lines.append((lead + current).rstrip())
+    return lines
+
+
 def layout(text: str, names: Names, *, ansi: bool, width: int, indent: str = "") -> list[str]:
     """The lines a terminal shows for a message or embed text: prose rendered and wrapped at `width`, code
     blocks (where the bot hands back what a person typed) exactly as written, behind a bar."""
@@ -136,6 +161,5 @@ def layout(text: str, names: Names, *, ansi: bool, width: int, indent: str = "")
             continue
         piece = piece.removeprefix("\n").removesuffix("\n") if lines else piece.removesuffix("\n")
         for line in inline(piece, names, ansi=ansi).split("\n"):
-            wrapped = textwrap.wrap(line, width, initial_indent=indent, subsequent_indent=indent)
-            lines.extend(wrapped or [indent.rstrip()])
+            lines.extend(wrap(line, width, indent))
     return lines

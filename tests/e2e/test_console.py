@@ -137,3 +137,80 @@ def test_tab_completion_never_shortens_what_was_typed() -> None:
         "/define Immunotherapy"
     ]
     assert _tab_candidates("/define zzz", []) == []
+
+
+ENTRY = (
+    "concepts:\n"
+    "  - {{id: our-entry, name: Our entry, summary: S., definition: D., related: [{related}],"
+    " source: {{document: editorial, editorial: E.}}}}\n"
+)
+
+
+def test_markup_mentions_and_ids_read_as_a_person_reads_them(tmp_path: Path) -> None:
+    """Emphasis and escapes are dropped from piped output, mentions and entry ids become names."""
+    first, second = tmp_path / "v1.yaml", tmp_path / "v2.yaml"
+    first.write_text(ENTRY.format(related="tacrolimus"))
+    second.write_text(ENTRY.format(related="sirolimus"))
+    script = "\n".join([
+        "/search text:CAR-T",
+        "/concept config role:@moderators",
+        "/concept config",
+        f"/concept import file:{first}",
+        f"/concept import file:{second}",
+        "/concept history term:Our entry",
+    ]) + "\n"  # fmt: skip
+    result = console(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "CAR-T" in out
+    assert "**" not in out
+    assert "\\-" not in out
+    assert "<@" not in out
+    assert "<#" not in out
+    assert "Moderator role: @moderators" in out
+    assert "by @you" in out
+    assert "Related: + Sirolimus; − Tacrolimus" in out
+
+
+def test_form_shows_lists_whole_marks_required_and_keeps_what_was_typed(tmp_path: Path) -> None:
+    """The edit form lists pre-filled aliases one per line, marks required fields, asks a blanked required
+    field again without losing the others, takes paragraphs, and hands back refused text exactly as typed."""
+    long_summary = "A summary line that is deliberately longer than the console's hundred-column width " * 2
+    script = "\n".join([
+        "/concept edit term:tacrolimus",
+        "",                             # name: keep
+        "",                             # aliases: keep
+        "-",                            # summary emptied: required, asked again
+        long_summary.strip(),           # summary (a several-line field: ends with a lone dot)
+        ".",
+        "First paragraph.", "", "Second paragraph.", ".",   # definition with two paragraphs
+        "course wording",               # why
+        "/define tacrolimus",
+        "/concept edit term:tacrolimus",
+        "Sirolimus",                    # a name another entry has: refused by the bot
+        "", "", "", "",
+    ]) + "\n"  # fmt: skip
+    result = console(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "  Name * — now: Tacrolimus" in out
+    assert (
+        "  Aliases  (Other names it answers to: one per line, or separated by ;) — now:\n      FK506\n      fujimycin\n"
+        in out
+    )
+    assert "      Protopic\n" in out  # the whole list, not cut
+    assert "  ! Summary is required: type something." in out
+    assert "Saved “Tacrolimus” as revision 1." in out
+    assert "│ First paragraph.\n│\n│ Second paragraph.\n" in out
+    refused = out.split("/concept edit term:tacrolimus")[-1]
+    assert "Your text" in refused
+    assert f"▏ {long_summary.strip()}\n" in refused  # handed back on one line, as typed, not re-wrapped
+
+
+def test_tab_candidates_and_choices_listing_for_options_without_autocomplete(tmp_path: Path) -> None:
+    """`option:?` on a plain option says what it takes; on an option with choices, lists them filtered."""
+    result = console("/quiz start questions:?\n/quiz start mode:term?\n/define term:?\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "  questions: takes a whole number from 5 to 20." in result.stdout
+    assert "  definition → term\n  term → definition\n" in result.stdout
+    assert "  Immunotherapy" in result.stdout or "  Antibody" in result.stdout

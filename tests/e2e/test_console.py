@@ -213,4 +213,84 @@ def test_tab_candidates_and_choices_listing_for_options_without_autocomplete(tmp
     assert result.returncode == 0, result.stderr
     assert "  questions: takes a whole number from 5 to 20." in result.stdout
     assert "  definition → term\n  term → definition\n" in result.stdout
-    assert "  Immunotherapy" in result.stdout or "  Antibody" in result.stdout
+    assert "  Active immunotherapy\n  Adoptive immune cell therapy\n" in result.stdout
+
+
+class Terminal:
+    """The console on a pseudo-terminal, as a person at a terminal runs it (prompt_toolkit's path)."""
+
+    def __init__(self, cwd: Path) -> None:
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
+        environment = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}
+        environment.update(PYTHONPATH=str(ROOT), TERM="xterm")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot"], stdin=slave, stdout=slave, stderr=subprocess.PIPE, cwd=cwd,
+            env=environment, start_new_session=True,
+        )  # fmt: skip
+        os.close(slave)
+        self.screen = ""
+
+    def read_until(self, text: str, timeout: float = 90) -> str:
+        """Read the terminal's output until `text` shows (style and cursor codes removed)."""
+        import re
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while text not in self.screen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{text!r} never appeared; the terminal shows:\n{self.screen[-3000:]}"
+            ready, _, _ = select.select([self.master], [], [], min(remaining, 1))
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536).decode(errors="replace")
+                except OSError:
+                    chunk = ""
+                if "\x1b[6n" in chunk:  # prompt_toolkit asks where the cursor is: answer as a terminal does
+                    os.write(self.master, b"\x1b[1;1R")
+                self.screen += re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r", "", chunk)
+        return self.screen
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def close(self, timeout: float = 60) -> tuple[int, str]:
+        """Wait for the process to end (killing it if it does not); return its exit status and standard error."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)
+        assert self.process.stderr is not None
+        with self.process.stderr:
+            return self.process.returncode, self.process.stderr.read().decode()
+
+
+def test_terminal_shows_the_bots_own_posts_as_they_happen_and_ctrl_c_leaves(tmp_path: Path) -> None:
+    """At a terminal, a quiz question closing and the next one appear while a line is half typed, without
+    pressing Enter; the typed line survives; Ctrl-C at the prompt exits 0 with no traceback."""
+    terminal = Terminal(tmp_path)
+    try:
+        terminal.read_until("immunobot>")
+        terminal.type("/quiz start questions:5 timeout:10\r")
+        terminal.read_until("QUESTION 1 OF 5")
+        terminal.type("/define half-typ")  # no Enter: the bot's own posts must still appear
+        screen = terminal.read_until("QUESTION 2 OF 5", timeout=120)
+        assert "QUESTION 1 OF 5 — CLOSED" in screen
+        assert "[new message in #general]" in screen
+        terminal.type("ed\r")  # the half-typed line was kept: completed, it is sent whole
+        terminal.read_until("No entry matches “half-typed”")
+        terminal.type("\x03")  # Ctrl-C at the prompt
+    finally:
+        status, errors = terminal.close()
+    assert status == 0, errors
+    assert "Traceback" not in errors
+    assert "KeyboardInterrupt" not in errors
+    assert "voice will NOT be supported" not in errors

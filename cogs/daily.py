@@ -176,7 +176,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
             await self.scheduler.halt(channel.guild.id, f"the daily channel #{channel.name} was deleted")
 
     async def timezone_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        """Autocomplete IANA timezone names, common ones first when nothing is typed."""
+        """Autocomplete timezones, closest to what was typed first (cities, countries, abbreviations too)."""
         return [app_commands.Choice(name=name, value=name) for name in suggest_timezones(current)]
 
     async def category_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -196,7 +196,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
     @app_commands.describe(
         channel="Where to post (the bot needs View Channel, Send Messages, Embed Links, Read Message History)",
         time="Local time, 24-hour HH:MM, e.g. 08:00",
-        timezone="Your timezone, e.g. Europe/London (pick from the list)",
+        timezone="Your timezone: a city, a country or an IANA name, e.g. London or Europe/London",
         category="Only these categories, comma-separated (e.g. immunosuppressant); leave empty for all",
     )
     async def set_(

@@ -63,8 +63,8 @@ _OPTION_MARKER = re.compile(r"(?:^|(?<=\s))([a-z_][a-z0-9_-]*):", re.IGNORECASE)
 _TRUE, _FALSE = ("true", "yes", "1", "on", "y"), ("false", "no", "0", "off", "n")
 KEEP_BLANK = "-"
 """Typed alone into a form field: empty the field (Enter alone keeps the shown text)."""
-END_OF_TEXT = "."
-"""Typed alone on a line: the end of a several-line form field."""
+SEVERAL_LINES = '"""'
+"""Typed alone on a line: starts, and later ends, several lines of text in a paragraph form field."""
 
 
 class InputError(ValueError):
@@ -474,7 +474,7 @@ class ConsoleSession:
         paragraphs = any(f["style"] == 2 for f in fields)
         self.say(f"[{modal.get('title', 'Form')}]  * = required · Enter keeps the shown text · {KEEP_BLANK} empties it")
         if paragraphs:
-            self.say(f"  Several-line fields end with a line holding only {END_OF_TEXT}")
+            self.say(f"  Several lines (paragraphs): {SEVERAL_LINES} alone, the lines, then {SEVERAL_LINES} alone")
         answers: dict[str, str] = {}
         try:
             for item in fields:
@@ -516,16 +516,15 @@ class ConsoleSession:
             self.say(f"  ! {problem}")
 
     async def _read_field(self, several_lines: bool) -> str:
-        """One line, or for a paragraph field the lines up to a lone `.` (Enter at once keeps the default)."""
-        assert self.source is not None
+        """One line; in a paragraph field, SEVERAL_LINES alone starts several lines, ended by it alone again."""
         first = await self._read_echoed("  > ")
-        if not several_lines or first == "" or first.strip() in (KEEP_BLANK, END_OF_TEXT):
-            return "" if first.strip() == END_OF_TEXT else first
-        lines = [first]
+        if not several_lines or first.strip() != SEVERAL_LINES:
+            return first
+        lines: list[str] = []
         while True:
-            line = await self._read_echoed("  . ")
-            if line.strip() == END_OF_TEXT:
-                return "\n".join(lines).rstrip("\n")
+            line = await self._read_echoed("  … ")
+            if line.strip() == SEVERAL_LINES:
+                return "\n".join(lines).strip("\n")
             lines.append(line)
 
     async def _read_echoed(self, prompt: str) -> str:

@@ -28,6 +28,7 @@ def test_no_token_starts_the_console_and_answers(tmp_path: Path) -> None:
     assert "│ ANTIBODY" in result.stdout
     assert "│ IMMUNOTHERAPY" in result.stdout
     assert "Traceback" not in result.stderr
+    assert "voice will NOT be supported" not in result.stderr  # discord.py's notice: the bot has no voice
     assert (tmp_path / "immunobot.db").exists()
 
 
@@ -181,9 +182,8 @@ def test_form_shows_lists_whole_marks_required_and_keeps_what_was_typed(tmp_path
         "",                             # name: keep
         "",                             # aliases: keep
         "-",                            # summary emptied: required, asked again
-        long_summary.strip(),           # summary (a several-line field: ends with a lone dot)
-        ".",
-        "First paragraph.", "", "Second paragraph.", ".",   # definition with two paragraphs
+        long_summary.strip(),           # summary, one long line
+        '"""', "First paragraph.", "", "Second paragraph.", '"""',   # definition with two paragraphs
         "course wording",               # why
         "/define tacrolimus",
         "/concept edit term:tacrolimus",

@@ -182,6 +182,25 @@ def _search_keys() -> tuple[list[str], list[tuple[str, ...]]]:
 
 
 @lru_cache(maxsize=1)
+def _places() -> dict[str, str]:
+    """Where each zone.tab zone is kept, as people name it: "Britain (UK)", "United States: Pacific"."""
+    countries = {row[0]: row[1] for row in _table("iso3166.tab") if len(row) >= 2}
+    places: dict[str, str] = {}
+    for row in _table("zone.tab"):
+        if len(row) >= 3 and row[2] not in places:
+            country = countries.get(row[0], row[0])
+            places[row[2]] = f"{country}: {row[3]}" if len(row) >= 4 and row[3] else country
+    return places
+
+
+def timezone_label(zone: str) -> str:
+    """A zone as an autocomplete choice shows it: the IANA name and where it is kept (at most 100 characters)."""
+    place = _places().get(zone)
+    label = f"{zone} — {place}" if place else zone
+    return label if len(label) <= 100 else label[:99] + "…"
+
+
+@lru_cache(maxsize=1)
 def _last_parts() -> list[str]:
     return [key.rsplit("/", 1)[-1] for key in _search_keys()[0]]
 

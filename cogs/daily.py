@@ -21,7 +21,7 @@ from bot.daily import (
     parse_post_time,
 )
 from bot.glossary import Glossary
-from bot.timezones import parse_timezone, suggest_timezones
+from bot.timezones import parse_timezone, suggest_timezones, timezone_label
 from cogs._components import ConceptButton, RelatedSelect, glossary_for
 from cogs._render import COLOUR, STUDY_NOTICE, WARNING_COLOUR, EmbedBuilder, choice_label, clip, source_text
 from cogs.browse import category_ids, resolve_category
@@ -177,7 +177,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
 
     async def timezone_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Autocomplete timezones, closest to what was typed first (cities, countries, abbreviations too)."""
-        return [app_commands.Choice(name=name, value=name) for name in suggest_timezones(current)]
+        return [app_commands.Choice(name=timezone_label(name), value=name) for name in suggest_timezones(current)]
 
     async def category_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Autocomplete the last of the comma-separated categories, in the resolver's ranking."""

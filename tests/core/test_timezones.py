@@ -67,3 +67,12 @@ def test_autocomplete_ranks_by_closeness_and_leaves_out_unrelated_zones() -> Non
     assert suggest_timezones("zzzz") == []
     assert "UTC" in suggest_timezones("")
     assert len(suggest_timezones("a")) <= 25
+
+
+def test_choices_say_where_a_zone_is_kept() -> None:
+    """An autocomplete choice shows where the zone is kept, within Discord's 100 characters."""
+    from bot.timezones import timezone_label, timezone_names
+
+    assert timezone_label("Europe/Berlin") == "Europe/Berlin — Germany: most of Germany"
+    assert timezone_label("UTC") == "UTC"
+    assert all(len(timezone_label(zone)) <= 100 for zone in timezone_names())

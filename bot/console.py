@@ -256,9 +256,13 @@ class ConsoleSession:
         value = value.strip()
         wrong = f"{name}: takes {_describe(option)}"
         if option.get("choices"):
+            typed = value.casefold()
             for choice in option["choices"]:
-                if value.casefold() in (str(choice["name"]).casefold(), str(choice["value"]).casefold()):
+                if typed in (str(choice["name"]).casefold(), str(choice["value"]).casefold()):
                     return choice["value"]
+            starting = [c for c in option["choices"] if typed and str(c["name"]).casefold().startswith(typed)]
+            if len(starting) == 1:  # the start of one choice's name is enough ("stages" for "stages in order")
+                return starting[0]["value"]
             raise InputError(f"{wrong}; “{value[:40]}” is not one of them.")
         converted: Any
         if kind == INTEGER:

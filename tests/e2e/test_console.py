@@ -77,6 +77,7 @@ def test_options_are_checked_as_discords_client_does(tmp_path: Path) -> None:
         "/quiz start questions:21 mode:mixed",
         "/concept history term:MMF reason:typo fix: spelling",
         "/leaderboard",
+        "/quiz start mode:stages questions:5",
     ]) + "\n"  # fmt: skip
     result = console(script, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -93,7 +94,9 @@ def test_options_are_checked_as_discords_client_does(tmp_path: Path) -> None:
     assert "invalid literal" not in out
     assert "min_value" not in out
     assert "Start a quiz with /quiz start." in out  # no quiz was started by a refused line (and </cmd:id> reads)
-    assert "[new message" not in out
+    before_quiz, quiz = out.split("immunobot> /quiz start mode:stages questions:5")
+    assert "[new message" not in before_quiz
+    assert "stages in order" in quiz  # the start of a choice's name picks it
 
 
 def test_daily_setup_and_post_in_the_console(tmp_path: Path) -> None:

@@ -137,6 +137,8 @@ class ConsoleSession:
     clickables: list[Clickable] = field(default_factory=list)
     seen_posts: set[int] = field(default_factory=set)
     seen_edits: dict[int, int] = field(default_factory=dict)
+    completion_labels: dict[str, str] = field(default_factory=dict)
+    """The label each completed line of the last completion had (what Tab's menu shows), by folded line."""
 
     # --- output -----------------------------------------------------------------------------------------
 
@@ -405,6 +407,7 @@ class ConsoleSession:
             stem = stem[: len(stem) - len(written)]
         elif option["name"] not in values:
             stem += f" {option['name']}:"
+        self.completion_labels = {f"{stem}{value}".casefold(): label for label, value in pairs}
         return [f"{stem}{value}" for _, value in pairs]
 
     def _typed_loosely(self, values: dict[str, str], schemas: list[dict[str, Any]]) -> dict[str, Any]:
@@ -695,7 +698,8 @@ class TerminalSource:
                 except (ValueError, AssertionError):
                     return
                 for candidate in offered:
-                    yield Completion(candidate, start_position=-len(line), display=candidate.split(":")[-1])
+                    label = session.completion_labels.get(candidate.casefold(), candidate)
+                    yield Completion(candidate, start_position=-len(line), display=label)
 
         self._prompt: Any = PromptSession(completer=BotCompleter(), complete_while_typing=False)
         self._plain: Any = PromptSession()

@@ -297,3 +297,30 @@ def test_terminal_shows_the_bots_own_posts_as_they_happen_and_ctrl_c_leaves(tmp_
     assert "Traceback" not in errors
     assert "KeyboardInterrupt" not in errors
     assert "voice will NOT be supported" not in errors
+
+
+def test_ctrl_c_while_reading_a_pipe_stops_cleanly(tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) while the console waits for piped input ends it without a traceback (status 130)."""
+    import signal
+    import time
+
+    environment = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}
+    environment["PYTHONPATH"] = str(ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=tmp_path, env=environment, text=True,
+    )  # fmt: skip
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write("/about\n")
+    process.stdin.flush()
+    deadline = time.monotonic() + 90
+    while "│ ABOUT" not in (line := process.stdout.readline()):  # answered: it now waits for the next line
+        assert line, "the console ended before answering /about"
+        assert time.monotonic() < deadline, "the console never answered /about"
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    process.stdin.close()
+    assert process.returncode == 130
+    assert "Traceback" not in errors
+    assert "KeyboardInterrupt" not in errors

@@ -216,7 +216,7 @@ def test_tab_candidates_and_choices_listing_for_options_without_autocomplete(tmp
     assert result.returncode == 0, result.stderr
     assert "  questions: takes a whole number from 5 to 20." in result.stdout
     assert "  definition → term\n  term → definition\n" in result.stdout
-    assert "  Active immunotherapy\n  Adoptive immune cell therapy\n" in result.stdout
+    assert "/define term:?\n  Active immunotherapy\n  Adjuvant and neoadjuvant therapy\n" in result.stdout
 
 
 class Terminal:

@@ -160,3 +160,11 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """DATABASE_URL of a new, empty PostgreSQL database for this test."""
     return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """DATABASE_URL of a new, empty database on each backend in turn: a test using it runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'immunobot.db'}"
+    return request.getfixturevalue("postgres_url")

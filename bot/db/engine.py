@@ -16,7 +16,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Executable, Row, event
+from sqlalchemy import Executable, Row, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -105,6 +106,14 @@ class Database:
     def dialect(self) -> str:
         """`sqlite` or `postgresql`: for the few places (full-text search) where each engine has its own SQL."""
         return self.url.backend
+
+    def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """INSERT for `table` in this engine's dialect, for upserts that read the same on both engines:
+
+        `db.insert(t).values(...).on_conflict_do_update(index_elements=[...], set_={...})` or
+        `.on_conflict_do_nothing()`; `insert(t).excluded.column` is the row that was refused.
+        """
+        return (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(table)
 
     async def close(self) -> None:
         """Close every pooled connection (idempotent)."""

@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 LEGACY_REVISIONS: dict[int, str] = {4: "0001_baseline"}
 
 
+def include_name(name: str | None, type_: str, *_: object) -> bool:
+    """What Alembic compares with the metadata: not the full-text index (each engine's own) nor SQLite's."""
+    if type_ == "table" and name is not None:
+        return not (name.startswith("concept_search") or name.startswith("sqlite_"))
+    return True
+
+
 class SchemaError(RuntimeError):
     """The database cannot be used by this version of the bot."""
 

@@ -11,14 +11,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from bot.db.migrate import include_name
 from bot.db.schema import metadata
-
-
-def _include(name: str | None, type_: str, *_: object) -> bool:
-    """Leave the full-text index (each engine's own, outside the metadata) and SQLite's internals alone."""
-    if type_ == "table" and name is not None:
-        return not (name.startswith("concept_search") or name.startswith("sqlite_"))
-    return True
 
 
 def run_on(connection: Connection) -> None:
@@ -26,7 +20,7 @@ def run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        include_name=_include,
+        include_name=include_name,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
     )

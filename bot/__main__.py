@@ -44,17 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "health":
         return cli.run_health(settings)
 
-    from bot.runner import run_online, setup_logging
-
-    console = arguments.command is None and (settings.discord_token is None or arguments.console)
     if arguments.command is None and settings.database.sqlite_path is not None:
         from bot.db.lock import DatabaseInUseError, hold_sqlite_lock
 
-        try:
+        try:  # before anything slow: a refused start is immediate
             hold_sqlite_lock(settings.database.sqlite_path)
         except DatabaseInUseError as error:
             print(error, file=sys.stderr)
             return 1
+
+    from bot.runner import run_online, setup_logging
+
+    console = arguments.command is None and (settings.discord_token is None or arguments.console)
     setup_logging(settings, console=console)
     if arguments.command == "sync":
         if settings.discord_token is None:

@@ -24,6 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("load", help="validate data/ and (re)load it into the database")
     commands.add_parser("sync", help="sync the slash commands with Discord now (needs DISCORD_TOKEN)")
     commands.add_parser("health", help="exit 0 if the running bot touched HEALTH_FILE in the last 90 seconds")
+    migrate_to = commands.add_parser(
+        "migrate-to", help="copy the SQLite database (DATABASE_PATH) into an empty PostgreSQL database and verify"
+    )
+    migrate_to.add_argument("url", help="postgresql://user:password@host:5432/database (must be empty)")
     return parser
 
 
@@ -43,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli.run_load(settings)
     if arguments.command == "health":
         return cli.run_health(settings)
+    if arguments.command == "migrate-to":
+        return cli.run_migrate_to(settings, arguments.url)
 
     if arguments.command is None and settings.database.sqlite_path is not None:
         from bot.db.lock import DatabaseInUseError, hold_sqlite_lock

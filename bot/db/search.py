@@ -23,6 +23,7 @@ from bot.models import Concept
 
 _SEARCH_WORD = re.compile(r"\w+")
 MAX_WORDS = 12
+SEARCH_COLUMNS = ("guild_id", "concept_id", "name", "aliases", "summary", "definition")
 
 
 @dataclass(frozen=True)
@@ -100,15 +101,24 @@ async def replace_search_rows(
     stale_rows = [{"guild_id": guild_id, "concept_id": concept_id} for concept_id in stale]
     if stale_rows:
         await connection.execute(_DELETE, stale_rows)
-    fresh_rows = [{"guild_id": guild_id, **_fields(concept)} for concept in fresh]
-    if not fresh_rows:
+    await insert_search_rows(connection, [{"guild_id": guild_id, **_fields(concept)} for concept in fresh])
+
+
+async def insert_search_rows(connection: AsyncConnection, rows: list[dict[str, object]]) -> None:
+    """Index rows given as SEARCH_COLUMNS (replacing a guild's row for the same concept on PostgreSQL)."""
+    if not rows:
         return
     if connection.dialect.name == "sqlite":
-        await connection.execute(_INSERT_SQLITE, fresh_rows)
+        await connection.execute(_INSERT_SQLITE, rows)
         return
-    for row in fresh_rows:
-        row.update({f"{key}_folded": fold(row[key]) for key in ("name", "aliases", "summary", "definition")})
-    await connection.execute(_INSERT_POSTGRESQL, fresh_rows)
+    folded = [{**row, **{f"{key}_folded": fold(str(row[key])) for key in SEARCH_COLUMNS[2:]}} for row in rows]
+    await connection.execute(_INSERT_POSTGRESQL, folded)
+
+
+async def all_search_rows(connection: AsyncConnection) -> list[dict[str, object]]:
+    """Every indexed row as SEARCH_COLUMNS (to copy an index between engines)."""
+    result = await connection.execute(text(f"SELECT {', '.join(SEARCH_COLUMNS)} FROM concept_search"))  # noqa: S608
+    return [dict(row._mapping) for row in result]
 
 
 async def search(

@@ -12,12 +12,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
+from bot.config import DatabaseUrl
 from bot.db import Database
 from bot.db.migrate import SchemaError, current_revision, head_revision, include_name
-from bot.db.schema import bot_meta, concept_uses, metadata
+from bot.db.schema import bot_meta, concept_revisions, concept_uses, metadata, quiz_sessions
 from bot.db.search import replace_search_rows, search
 from bot.loader import GlossaryData
 from bot.store import Store, bundled_migrations
+from tests.core.test_cli import run_bot
 
 
 def schema_differences(connection: Connection) -> list[object]:
@@ -207,3 +209,48 @@ async def test_full_text_search_gives_the_same_top_hits_on_both_engines(
         assert sqlite_hits[query][0] == postgres_hits[query][0] == expected, query
     for query in ("antibodies", "calcineurin"):  # the same three best, whatever their order
         assert set(sqlite_hits[query]) == set(postgres_hits[query]), query
+
+
+async def test_migrate_to_copies_every_table_into_postgresql_and_verifies(
+    tmp_path: Path, postgres_url: str, shipped_data: GlossaryData
+) -> None:
+    """`python -m bot migrate-to URL` copies everything (revision history, search index) and checks the counts;
+    ids continue after the copied ones; a database that is not empty is refused in one line."""
+    path = tmp_path / "bot.db"
+    async with await Store.open(path) as store:
+        await store.sync_shipped(shipped_data)
+        async with store.transaction() as db:
+            for revision in (1, 2):
+                await db.execute("INSERT INTO concept_revisions VALUES (?, 'bcg', ?, 'edit', '{}', 0, 9, NULL, 't')",
+                                 (2**60, revision))  # fmt: skip
+            await db.execute("INSERT INTO quiz_sessions VALUES (7, 1, 5, 9, 'mixed', NULL, 5, 20, 3, 'finished', "
+                             "'t', NULL, NULL)")  # fmt: skip
+    expected = table_counts(path)
+
+    result = run_bot("migrate-to", postgres_url, cwd=tmp_path, env={"DATABASE_PATH": str(path)})
+    assert result.returncode == 0, result.stderr
+    assert "counts verified" in result.stdout
+    assert "concept_revisions: 2" in result.stdout
+
+    async with await Database.open(postgres_url) as database:
+        async with database.read() as connection:
+            copied = {name: await connection.scalar(text(f"SELECT count(*) FROM {name}")) for name in expected
+                      if not name.startswith(("concept_search_", "sqlite_"))}  # fmt: skip
+            assert (await search(connection, "fk506"))[0].concept_id == "tacrolimus"
+        revisions = await database.fetch_all(select(concept_revisions.c.guild_id, concept_revisions.c.revision))
+        assert sorted(tuple(row) for row in revisions) == [(2**60, 1), (2**60, 2)]
+        async with database.transaction() as connection:
+            new_id = await connection.scalar(
+                quiz_sessions.insert().returning(quiz_sessions.c.id).values(
+                    guild_id=1, channel_id=6, starter_id=9, mode="mixed", questions=5, round_seconds=20, seed=1,
+                    status="running", started_at="t")
+            )  # fmt: skip
+    assert new_id == 8
+    assert copied == {name: count for name, count in expected.items() if name in copied}
+    assert copied["shipped_concepts"] == len(shipped_data.concepts)
+
+    again = run_bot("migrate-to", postgres_url, cwd=tmp_path, env={"DATABASE_PATH": str(path)})
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines() == [
+        f"{DatabaseUrl.parse(postgres_url)} is not empty; give migrate-to a new, empty database"
+    ]

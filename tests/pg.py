@@ -16,6 +16,7 @@ import itertools
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,12 @@ SUPERUSER = "postgres"  # the database role, not a system user
 
 def _has_server(bindir: Path) -> bool:
     return all((bindir / name).is_file() for name in ("initdb", "pg_ctl", "postgres"))
+
+
+def _reachable_by_others(directory: Path) -> bool:
+    """Can a user other than the owner run programs from `directory` (every folder on the way searchable)?"""
+    resolved = directory.resolve()
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in (resolved, *resolved.parents))
 
 
 def find_bindir() -> Path | None:
@@ -93,6 +100,12 @@ class PostgresServer:
             account = pwd.getpwnam(SERVER_USER_WHEN_ROOT)
             self._process_user = (account.pw_uid, account.pw_gid)
             os.chown(self.root, account.pw_uid, account.pw_gid)
+            if not _reachable_by_others(self.bindir):  # the wheel in a virtualenv under /root: copy it out
+                package = self.bindir.parents[1]  # <site-packages>/pgserver, with pginstall/bin inside
+                for part in (package, package.with_name(package.name + ".libs")):  # .libs: its shared libraries
+                    if part.is_dir():
+                        shutil.copytree(part, self.root / "wheel" / part.name, symlinks=True)
+                self.bindir = self.root / "wheel" / self.bindir.relative_to(package.parent)
         self._run(
             str(self.bindir / "initdb"),
             "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",

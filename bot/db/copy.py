@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, table
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.db.engine import Database
+from bot.db.engine import Database, count_rows
 from bot.db.schema import metadata
 from bot.db.search import all_search_rows, insert_search_rows
 
 BATCH = 1000
-SEARCH_TABLE = "concept_search"
 
 
 class CopyError(RuntimeError):
@@ -37,15 +36,6 @@ class CopyReport:
         return "\n".join([*lines, f"{sum(self.counts.values())} rows in {len(self.counts)} tables, counts verified."])
 
 
-async def _counts(connection: AsyncConnection) -> dict[str, int]:
-    counts = {}
-    for each in metadata.sorted_tables:
-        counts[each.name] = int((await connection.execute(select(func.count()).select_from(each))).scalar_one())
-    search_rows = select(func.count()).select_from(table(SEARCH_TABLE))
-    counts[SEARCH_TABLE] = int((await connection.execute(search_rows)).scalar_one())
-    return counts
-
-
 async def _move_sequences(target: AsyncConnection) -> None:
     """PostgreSQL hands out ids from a sequence: start it after the largest id copied."""
     for each in metadata.sorted_tables:
@@ -62,9 +52,9 @@ async def copy_database(source: Database, target: Database) -> CopyReport:
     if target.dialect != "postgresql":
         raise CopyError(f"the target must be a PostgreSQL database, not {target.url}")
     async with source.read() as reader:
-        expected = await _counts(reader)
+        expected = await count_rows(reader)
         async with target.transaction() as writer:
-            if any((await _counts(writer)).values()):
+            if any((await count_rows(writer)).values()):
                 raise CopyError(f"{target.url} is not empty; give migrate-to a new, empty database")
             for each in metadata.sorted_tables:
                 result = await reader.stream(select(each))
@@ -72,7 +62,7 @@ async def copy_database(source: Database, target: Database) -> CopyReport:
                     await writer.execute(each.insert(), [dict(row) for row in batch])
             await insert_search_rows(writer, await all_search_rows(reader))
             await _move_sequences(writer)
-            copied = await _counts(writer)
+            copied = await count_rows(writer)
             if copied != expected:
                 wrong = ", ".join(f"{name} {expected[name]} → {copied[name]}" for name in expected
                                   if copied[name] != expected[name])  # fmt: skip

@@ -16,13 +16,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Executable, Row, Table, event
+from sqlalchemy import Executable, Row, Table, event, func, select
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from bot.config import DatabaseUrl
+from bot.db.schema import metadata
 
 SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys = ON",
@@ -76,6 +78,14 @@ async def _to_completion(step: Awaitable[T]) -> T:
     except asyncio.CancelledError:
         await asyncio.wait({task})
         raise
+
+
+async def count_rows(connection: AsyncConnection) -> dict[str, int]:
+    """Rows per table of the schema, the full-text index included (diagnostics, copies, tests)."""
+    counts = {}
+    for table in [*metadata.sorted_tables, sql_table("concept_search")]:
+        counts[table.name] = int((await connection.execute(select(func.count()).select_from(table))).scalar_one())
+    return counts
 
 
 class Database:
@@ -148,6 +158,11 @@ class Database:
         """A connection for reads: one consistent snapshot for the body (nothing is written)."""
         async with self.engine.connect() as connection:
             yield connection
+
+    async def table_counts(self) -> dict[str, int]:
+        """Rows per table (for diagnostics and tests that check nothing else was touched)."""
+        async with self.read() as connection:
+            return await count_rows(connection)
 
     async def fetch_all(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Sequence[Row]:
         """Run a query, return every row."""

@@ -7,6 +7,7 @@ database they made is adopted as it is. Conventions that keep the one set of que
 - Times are ISO-8601 text (`bot.store.utc_now()`), dates YYYY-MM-DD text, JSON documents text: values compare
   and sort the same on both engines and the code passes the same Python values.
 - Flags are INTEGER 0/1 with a CHECK, as before.
+- Text sorts by code point on both (collation "C" on PostgreSQL), as SQLite always did.
 The full-text index `concept_search` is not here: each engine builds its own (see `bot.db.search`).
 Change the schema only through a new Alembic revision in bot/db/alembic/versions, and keep this file equal to
 what the revisions build (tests/core/test_db.py compares them on both engines).
@@ -32,6 +33,9 @@ from sqlalchemy.dialects.sqlite import REAL
 
 # Integers: 64-bit on PostgreSQL, SQLite's INTEGER (also 64-bit) spelled as before.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# Text compares and sorts by code point on both engines: SQLite's BINARY, PostgreSQL's "C" (whatever the
+# database's locale), so `ORDER BY id` lists the same way everywhere.
+Str = Text().with_variant(Text(collation="C"), "postgresql")
 # Floats: double precision on PostgreSQL, REAL (also double) on SQLite as before.
 Real = Float().with_variant(REAL(), "sqlite")
 
@@ -52,41 +56,41 @@ WITHOUT_ROWID = {"sqlite_with_rowid": False}
 source_documents = Table(
     "source_documents",
     metadata,
-    Column("id", Text, primary_key=True),
-    Column("data", Text, nullable=False),  # JSON of bot.models.SourceDocument
-    Column("content_hash", Text, nullable=False),
+    Column("id", Str, primary_key=True),
+    Column("data", Str, nullable=False),  # JSON of bot.models.SourceDocument
+    Column("content_hash", Str, nullable=False),
 )
 
 shipped_concepts = Table(
     "shipped_concepts",
     metadata,
-    Column("id", Text, primary_key=True),
-    Column("data", Text, nullable=False),  # JSON of bot.models.Concept
-    Column("origin", Text, nullable=False),
-    Column("content_hash", Text, nullable=False),
-    Column("loaded_at", Text, nullable=False),
+    Column("id", Str, primary_key=True),
+    Column("data", Str, nullable=False),  # JSON of bot.models.Concept
+    Column("origin", Str, nullable=False),
+    Column("content_hash", Str, nullable=False),
+    Column("loaded_at", Str, nullable=False),
 )
 
 guild_settings = Table(
     "guild_settings",
     metadata,
     Column("guild_id", Id, primary_key=True, autoincrement=False),
-    Column("settings", Text, nullable=False, server_default=text("'{}'")),
-    Column("updated_at", Text, nullable=False),
+    Column("settings", Str, nullable=False, server_default=text("'{}'")),
+    Column("updated_at", Str, nullable=False),
 )
 
 concept_revisions = Table(
     "concept_revisions",
     metadata,
     Column("guild_id", Id, nullable=False),
-    Column("concept_id", Text, nullable=False),
+    Column("concept_id", Str, nullable=False),
     Column("revision", Integer, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("data", Text, nullable=False),
+    Column("action", Str, nullable=False),
+    Column("data", Str, nullable=False),
     Column("hidden", Integer, nullable=False, server_default=text("0")),
     Column("author_id", Id, nullable=False),
-    Column("reason", Text),
-    Column("created_at", Text, nullable=False),
+    Column("reason", Str),
+    Column("created_at", Str, nullable=False),
     PrimaryKeyConstraint("guild_id", "concept_id", "revision"),
     CheckConstraint("revision >= 1", name="revision"),
     CheckConstraint("hidden IN (0, 1)", name="hidden"),
@@ -96,8 +100,8 @@ concept_revisions = Table(
 bot_meta = Table(
     "bot_meta",
     metadata,
-    Column("key", Text, primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("key", Str, primary_key=True),
+    Column("value", Str, nullable=False),
 )
 
 # --- concept of the day (0003) ------------------------------------------------------------------------------
@@ -107,13 +111,13 @@ daily_schedules = Table(
     metadata,
     Column("guild_id", Id, primary_key=True, autoincrement=False),
     Column("channel_id", Id, nullable=False),
-    Column("post_time", Text, nullable=False),
-    Column("timezone", Text, nullable=False),
-    Column("categories", Text, nullable=False, server_default=text("'[]'")),
-    Column("state", Text, nullable=False),
-    Column("stopped_reason", Text),
-    Column("active_since", Text, nullable=False),
-    Column("updated_at", Text, nullable=False),
+    Column("post_time", Str, nullable=False),
+    Column("timezone", Str, nullable=False),
+    Column("categories", Str, nullable=False, server_default=text("'[]'")),
+    Column("state", Str, nullable=False),
+    Column("stopped_reason", Str),
+    Column("active_since", Str, nullable=False),
+    Column("updated_at", Str, nullable=False),
     CheckConstraint("state IN ('active', 'paused', 'off', 'stopped')", name="state"),
 )
 
@@ -121,14 +125,14 @@ daily_posts = Table(
     "daily_posts",
     metadata,
     Column("guild_id", Id, nullable=False),
-    Column("local_date", Text, nullable=False),
-    Column("concept_id", Text, nullable=False),
+    Column("local_date", Str, nullable=False),
+    Column("concept_id", Str, nullable=False),
     Column("channel_id", Id, nullable=False),
-    Column("status", Text, nullable=False),
+    Column("status", Str, nullable=False),
     Column("message_id", Id),
-    Column("intent_at", Text, nullable=False),
-    Column("posted_at", Text),
-    Column("detail", Text),
+    Column("intent_at", Str, nullable=False),
+    Column("posted_at", Str),
+    Column("detail", Str),
     PrimaryKeyConstraint("guild_id", "local_date"),
     CheckConstraint("status IN ('pending', 'posted', 'failed')", name="status"),
     **WITHOUT_ROWID,
@@ -140,7 +144,7 @@ daily_queue = Table(
     Column("guild_id", Id, nullable=False),
     Column("cycle", Integer, nullable=False),
     Column("position", Integer, nullable=False),
-    Column("concept_id", Text, nullable=False),
+    Column("concept_id", Str, nullable=False),
     Column("posted", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("guild_id", "cycle", "position"),
     CheckConstraint("posted IN (0, 1)", name="posted"),
@@ -156,14 +160,14 @@ quiz_sessions = Table(
     Column("guild_id", Id, nullable=False),
     Column("channel_id", Id, nullable=False),
     Column("starter_id", Id, nullable=False),
-    Column("mode", Text, nullable=False),
-    Column("category_id", Text),
+    Column("mode", Str, nullable=False),
+    Column("category_id", Str),
     Column("questions", Integer, nullable=False),
     Column("round_seconds", Integer, nullable=False),
     Column("seed", Id, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("started_at", Text, nullable=False),
-    Column("ended_at", Text),
+    Column("status", Str, nullable=False),
+    Column("started_at", Str, nullable=False),
+    Column("ended_at", Str),
     Column("ended_by", Id),
     CheckConstraint("status IN ('running', 'finished', 'stopped', 'interrupted')", name="status"),
 )
@@ -182,15 +186,15 @@ quiz_rounds = Table(
     metadata,
     Column("session_id", Id, nullable=False),
     Column("round", Integer, nullable=False),
-    Column("kind", Text, nullable=False),
-    Column("concept_id", Text, nullable=False),
-    Column("category_id", Text),
-    Column("options", Text, nullable=False),  # JSON list of the option texts as shown
+    Column("kind", Str, nullable=False),
+    Column("concept_id", Str, nullable=False),
+    Column("category_id", Str),
+    Column("options", Str, nullable=False),  # JSON list of the option texts as shown
     Column("correct", Integer, nullable=False),
     Column("message_id", Id),
-    Column("opened_at", Text, nullable=False),
-    Column("closed_at", Text),
-    Column("close_reason", Text),
+    Column("opened_at", Str, nullable=False),
+    Column("closed_at", Str),
+    Column("close_reason", Str),
     PrimaryKeyConstraint("session_id", "round"),
     ForeignKeyConstraint(["session_id"], ["quiz_sessions.id"]),
     CheckConstraint('"round" >= 1', name="round"),
@@ -206,7 +210,7 @@ quiz_answers = Table(
     Column("guild_id", Id, nullable=False),
     Column("choice", Integer, nullable=False),
     Column("correct", Integer, nullable=False),
-    Column("answered_at", Text, nullable=False),
+    Column("answered_at", Str, nullable=False),
     PrimaryKeyConstraint("session_id", "round", "user_id"),
     ForeignKeyConstraint(["session_id", "round"], ["quiz_rounds.session_id", "quiz_rounds.round"]),
     CheckConstraint("correct IN (0, 1)", name="correct"),
@@ -220,8 +224,8 @@ quiz_players = Table(
     metadata,
     Column("guild_id", Id, nullable=False),
     Column("user_id", Id, nullable=False),
-    Column("display_name", Text, nullable=False),
-    Column("updated_at", Text, nullable=False),
+    Column("display_name", Str, nullable=False),
+    Column("updated_at", Str, nullable=False),
     PrimaryKeyConstraint("guild_id", "user_id"),
     **WITHOUT_ROWID,
 )
@@ -230,8 +234,8 @@ flashcard_users = Table(
     "flashcard_users",
     metadata,
     Column("user_id", Id, primary_key=True, autoincrement=False),
-    Column("timezone", Text, nullable=False, server_default=text("'UTC'")),
-    Column("updated_at", Text, nullable=False),
+    Column("timezone", Str, nullable=False, server_default=text("'UTC'")),
+    Column("updated_at", Str, nullable=False),
 )
 
 flashcard_filters = Table(
@@ -239,7 +243,7 @@ flashcard_filters = Table(
     metadata,
     Column("user_id", Id, nullable=False),
     Column("guild_id", Id, nullable=False),
-    Column("category_id", Text),
+    Column("category_id", Str),
     PrimaryKeyConstraint("user_id", "guild_id"),
     **WITHOUT_ROWID,
 )
@@ -249,16 +253,16 @@ flashcards = Table(
     metadata,
     Column("user_id", Id, nullable=False),
     Column("scope", Id, nullable=False),
-    Column("concept_id", Text, nullable=False),
+    Column("concept_id", Str, nullable=False),
     Column("repetitions", Integer, nullable=False),
     Column("ease", Real, nullable=False),
     Column("interval_days", Integer, nullable=False),
-    Column("due_on", Text, nullable=False),
+    Column("due_on", Str, nullable=False),
     Column("reviews", Integer, nullable=False),
     Column("lapses", Integer, nullable=False),
-    Column("first_reviewed_on", Text, nullable=False),
-    Column("last_reviewed_on", Text, nullable=False),
-    Column("last_reviewed_at", Text, nullable=False),
+    Column("first_reviewed_on", Str, nullable=False),
+    Column("last_reviewed_on", Str, nullable=False),
+    Column("last_reviewed_at", Str, nullable=False),
     PrimaryKeyConstraint("user_id", "scope", "concept_id"),
     **WITHOUT_ROWID,
 )
@@ -268,11 +272,11 @@ flashcard_reviews = Table(
     metadata,
     Column("user_id", Id, nullable=False),
     Column("scope", Id, nullable=False),
-    Column("concept_id", Text, nullable=False),
+    Column("concept_id", Str, nullable=False),
     Column("review", Integer, nullable=False),
-    Column("grade", Text, nullable=False),
-    Column("reviewed_at", Text, nullable=False),
-    Column("local_date", Text, nullable=False),
+    Column("grade", Str, nullable=False),
+    Column("reviewed_at", Str, nullable=False),
+    Column("local_date", Str, nullable=False),
     Column("interval_days", Integer, nullable=False),
     Column("ease", Real, nullable=False),
     PrimaryKeyConstraint("user_id", "scope", "concept_id", "review"),
@@ -283,8 +287,8 @@ concept_uses = Table(
     "concept_uses",
     metadata,
     Column("guild_id", Id, nullable=False),
-    Column("concept_id", Text, nullable=False),
-    Column("day", Text, nullable=False),
+    Column("concept_id", Str, nullable=False),
+    Column("day", Str, nullable=False),
     Column("uses", Integer, nullable=False),
     PrimaryKeyConstraint("guild_id", "concept_id", "day"),
     CheckConstraint("uses > 0", name="uses"),

@@ -56,7 +56,16 @@ async def test_empty_database_migrates_to_head_matching_the_metadata(database_ur
         tables = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
     assert set(metadata.tables) | {"alembic_version", "concept_search"} <= tables
     async with await Database.open(database_url) as again:
-        assert await again.fetch_value(select(func.count()).select_from(bot_meta)) == 0
+        keys = ["b", "B", "a-c", "ab", "É", "e", "_x", "a c"]
+        async with again.transaction() as connection:
+            await connection.execute(bot_meta.insert(), [{"key": key, "value": ""} for key in keys])
+        ordered = await again.fetch_all(select(bot_meta.c.key).order_by(bot_meta.c.key))
+        assert [row.key for row in ordered] == sorted(keys)  # code point order on both, whatever the locale
+        if again.dialect == "postgresql":
+            collations = await again.fetch_all(text(
+                "SELECT DISTINCT collation_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND data_type = 'text' AND table_name <> 'alembic_version'"))  # fmt: skip
+            assert [row[0] for row in collations] == ["C"]
 
 
 async def test_database_of_the_sql_migrations_is_adopted_without_loss(
@@ -147,6 +156,28 @@ async def test_failed_transaction_writes_nothing_and_upserts_add_up(database_url
         await asyncio.gather(*(count_one_use() for _ in range(25)))
         row = await database.fetch_one(select(concept_uses.c.guild_id, concept_uses.c.uses))
         assert tuple(row) == (2**62, 25)  # 64-bit Discord ids fit on both engines
+
+
+async def test_cancelled_transaction_is_rolled_back_and_the_store_goes_on(database_url: str) -> None:
+    """A task cancelled inside a transaction (a timed-out interaction) writes nothing and blocks no one."""
+    async with await Database.open(database_url) as database:
+        inside = asyncio.Event()
+
+        async def write_then_hang() -> None:
+            async with database.transaction() as connection:
+                await connection.execute(bot_meta.insert().values(key="lost", value="1"))
+                inside.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(write_then_hang())
+        await inside.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with database.transaction() as connection:
+            await connection.execute(bot_meta.insert().values(key="kept", value="2"))
+        assert [row.key for row in await database.fetch_all(select(bot_meta.c.key))] == ["kept"]
+        assert (await database.table_counts())["bot_meta"] == 1
 
 
 async def test_sqlite_writers_take_turns_without_lost_updates(tmp_path: Path) -> None:

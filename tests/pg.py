@@ -31,6 +31,7 @@ NO_SERVER = (
 )
 SERVER_USER_WHEN_ROOT = "nobody"
 SUPERUSER = "postgres"  # the database role, not a system user
+SHARED_DATABASE = "immunobot_tests"
 
 
 def _has_server(bindir: Path) -> bool:
@@ -130,15 +131,21 @@ class PostgresServer:
                 self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def url(self, database: str) -> str:
-        """The DATABASE_URL of one of this server's databases."""
-        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}"
-
     def new_database(self) -> str:
-        """Create an empty database and return its DATABASE_URL."""
+        """Return the DATABASE_URL of a new, empty database of this server.
+
+        Each is a login role whose search_path is a schema of its own, in one shared database: as isolated
+        for the bot as a database, and made in milliseconds where CREATE DATABASE takes half a second.
+        """
         name = f"test_{next(self._names)}"
-        self.sql(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'")
-        return self.url(name)
+        if name == "test_1":
+            self.sql(f"CREATE DATABASE {SHARED_DATABASE} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'")
+        self.sql(
+            f"CREATE ROLE {name} LOGIN; ALTER ROLE {name} SET search_path = {name}; "
+            f"CREATE SCHEMA {name} AUTHORIZATION {name}",
+            database=SHARED_DATABASE,
+        )
+        return f"postgresql://{name}@/{SHARED_DATABASE}?host={self.socket_dir}"
 
     def sql(self, statement: str, database: str = "postgres") -> None:
         """Run one statement through psql as the superuser."""

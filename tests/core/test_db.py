@@ -63,7 +63,7 @@ async def test_empty_database_migrates_to_head_matching_the_metadata(database_ur
         assert [row.key for row in ordered] == sorted(keys)  # code point order on both, whatever the locale
         if again.dialect == "postgresql":
             collations = await again.fetch_all(text(
-                "SELECT DISTINCT collation_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "SELECT DISTINCT collation_name FROM information_schema.columns WHERE table_schema = current_schema() "
                 "AND data_type = 'text' AND table_name <> 'alembic_version'"))  # fmt: skip
             assert [row[0] for row in collations] == ["C"]
 

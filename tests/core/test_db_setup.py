@@ -72,6 +72,16 @@ def test_bad_database_url_stops_the_command_line_in_one_line(tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_postgresql_url_is_refused_until_the_features_run_on_it(tmp_path: Path) -> None:
+    """Until every feature runs on PostgreSQL, a postgresql:// URL stops the bot in one line instead of
+    silently using SQLite (issue 12, stage 2 lifts this)."""
+    result = run_bot("load", cwd=tmp_path, env={"DATABASE_URL": "postgresql://bot@localhost/immunobot"})
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "not usable by this version yet" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_second_process_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None:
     """While one bot runs on a file, another is refused in one line pointing at PostgreSQL; after `kill -9` of
     the first, the file is free again (the lock is the kernel's, never stale)."""

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, Literal
 
+import aiohttp
 import discord
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
@@ -55,6 +57,41 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 1_000_000
+ATTACHMENT_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
+DOWNLOAD_SECONDS = 20
+
+
+class TooLarge(Exception):  # noqa: N818 - it names the situation
+    """The download went past its byte cap (whatever size was declared)."""
+
+
+def from_discord(url: str) -> bool:
+    """Say whether an attachment URL points at Discord's attachment hosts (over https).
+
+    When the bot talks to another Discord endpoint (a stand-in, for tests), that endpoint's host counts too.
+    """
+    parsed = yarl.URL(url)
+    if parsed.scheme == "https" and parsed.host in ATTACHMENT_HOSTS:
+        return True
+    api = yarl.URL(discord.http.Route.BASE)
+    return api.host != "discord.com" and (parsed.scheme, parsed.host, parsed.port) == (api.scheme, api.host, api.port)
+
+
+async def download(url: str, limit: int) -> bytes:
+    """Fetch a file, reading at most `limit` bytes: a larger body is refused as it streams in."""
+    timeout = aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, allow_redirects=False) as response:
+        response.raise_for_status()
+        if (response.content_length or 0) > limit:
+            raise TooLarge
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise TooLarge
+        return bytes(data)
+
+
 SOMETHING_WENT_WRONG = "Something went wrong on our side and it has been logged. Nothing was saved."
 Reason = app_commands.Range[str, 1, REASON_LIMIT]
 
@@ -378,12 +415,26 @@ class Moderation(
         """Validate the whole file exactly like data/ and save every entry in it, or none."""
         assert interaction.guild_id is not None
         name = plain(clip(file.filename, 80))
+        too_large = f"{name} is larger than {MAX_IMPORT_BYTES // 1000} kB. Nothing was imported."
         if file.size > MAX_IMPORT_BYTES:
-            await reply(interaction, f"{name} is larger than {MAX_IMPORT_BYTES // 1000} kB. Nothing was imported.")
+            await reply(interaction, too_large)
+            return
+        if not from_discord(file.url):
+            log.warning("Import refused: attachment URL outside Discord's hosts (guild %s)", interaction.guild_id)
+            await reply(interaction, f"{name} does not come from Discord's file servers. Nothing was imported.")
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            text = (await file.read()).decode("utf-8-sig")
+            data = await download(file.url, MAX_IMPORT_BYTES)
+        except TooLarge:
+            await reply(interaction, too_large)
+            return
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("Import download failed (guild %s): %s", interaction.guild_id, error)
+            await reply(interaction, f"I could not download {name} from Discord just now. Nothing was imported.")
+            return
+        try:
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             await reply(interaction, f"{name} is not UTF-8 text: save it as UTF-8 YAML. Nothing was imported.")
             return

@@ -245,7 +245,7 @@ async def test_refused_edit_names_entry_and_field_returns_the_text_and_changes_n
     )
     taken = await edit(discord_, server, "sirolimus", aliases="rapamycin\nFK 506")
     content = taken.response.content
-    assert "entry 'sirolimus': field 'aliases': 'FK 506' is the same as 'FK506' of entry 'tacrolimus'" in content
+    assert "entry 'sirolimus': field 'aliases': 'FK 506' is already a name of “Tacrolimus” (entry 'tacrolimus'), written 'FK506'" in content
     assert "```\nrapamycin\nFK 506\n```" in content
     long_definition = "word " * 299 + "end."
     many_aliases = "\n".join(["FK 506", *(f"sirolimus name {number}" for number in range(30))])
@@ -271,7 +271,7 @@ async def test_aliases_take_part_in_lookup_at_once_and_collisions_are_refused(
     typed = await discord_.autocomplete(server.guild, server.member, "define", focused="term", term="rapa-dr")
     assert typed.choices[0]["name"] == "Sirolimus (rapa-drug)"
     taken = await discord_.slash(server.guild, server.moderator, "concept alias add", term="sirolimus", alias="FK-506")
-    assert "'FK-506' is the same as 'FK506' of entry 'tacrolimus'" in taken.response.content
+    assert "'FK-506' is already a name of “Tacrolimus” (entry 'tacrolimus'), written 'FK506'" in taken.response.content
     assert "```\nFK-506\n```" in taken.response.content
     offered = await discord_.autocomplete(
         server.guild, server.moderator, "concept alias remove", focused="alias", term="Sirolimus", alias="drug"

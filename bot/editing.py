@@ -302,19 +302,18 @@ class ConceptEditor:
             current = self.catalog.complete_view(guild_id).get(concept_id)
             if current is None:
                 return Refused(GONE)
-            history = await self.repository.history(guild_id, concept_id)
             shipped = self.catalog.shipped.get(concept_id)
+            newest = self.catalog.overlay(guild_id).get(concept_id)
             if target == 0 and shipped is not None:
                 wanted, hidden = shipped, False
             else:
-                chosen = next((r for r in history if r.number == target), None)
+                chosen = await self.repository.revision(guild_id, concept_id, target) if target > 0 else None
                 if chosen is None:
                     first = "0" if shipped is not None else "1"
-                    last = history[-1].number if history else 0
+                    last = newest.number if newest else 0
                     span = f"{first} to {last}" if last else "0 (the shipped entry) only"
                     return Refused(f"“{current.name}” has no revision {target}: choose one from {span}.")
                 wanted, hidden = chosen.concept, chosen.hidden
-            newest = history[-1] if history else None
             if wanted == current and hidden == (newest.hidden if newest else False):
                 return Unchanged(f"“{current.name}” is already the same as revision {target}.")
             note = f"back to revision {target}" + (f": {reason}" if reason else "")

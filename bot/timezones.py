@@ -13,6 +13,9 @@ COMMON_TIMEZONES = (
 )  # fmt: skip
 """Offered before anything is typed."""
 
+MAX_TYPED = 64
+"""Characters of typed text autocomplete looks at (the longest IANA name has 32)."""
+
 
 @lru_cache(maxsize=1)
 def timezone_names() -> tuple[str, ...]:
@@ -38,6 +41,7 @@ def parse_timezone(text: str) -> str:
 
 def suggest_timezones(current: str, limit: int = 25) -> list[str]:
     """Timezone names for autocomplete: common ones when nothing is typed, else the closest matches."""
+    current = current[:MAX_TYPED]  # no zone name is longer: bounds the work per keystroke
     if not current.strip():
         return list(COMMON_TIMEZONES)
     found = process.extract(current, timezone_names(), scorer=fuzz.WRatio, processor=utils.default_process, limit=limit)

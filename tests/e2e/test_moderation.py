@@ -245,7 +245,10 @@ async def test_refused_edit_names_entry_and_field_returns_the_text_and_changes_n
     )
     taken = await edit(discord_, server, "sirolimus", aliases="rapamycin\nFK 506")
     content = taken.response.content
-    assert "entry 'sirolimus': field 'aliases': 'FK 506' is already a name of “Tacrolimus” (entry 'tacrolimus'), written 'FK506'" in content
+    assert (
+        "entry 'sirolimus': field 'aliases': 'FK 506' is already a name of “Tacrolimus” (entry 'tacrolimus'), written 'FK506'"
+        in content
+    )
     assert "```\nrapamycin\nFK 506\n```" in content
     long_definition = "word " * 299 + "end."
     many_aliases = "\n".join(["FK 506", *(f"sirolimus name {number}" for number in range(30))])

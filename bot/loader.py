@@ -162,7 +162,7 @@ class _GuardedLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:  # type: ignore[override]
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise UnsafeYaml("anchors and aliases (& and *) are not allowed: write each entry out in full",
+            raise UnsafeYaml("anchors and aliases are not allowed: write each entry out in full",
                              event.start_mark)  # fmt: skip
         limits = self._limits
         if (

@@ -1,0 +1,237 @@
+"""Hostile files and inputs against the real bot on the stand-in: each is refused with a clear private reply, in
+time, and nothing is written or changed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from aiohttp import web
+
+from bot.editing import MAX_ADDED_ENTRIES
+from bot.models import EDITORIAL, Concept, Source
+from bot.overlay import Action, Draft
+from standin import StandIn, Upload
+from tests.e2e.conftest import Server
+from tests.e2e.test_moderation import form_values, summary_seen
+
+ALIAS_BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+concepts:
+  - id: *g
+"""
+ENTRY = "{id: our-entry, name: Our entry, summary: S., definition: D., source: {document: editorial, editorial: E.}}"
+
+
+@pytest.fixture
+async def discord_() -> AsyncIterator[StandIn]:
+    """A stand-in that delivers /concept from anyone (as a server may allow), so the bot's own checks refuse."""
+    async with StandIn(enforce_command_permissions=False) as standin:
+        yield standin
+
+
+async def import_reply(discord_: StandIn, server: Server, filename: str, content: bytes, **upload: object) -> str:
+    """Run /concept import with a file and return the private reply's text."""
+    result = await discord_.slash(
+        server.guild, server.moderator, "concept import", file=Upload(filename, content, **upload)
+    )
+    response = await result.wait_response()
+    assert response.ephemeral or response.type == 5
+    return response.content if response.type == 4 else (await result.wait_followup(within=15)).content
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (ALIAS_BOMB.encode(), "anchors and aliases are not allowed"),
+        (b"concepts:\n" + b"- {}\n" * 199_000, "a list has more than 500 items"),
+        (b"concepts: [" + b"{}," * 333_000 + b"{}]", "a list has more than 500 items"),
+        (b"concepts:\n  - " + b"[" * 60 + b"]" * 60 + b"\n", "nested deeper than 12 levels"),
+        (f"concepts:\n  - {ENTRY[:-1]}, name: Second name}}\n".encode(), "the key 'name' appears twice"),
+    ],
+    ids=["alias-bomb", "many-entries", "many-entries-flow", "deep-nesting", "duplicate-key"],
+)
+async def test_hostile_yaml_is_refused_quickly_with_the_reason(
+    discord_: StandIn, server: Server, bot, content: bytes, expected: str
+) -> None:
+    """Alias bombs, floods of empty entries, deep nesting and repeated keys: one reply saying why, in seconds,
+    while other servers keep being answered; nothing written."""
+    before = await bot.store.table_counts()
+    other = discord_.add_guild("Other group")
+    reader = discord_.add_member(other, "bob")
+    started = time.monotonic()
+    importing = asyncio.ensure_future(import_reply(discord_, server, "hostile.yaml", content))
+    answered = await discord_.slash(other, reader, "define", term="tacrolimus", within=3)
+    assert answered.response.embeds[0]["title"] == "Tacrolimus"
+    message = await importing
+    assert time.monotonic() - started < 8
+    assert "Nothing was imported" in message
+    assert expected in message
+    assert await bot.store.table_counts() == before
+
+
+async def test_import_reports_every_problem_at_once_shape_first(discord_: StandIn, server: Server, bot) -> None:
+    """A file with source documents, an unknown key and two bad entries: all of it in one reply, the file's shape
+    first; an entry's reference to an entry that is itself broken is not reported twice."""
+    before = await bot.store.table_counts()
+    text = (
+        "documents:\n  - {id: x, title: X}\n"
+        "extra: 1\n"
+        "concepts:\n"
+        "  - {id: first-one, name: First one, summary: '', definition: D., source: {document: editorial, editorial: E.}}\n"
+        "  - {id: second-one, name: Tacrolimus, summary: S., definition: D., related: [first-one, nowhere],"
+        " source: {document: editorial, editorial: E.}}\n"
+    )
+    message = await import_reply(discord_, server, "week4.yaml", text.encode())
+    lines = message.splitlines()
+    assert lines[0] == "Nothing was imported."
+    assert "field 'extra': unknown top-level key" in lines[1]
+    assert "field 'documents': an import holds only 'concepts'" in lines[2]
+    body = "\n".join(lines[3:])
+    assert "entry 'first-one': field 'summary'" in body
+    assert "'Tacrolimus' is already a name of “Tacrolimus” (entry 'tacrolimus')" in body
+    assert "unknown id 'nowhere'" in body
+    assert "unknown id 'first-one'" not in body
+    assert "file" not in body  # the documents' own fields are not checked: they are refused as a whole
+    assert await bot.store.table_counts() == before
+
+
+async def test_import_downloads_only_from_discords_hosts(discord_: StandIn, server: Server, bot) -> None:
+    """A payload naming any other URL is refused without fetching it."""
+    fetched: list[str] = []
+
+    async def serve(request: web.Request) -> web.Response:
+        fetched.append(request.path)
+        return web.Response(text=f"concepts:\n  - {ENTRY}\n")
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        for url in (f"http://127.0.0.1:{port}/good.yaml", "http://cdn.discordapp.com/x.yaml", "file:///etc/passwd"):
+            message = await import_reply(discord_, server, "good.yaml", f"concepts:\n  - {ENTRY}\n".encode(), url=url)
+            assert message == "good.yaml does not come from Discord's file servers. Nothing was imported.", url
+    finally:
+        await runner.cleanup()
+    assert fetched == []
+    assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(0,)]
+
+
+async def test_import_size_is_capped_while_streaming(discord_: StandIn, server: Server, bot) -> None:
+    """A file that claims to be small but is not is refused once 1 MB has streamed in."""
+    big = f"concepts:\n  - {ENTRY}\n".encode() + b"#" * 1_200_000
+    message = await import_reply(discord_, server, "small.yaml", big, declared_size=100)
+    assert message == "small.yaml is larger than 1000 kB. Nothing was imported."
+    assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(0,)]
+
+
+@pytest.fixture
+async def full_server(server: Server, bot) -> Server:
+    """A server that has already added the most entries a server may add."""
+    editor = bot.get_cog("Moderation").editor
+    source = Source(document=EDITORIAL, editorial="Added for the test.")
+    drafts = [
+        Draft(Concept(id=f"ours-{i}", name=f"Our entry {i}", summary="S.", definition="D.", source=source),
+              False, Action.ADD, 0)
+        for i in range(MAX_ADDED_ENTRIES)
+    ]  # fmt: skip
+    saved = await editor.repository.append(server.guild.id, drafts, author_id=1, reason=None, at=datetime.now(UTC))
+    editor.catalog.apply(server.guild.id, saved)
+    return server
+
+
+async def test_added_entries_are_capped_per_server(discord_: StandIn, full_server: Server, bot) -> None:
+    """At 1,000 added entries a new one is refused clearly (form and import), edits still work, and another
+    server is not affected."""
+    server = full_server
+    before = await bot.store.table_counts()
+    opened = await discord_.slash(server.guild, server.moderator, "concept add")
+    values = {**form_values(opened), "name": "One too many", "summary": "S.", "definition": "D."}
+    refused = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], values)
+    content = refused.response.content if refused.response.type == 4 else (await refused.wait_followup()).content
+    assert "This server has added 1,000 entries of its own, the most a server may add" in content
+    assert "Nothing was saved" in content
+    message = await import_reply(discord_, server, "more.yaml", f"concepts:\n  - {ENTRY}\n".encode())
+    assert "it adds 1 entries, and this server has 1000 of its own: a server may add at most 1,000" in message
+    assert await bot.store.table_counts() == before
+    entry = yaml.safe_dump({"concepts": [{"id": "ours-7", "name": "Our entry 7", "summary": "Changed.",
+                                          "definition": "D.", "source": {"document": "editorial",
+                                                                         "editorial": "E."}}]})  # fmt: skip
+    changed = await import_reply(discord_, server, "edit.yaml", entry.encode())
+    assert "Changed (1): “Our entry 7”" in changed
+    assert await summary_seen(discord_, server.guild, server.member, "our entry 7") == "Changed."
+    other = discord_.add_guild("Other group")
+    mod = discord_.add_member(other, "othermod", permissions=0x20)
+    elsewhere = await discord_.slash(
+        other, mod, "concept import", file=Upload("ours.yaml", f"concepts:\n  - {ENTRY}\n".encode())
+    )
+    assert "Added (1): “Our entry”" in (await elsewhere.wait_followup()).content
+
+
+async def test_concept_autocomplete_reveals_nothing_to_members(discord_: StandIn, server: Server, bot) -> None:
+    """A member who can see /concept (a server may allow it) gets no hidden names, aliases or revision reasons
+    from autocomplete; a moderator gets them."""
+    await discord_.slash(server.guild, server.moderator, "concept hide", term="bcg", reason="secret reason")
+    cases = [
+        ("concept unhide", "term", {"term": "bc"}),
+        ("concept edit", "term", {"term": "bcg"}),
+        ("concept history", "term", {"term": "bac"}),
+        ("concept alias remove", "alias", {"term": "bcg", "alias": ""}),
+        ("concept revert", "revision", {"term": "bcg", "revision": ""}),
+        ("concept hide", "term", {"term": "tacro"}),
+    ]
+    for command, focused, options in cases:
+        moderator = await discord_.autocomplete(
+            server.guild, server.moderator, command, focused=focused, options=options
+        )
+        assert moderator.response.choices, command
+        member = await discord_.autocomplete(server.guild, server.member, command, focused=focused, options=options)
+        assert member.response.choices == [], command
+    reasons = await discord_.autocomplete(
+        server.guild, server.moderator, "concept revert", focused="revision", term="bcg", revision=""
+    )
+    assert any("secret reason" in choice["name"] for choice in reasons.response.choices)
+
+
+async def test_autocomplete_work_is_bounded(discord_: StandIn, server: Server, bot) -> None:
+    """A 6,000-character time zone and an entry with 3,000 revisions: each keystroke is answered at once, with
+    the newest revisions first and the typed number honoured."""
+    zone = await discord_.autocomplete(
+        server.guild, server.moderator, "daily set", focused="timezone", timezone="Europe/" + "x" * 6000, within=1
+    )
+    assert len(zone.response.choices) <= 25
+    editor = bot.get_cog("Moderation").editor
+    shipped = editor.catalog.shipped.concepts["bcg"]
+    at = datetime.now(UTC)
+    drafts = [Draft(shipped, i % 2 == 0, Action.HIDE, i) for i in range(3000)]  # each based on the one before
+    saved = await editor.repository.append(server.guild.id, drafts, author_id=1, reason="r", at=at)
+    editor.catalog.apply(server.guild.id, saved[-1:])
+    started = time.monotonic()
+    newest = await discord_.autocomplete(
+        server.guild, server.moderator, "concept revert", focused="revision", term="bcg", revision="", within=1
+    )
+    typed = await discord_.autocomplete(
+        server.guild, server.moderator, "concept revert", focused="revision", term="bcg", revision="29", within=1
+    )
+    assert time.monotonic() - started < 1
+    assert [choice["value"] for choice in newest.response.choices][:3] == [3000, 2999, 2998]
+    values = [choice["value"] for choice in typed.response.choices]
+    assert values
+    assert all(str(value).startswith("29") for value in values)
+    assert values[0] == 2999
+    history = await discord_.slash(server.guild, server.moderator, "concept history", term="bcg", within=1)
+    assert "3000 revision(s)" in history.response.embeds[0]["description"]

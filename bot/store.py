@@ -24,6 +24,7 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.loader import GlossaryData
+from bot.markup import EMPHASIS_END, EMPHASIS_START
 from bot.models import Concept, SourceDocument
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ _SEARCH_WORD = re.compile(r"\w+")
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One full-text search result: which concept, the matching passage, and its relevance (higher is better)."""
+    """One full-text search result: which concept, the matching passage (matches marked as `bot.markup` emphasis),
+    and its relevance (higher is better)."""
 
     concept_id: str
     snippet: str
@@ -267,11 +269,11 @@ class Store:
         hidden_shipped = json.dumps(sorted(overridden))
         for expression in (" ".join(quoted), " OR ".join(quoted)):
             rows = await self._db.execute_fetchall(
-                "SELECT concept_id, snippet(concept_search, -1, '**', '**', '…', 14), "
+                "SELECT concept_id, snippet(concept_search, -1, ?, ?, '…', 14), "
                 "bm25(concept_search, 0.0, 0.0, 10.0, 6.0, 2.0, 1.0) AS score "
                 "FROM concept_search WHERE concept_search MATCH ? AND (guild_id = ? OR (guild_id = 0 AND "
                 "concept_id NOT IN (SELECT value FROM json_each(?)))) ORDER BY score LIMIT ?",
-                (expression, guild_id, hidden_shipped, limit),
+                (EMPHASIS_START, EMPHASIS_END, expression, guild_id, hidden_shipped, limit),
             )
             if rows:
                 return [SearchHit(row[0], row[1], -float(row[2])) for row in rows]

@@ -8,8 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.markup import EMPHASIS_END, EMPHASIS_START
 from cogs._components import ConceptButton, concept_reply, glossary_for
-from cogs._render import EmbedBuilder, choice_label, clip, plain
+from cogs._render import EmbedBuilder, choice_label, clip, marked, plain
 
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
@@ -89,8 +90,10 @@ class Lookup(commands.Cog):
             concept = glossary.get(hit.concept_id)
             if concept is None:
                 continue
-            snippet = "**".join(plain(part) for part in " ".join(hit.snippet.split()).split("**"))  # keep highlights
-            lines.append(f"**{number}. {plain(concept.name)}** — {clip(snippet, 240)}")
+            snippet = clip(" ".join(hit.snippet.split()), 220)
+            if snippet.count(EMPHASIS_START) > snippet.count(EMPHASIS_END):  # the clip cut a highlight
+                snippet += EMPHASIS_END
+            lines.append(f"**{number}. {plain(concept.name)}** — {marked(snippet)}")
             if len(view.children) < 5:
                 view.add_item(ConceptButton(concept.id, concept.name, public=False))
         embed = EmbedBuilder(f"Search: {quoted(text, 200)}", "\n".join(lines)).footer(

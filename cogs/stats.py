@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.glossary import Glossary
 from bot.scores import ScoreRepository, places, rank
 from cogs._components import ConceptButton, PageButton, glossary_for
-from cogs._render import STUDY_NOTICE, EmbedBuilder
+from cogs._render import STUDY_NOTICE, EmbedBuilder, plain
 from cogs.lookup import quoted
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class Stats(commands.Cog):
         for (place, tied), item in zip(places([t.uses for t in found]), found, strict=True):
             label = f"={place}" if tied else str(place)
             lookups = "lookup" if item.uses == 1 else "lookups"
-            lines.append(f"**{label}.** {glossary.concepts[item.concept_id].name} — {item.uses} {lookups}")
+            lines.append(f"**{label}.** {plain(glossary.concepts[item.concept_id].name)} — {item.uses} {lookups}")
         builder = EmbedBuilder("Most looked up this week", "\n".join(lines))
         builder.footer("/define lookups in this server over the last 7 days. Buttons show an entry to you only.")
         view = discord.ui.View(timeout=None)

@@ -4,14 +4,16 @@ time, and nothing is written or changed."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 from aiohttp import web
 
+from bot.clock import ManualClock
 from bot.editing import MAX_ADDED_ENTRIES
 from bot.models import EDITORIAL, Concept, Source
 from bot.overlay import Action, Draft
@@ -235,3 +237,113 @@ async def test_autocomplete_work_is_bounded(discord_: StandIn, server: Server, b
     assert values[0] == 2999
     history = await discord_.slash(server.guild, server.moderator, "concept history", term="bcg", within=1)
     assert "3000 revision(s)" in history.response.embeds[0]["description"]
+
+
+# --- what moderators type, shown safely everywhere ---------------------------------------------------------------
+
+IMMUNOSUPPRESSANTS = ("azathioprine", "cyclophosphamide", "cyclosporine", "glucocorticoid", "mycophenolate-mofetil",
+                      "sirolimus", "tacrolimus")  # fmt: skip
+LIVE_LINK = re.compile(r"(?<!\\)\[[^\]]*\]\(")
+"""A masked link Discord would render (its bracket not escaped)."""
+
+
+def no_live_markup(text: str) -> None:
+    """No clickable masked link and no moderator-written bold survive in rendered text."""
+    assert not LIVE_LINK.search(text), text
+    assert "**loud**" not in text, text
+
+
+async def test_moderator_text_is_escaped_on_every_surface(discord_: StandIn, server: Server, start_bot) -> None:
+    """Masked links and stray ** in names and summaries show as typed in the daily post, quiz questions, options and
+    reveals, flashcards, /top and /search (whose own highlights still work)."""
+    clock = ManualClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    guild, member = server.guild, server.member
+    async with start_bot(clock=clock) as bot:
+        editor = bot.get_cog("Moderation").editor
+        drafts = []
+        for number, concept_id in enumerate(IMMUNOSUPPRESSANTS):
+            shipped = editor.catalog.shipped.concepts[concept_id]
+            hostile = shipped.model_copy(update={
+                "name": f"{shipped.name} *{number}*",
+                "summary": f"[Free Nitro](https://evil.example) **loud** number {number}",
+                "definition": f"Starts **here and ** never ends {number}.",
+            })  # fmt: skip
+            drafts.append(Draft(hostile, False, Action.EDIT, 0))
+        editor.catalog.apply(
+            guild.id, await editor.repository.append(guild.id, drafts, author_id=1, reason=None, at=clock.now())
+        )
+
+        defined = await discord_.slash(guild, member, "define", term="tacrolimus")
+        assert defined.response.embeds[0]["title"] == "Tacrolimus \\*6\\*"
+        top = await discord_.slash(guild, member, "top")
+        assert "Tacrolimus \\*6\\* — 1 lookup" in top.response.embeds[0]["description"]
+
+        found = await discord_.slash(guild, member, "search", text="never ends")
+        lines = found.response.embeds[0]["description"].splitlines()
+        line = next(line for line in lines if "Tacrolimus" in line)
+        assert "Starts \\*\\*here and \\*\\* **never** **ends** 6." in line, line
+
+        channel = guild.channel("daily")
+        await discord_.slash(guild, server.moderator, "daily set", options={
+            "channel": channel, "time": "23:00", "timezone": "UTC", "category": "immunosuppressant"})  # fmt: skip
+        posted = await discord_.slash(guild, server.moderator, "daily now")
+        assert "Posted today's concept" in (await posted.wait_followup()).content
+        post = next(m for m in discord_.channel_messages(channel) if m.embeds)
+        embed = post.embeds[0]
+        assert embed["description"].startswith("\\[Free Nitro](https://evil.example) \\*\\*loud\\*\\* number")
+        assert "\\*" in embed["title"]
+        no_live_markup(embed["title"] + embed["description"])
+
+        started = await discord_.slash(guild, member, "quiz start", options={
+            "mode": "definition", "questions": 5, "category": "immunosuppressant"})  # fmt: skip
+        question = await discord_.changes.wait_for(
+            lambda: next((m for m in discord_.channel_messages(guild.channel("general"))
+                          if m.embeds and m.embeds[0].get("title", "").startswith("Question 1")), None),
+            5, "the first question",
+        )  # fmt: skip
+        assert started.response.content
+        text = question.embeds[0]["description"]
+        assert "> \\[Free Nitro](https://evil.example) \\*\\*loud\\*\\* number" in text
+        assert re.search(r"\*\*A\.\*\* .+ \\\*\d\\\*", text), text
+        no_live_markup(text)
+        clock.advance(timedelta(seconds=120))
+        reveal = await discord_.changes.wait_for(
+            lambda: question if question.embeds[0]["title"].endswith("closed") else None, 5, "the reveal"
+        )
+        no_live_markup(reveal.embeds[0]["description"])
+        assert "\\*\\*loud\\*\\*" in reveal.embeds[0]["description"]
+
+        front = await discord_.slash(guild, member, "flashcards review", options={"category": "immunosuppressant"})
+        assert re.fullmatch(r".+ \\\*\d\\\*", front.response.embeds[0]["title"])
+        show = next(cid for cid in front.response.custom_ids if cid.startswith("flashcard:show:"))
+        back = await discord_.click(guild, member, front.message, show)
+        description = back.response.embeds[0]["description"]
+        assert description.startswith("**\\[Free Nitro](https://evil.example) \\*\\*loud\\*\\*")
+        no_live_markup(description)
+
+
+async def test_invisible_characters_and_look_alike_names(discord_: StandIn, server: Server, bot) -> None:
+    """A bidi override is stripped from a new name; a Cyrillic “о” in “Tacrolimus” is refused like a duplicate,
+    naming the entry it imitates; nothing is saved for the refused one."""
+    opened = await discord_.slash(server.guild, server.moderator, "concept add")
+    values = {**form_values(opened), "name": "Our \u202eentry", "summary": "S.", "definition": "D.",
+              "aliases": "O\u200bE"}  # fmt: skip
+    saved = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], values)
+    content = saved.response.content if saved.response.type == 4 else (await saved.wait_followup()).content
+    assert "Added “Our entry”" in content
+    rows = await bot.store.fetch_all("SELECT data FROM concept_revisions")
+    assert "\u202e" not in rows[0][0]
+    assert "\u200b" not in rows[0][0]
+    before = await bot.store.table_counts()
+    opened = await discord_.slash(server.guild, server.moderator, "concept add")
+    values = {**form_values(opened), "name": "Tacr\u043elimus", "summary": "S.", "definition": "D."}
+    refused = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], values)
+    content = refused.response.content if refused.response.type == 4 else (await refused.wait_followup()).content
+    assert "'Tacr\u043elimus' looks the same as 'Tacrolimus', a name of “Tacrolimus” (entry 'tacrolimus')" in content
+    assert "Nothing was saved" in content
+    alias = await discord_.slash(
+        server.guild, server.moderator, "concept alias add", term="our entry", alias="F\u041a506"
+    )
+    alias_reply = alias.response.content if alias.response.type == 4 else (await alias.wait_followup()).content
+    assert "looks the same as 'FK506'" in alias_reply, alias_reply
+    assert await bot.store.table_counts() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import discord
@@ -9,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.markup import EMPHASIS_END, EMPHASIS_START
+from bot.usage import LOOKUPS_PER_MINUTE
 from cogs._components import ConceptButton, concept_reply, glossary_for
 from cogs._render import EmbedBuilder, choice_label, clip, marked, plain
 
@@ -35,6 +37,18 @@ class Lookup(commands.Cog):
     def __init__(self, bot: ImmunoBot) -> None:
         self.bot = bot
 
+    async def too_fast(self, interaction: discord.Interaction) -> bool:
+        """Answer (privately) a member who looks things up faster than the pace allows; say when to try again."""
+        wait = self.bot.usage.pace.wait(interaction.guild_id, interaction.user.id)
+        if not wait:
+            return False
+        await interaction.response.send_message(
+            f"You are looking things up faster than {LOOKUPS_PER_MINUTE} times a minute. "
+            f"Try again in {math.ceil(wait)} s.",
+            ephemeral=True,
+        )
+        return True
+
     @app_commands.command(
         name="define", description="Explain an immunotherapy concept (typos and abbreviations are fine)"
     )
@@ -42,6 +56,8 @@ class Lookup(commands.Cog):
     @app_commands.autocomplete(term=suggest_terms)
     async def define(self, interaction: discord.Interaction, term: str) -> None:
         """Resolve the term again (Discord does not enforce autocomplete choices) and show the entry."""
+        if await self.too_fast(interaction):
+            return
         if not term.strip():
             await interaction.response.send_message(
                 "Type a term to look up, for example `/define immunotherapy`.", ephemeral=True
@@ -53,8 +69,8 @@ class Lookup(commands.Cog):
             concept = glossary.get(resolution.match.id)
             if concept is not None:
                 await interaction.response.send_message(**concept_reply(glossary, concept, resolution.match.matched))
-                if interaction.guild_id is not None:
-                    self.bot.usage.record(interaction.guild_id, concept.id)  # in memory; written in batches for /top
+                if interaction.guild_id is not None:  # in memory; written in batches for /top
+                    self.bot.usage.record(interaction.guild_id, concept.id, interaction.user.id)
                 return
         choices = [s for s in resolution.suggestions if s.id in glossary][:DID_YOU_MEAN]
         if not choices:
@@ -75,6 +91,8 @@ class Lookup(commands.Cog):
     @app_commands.describe(text="Words to look for, e.g. calcineurin, bladder cancer")
     async def search(self, interaction: discord.Interaction, text: str) -> None:
         """Rank entries by full-text relevance and list them with the passage that matched."""
+        if await self.too_fast(interaction):
+            return
         hits = await self.bot.catalog.search(text, interaction.guild_id, limit=10)
         if not hits:
             await interaction.response.send_message(

@@ -347,3 +347,32 @@ async def test_invisible_characters_and_look_alike_names(discord_: StandIn, serv
     alias_reply = alias.response.content if alias.response.type == 4 else (await alias.wait_followup()).content
     assert "looks the same as 'FK506'" in alias_reply, alias_reply
     assert await bot.store.table_counts() == before
+
+
+# --- per-member limits -----------------------------------------------------------------------------------------
+
+
+async def test_lookups_are_paced_per_member_and_repeats_count_once(
+    discord_: StandIn, server: Server, start_bot
+) -> None:
+    """A member's 31st lookup within a minute is answered privately with how long to wait (never dropped), others
+    are unaffected, the pace returns a minute later, and /top counts the member's 31 lookups of one entry once."""
+    clock = ManualClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    guild, member = server.guild, server.member
+    bob = discord_.add_member(guild, "bob")
+    async with start_bot(clock=clock) as bot:
+        for _ in range(30):
+            shown = await discord_.slash(guild, member, "define", term="tacrolimus")
+            assert shown.response.embeds[0]["title"] == "Tacrolimus"
+            clock.advance(timedelta(seconds=1))
+        paced = await discord_.slash(guild, member, "define", term="tacrolimus")
+        assert paced.response.ephemeral
+        assert paced.response.content == "You are looking things up faster than 30 times a minute. Try again in 30 s."
+        searched = await discord_.slash(guild, member, "search", text="calcineurin")
+        assert "Try again in 30 s" in searched.response.content
+        assert (await discord_.slash(guild, bob, "define", term="tacrolimus")).response.embeds
+        clock.advance(timedelta(seconds=30))
+        assert (await discord_.slash(guild, member, "define", term="tacrolimus")).response.embeds
+        top = await discord_.slash(guild, member, "top")
+        assert top.response.embeds[0]["description"] == "**1.** Tacrolimus — 2 lookups"
+        assert bot.usage.pending == 0

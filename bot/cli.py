@@ -15,7 +15,7 @@ from bot.glossary import Glossary
 from bot.loader import GlossaryError, load_glossary
 from bot.models import Concept
 from bot.resolver import Resolution
-from bot.store import Store
+from bot.store import SchemaError, Store
 
 WIDTH = 88
 
@@ -143,7 +143,7 @@ def run_load(settings: Settings) -> int:
     """Entry point of `python -m bot load`."""
     try:
         print(asyncio.run(load_into_database(settings)))
-    except GlossaryError as error:
+    except (GlossaryError, SchemaError) as error:
         print(error, file=sys.stderr)
         return 1
     return 0

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -108,6 +109,42 @@ async def _to_completion(statement: Awaitable[object]) -> None:
         raise
 
 
+def check_usable(path: Path) -> None:
+    """Refuse, before anything is written, a database file that is corrupt, truncated or read-only.
+
+    An existing file is first read (never written) through a read-only connection and checked page by page,
+    so a damaged file stays exactly as it is for its owner to restore. Raises SchemaError with one line.
+    """
+    read_only = (
+        f"the database {path} (or its folder) is read-only: the bot must be able to write there; "
+        "fix the permissions or point DATABASE_PATH elsewhere"
+    )
+    try:  # can we write there at all? (SQLite also needs its -wal and -shm files next to the database)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+        if path.exists():
+            with path.open("r+b"):  # opened for writing, nothing written
+                pass
+    except OSError:
+        raise SchemaError(read_only) from None
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            verdict = db.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise SchemaError(_unusable(path, str(error))) from None
+    if verdict is None or verdict[0] != "ok":
+        raise SchemaError(_unusable(path, str(verdict[0] if verdict else "no answer")))
+
+
+def _unusable(path: Path, why: str) -> str:
+    return (
+        f"the database {path} is damaged or not an Immunobot database ({why}); it was left untouched: "
+        "restore it from a backup, or point DATABASE_PATH at another file"
+    )
+
+
 def utc_now() -> str:
     """Return the current time as an ISO string, timezone-aware."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -127,6 +164,7 @@ class Store:
         location = str(path)
         if location != ":memory:":
             Path(location).parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(check_usable, Path(location))
         connection = await aiosqlite.connect(location, isolation_level=None)  # transactions are explicit
         store = cls(connection, location)
         try:

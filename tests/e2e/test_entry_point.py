@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
+import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+
+import pytest
 
 from standin import StandIn
 
@@ -69,3 +74,59 @@ async def test_sync_command_syncs_and_exits(discord_: StandIn, tmp_path: Path) -
     assert discord_.sync_count == 1
     assert {"define", "daily"} <= {command["name"] for command in discord_.commands()}
     assert discord_.identifies == []
+
+
+def _corrupt(path: Path) -> None:
+    path.write_bytes(b"This is not a database, whatever its name says." * 100)
+
+
+def _truncated(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE filler (value TEXT)")
+        db.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,)] * 2000)
+        db.commit()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _read_only(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE filler (value TEXT)")
+        db.commit()
+    path.chmod(0o444)
+    _immutable(path, True)
+
+
+def _immutable(path: Path, on: bool) -> None:
+    """Permissions do not stop root: as root, make the file immutable instead (or writable again)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [(_corrupt, "is damaged or not an Immunobot database"), (_truncated, "is damaged or not an Immunobot database"),
+     (_read_only, "is read-only")],
+    ids=["corrupt", "truncated", "read-only"],
+)  # fmt: skip
+@pytest.mark.parametrize("console", [False, True], ids=["online", "console"])
+async def test_unusable_database_is_one_line_exit_1_and_left_untouched(
+    discord_: StandIn, tmp_path: Path, damage, expected: str, console: bool
+) -> None:
+    """A corrupt, truncated or read-only database file: one clear line, exit status 1, the file byte for byte."""
+    path = tmp_path / "bot.db"
+    damage(path)
+    before = path.read_bytes()
+    try:
+        process = await start_process(discord_, tmp_path, "" if console else discord_.token)
+        await asyncio.wait_for(process.wait(), 60)
+    finally:
+        await asyncio.to_thread(_immutable, path, False)
+    text = (tmp_path / "bot.log").read_text()
+    assert process.returncode == 1, text
+    assert expected in text
+    assert "Traceback" not in text
+    assert len([line for line in text.splitlines() if "bot.db" in line]) == 1, text
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["bot.db", "bot.log"]
+    path.chmod(0o644)

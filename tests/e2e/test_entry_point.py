@@ -130,3 +130,29 @@ async def test_unusable_database_is_one_line_exit_1_and_left_untouched(
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["bot.db", "bot.log"]
     path.chmod(0o644)
+
+
+async def test_debug_logs_hold_no_interaction_tokens_or_typed_text(discord_: StandIn, tmp_path: Path) -> None:
+    """LOG_LEVEL=DEBUG logs gateway events and REST calls, but no interaction token and nothing anyone typed."""
+    guild = discord_.add_guild("Hosted")
+    member = discord_.add_member(guild, "reader")
+    process = await start_process(discord_, tmp_path, discord_.token)
+    typed = ["zebrafish quokka", "marmoset 'walrus'", 'narwhal "axolotl"']
+    try:
+        await discord_.wait_for_identify(1, within=30)
+        await discord_.changes.wait_for(lambda: discord_.commands(), 30, "the command sync")
+        results = [await discord_.slash(guild, member, "define", term=text, within=15) for text in typed]
+        results.append(await discord_.slash(guild, member, "search", text="pangolin", within=15))
+        results.append(await discord_.autocomplete(guild, member, "define", focused="term", term="okapi", within=15))
+        discord_.user_message(guild, member, "a message about the capybara")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    log = (tmp_path / "bot.log").read_text()
+    assert process.returncode == 0, log
+    assert "WebSocket Event" in log  # the debug level was on
+    assert "<token>" in log
+    for result in results:
+        assert result.token not in log
+    for word in ("zebrafish", "quokka", "marmoset", "walrus", "narwhal", "axolotl", "pangolin", "okapi", "capybara"):
+        assert word not in log, word

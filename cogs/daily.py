@@ -352,6 +352,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
             "already": f"Today's concept (**{name}**) is already posted; the next one comes tomorrow.",
             "empty": "There are no concepts in the chosen categories. Change them with `/daily set`.",
             "retry": "Discord did not accept the post just now; I'll try again in a few minutes.",
+            "busy": "Today's post is being sent by another copy of the bot right now; it will appear shortly.",
         }
         text = messages.get(outcome) or f"I couldn't post: {outcome.removeprefix('failed: ')}. See `/daily show`."
         await interaction.followup.send(text, ephemeral=True)

@@ -376,3 +376,26 @@ async def test_lookups_are_paced_per_member_and_repeats_count_once(
         top = await discord_.slash(guild, member, "top")
         assert top.response.embeds[0]["description"] == "**1.** Tacrolimus — 2 lookups"
         assert bot.usage.pending == 0
+
+
+# --- faults answered, nothing lost -----------------------------------------------------------------------------
+
+
+async def test_daily_now_during_a_slowed_send_never_posts_twice(discord_: StandIn, server: Server, start_bot) -> None:
+    """The scheduled post waits out a 429 while a moderator runs /daily now: one post, and the reply says so."""
+    clock = ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    channel = server.guild.channel("daily")
+    async with start_bot(clock=clock) as bot:
+        await discord_.slash(server.guild, server.moderator, "daily set",
+                             options={"channel": channel, "time": "08:00", "timezone": "UTC"})  # fmt: skip
+        discord_.fail_next("POST", "/channels/*/messages", status=429, retry_after=1.0)
+        clock.set(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+        await discord_.changes.wait_for(
+            lambda: discord_.find_requests("POST", "/channels/*/messages", status=429), 5, "the slowed send"
+        )
+        now = await discord_.slash(server.guild, server.moderator, "daily now")
+        reply = (await now.wait_followup(within=10)).content
+        posts = [m for m in discord_.channel_messages(channel) if m.embeds]
+        assert len(posts) == 1
+        assert "is already posted" in reply
+        assert await bot.store.fetch_all("SELECT status, message_id FROM daily_posts") == [("posted", posts[0].id)]

@@ -25,7 +25,7 @@ from bot.catalog import GlossaryCatalog
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.loader import load_glossary
-from bot.store import Store, utc_now
+from bot.store import Store, storage_failure, utc_now
 from bot.usage import UsageRecorder, UsageRepository
 from cogs._components import COMPONENTS
 
@@ -108,6 +108,8 @@ class ImmunoBot(commands.Bot):
         for extension in discover_extensions():
             await self.load_extension(extension)
         self.tree.on_error = self.on_app_command_error
+        # Buttons and menus are routed by custom id into views discord.py makes itself: answer their failures there.
+        discord.ui.View.on_error = answer_component_error  # type: ignore[method-assign]
         if self._sync_commands is not False:
             await self.sync_commands(force=bool(self._sync_commands))
         if self.settings.health_file is not None:
@@ -161,10 +163,15 @@ class ImmunoBot(commands.Bot):
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Tell the user plainly, log the unexpected once with context; never leave an interaction unanswered."""
+        stored = storage_failure(error)
         if isinstance(error, app_commands.CheckFailure):
             message = str(error) or "You can't use this command here."
         elif isinstance(error, app_commands.CommandOnCooldown):
             message = f"Slow down a little: try again in {error.retry_after:.0f} s."
+        elif stored is not None:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.warning("Command /%s could not write to the database: %s", command, error.__cause__ or error)
+            message = stored
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error(
@@ -184,6 +191,20 @@ class ImmunoBot(commands.Bot):
         if self._store is not None:
             await self._store.close()
             self._store = None
+
+
+async def answer_component_error(
+    view: discord.ui.View, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+) -> None:
+    """Every button, menu and form answers, even when its callback failed (discord.py only logs by default)."""
+    stored = storage_failure(error)
+    if stored is not None:
+        log.warning("A %s could not write to the database: %s", type(item).__name__, error)
+        await send_ephemeral(interaction, stored)
+        return
+    log.error("A %s failed (guild %s, user %s)", type(item).__name__, interaction.guild_id, interaction.user.id,
+              exc_info=error)  # fmt: skip
+    await send_ephemeral(interaction, "Something went wrong on our side and it has been logged. Please try again.")
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:

@@ -109,6 +109,32 @@ async def _to_completion(statement: Awaitable[object]) -> None:
         raise
 
 
+STORAGE_FULL = "Nothing was saved: the bot's storage is full. Please try again later."
+STORAGE_BUSY = "Nothing was saved: the bot's storage was busy for too long. Please try again in a moment."
+STORAGE_BROKEN = "Nothing was saved: the bot could not write to its storage. Please try again later."
+
+
+def storage_failure(error: BaseException) -> str | None:
+    """Say, for a user, that nothing was saved and why, if `error` (or what caused it) is a database failure.
+
+    A full disk, a database locked by another program past the busy timeout, an I/O error: each leaves the
+    database as it was (the transaction is rolled back), so "nothing was saved" is the truth.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.DatabaseError):
+            text = str(current).casefold()
+            if "full" in text:
+                return STORAGE_FULL
+            if "locked" in text or "busy" in text:
+                return STORAGE_BUSY
+            return STORAGE_BROKEN
+        current = getattr(current, "original", None) or current.__cause__ or current.__context__
+    return None
+
+
 def check_usable(path: Path) -> None:
     """Refuse, before anything is written, a database file that is corrupt, truncated or read-only.
 

@@ -228,8 +228,9 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
             interaction.guild.id, channel.id, post_time, zone, categories, DailyState.ACTIVE,
             active_since=self.bot.clock.now(),
         )  # fmt: skip
+        await interaction.response.defer(thinking=True)  # before the write: the answer says whether it was saved
         await self.scheduler.update(schedule)
-        await interaction.response.send_message(embed=self._status_embed(schedule, "Concept of the day is on"))
+        await interaction.followup.send(embed=self._status_embed(schedule, "Concept of the day is on"))
 
     @set_.autocomplete("timezone")
     async def _set_timezone(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -320,8 +321,9 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
         updated = replace(schedule, state=state, stopped_reason=None)
         if state is DailyState.ACTIVE and schedule.state is not DailyState.ACTIVE:
             updated = replace(updated, active_since=self.bot.clock.now())
+        await interaction.response.defer(thinking=True)  # before the write: the answer says whether it was saved
         await self.scheduler.update(updated)
-        await interaction.response.send_message(embed=self._status_embed(updated, f"Concept of the day {verb}"))
+        await interaction.followup.send(embed=self._status_embed(updated, f"Concept of the day {verb}"))
 
     @app_commands.command(name="pause", description="Pause the daily posts (settings are kept)")
     async def pause(self, interaction: discord.Interaction) -> None:

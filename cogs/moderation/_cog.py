@@ -23,6 +23,7 @@ from bot.editing import ConceptEditor, Outcome, Refused, Unchanged
 from bot.export import concepts_yaml
 from bot.models import MAX_ALIAS
 from bot.overlay import Action, OverlayRepository
+from bot.store import storage_failure
 from cogs._components import glossary_for
 from cogs._render import clip, concept_embed, plain
 from cogs.moderation._access import GUILD_ONLY, NOT_MODERATOR, NotModerator, is_bot_owner, is_moderator, manages_server
@@ -38,7 +39,16 @@ from cogs.moderation._forms import (
     with_returned_text,
 )
 from cogs.moderation._history import history_reply
-from cogs.moderation._replies import MESSAGE_LIMIT, audit_line, chunks, count_entries, refusal_text, reply, saved_text
+from cogs.moderation._replies import (
+    MESSAGE_LIMIT,
+    audit_line,
+    chunks,
+    count_entries,
+    refusal_text,
+    reply,
+    saved_text,
+    working,
+)
 from cogs.moderation._terms import (
     entry_or_reply,
     moderated_view,
@@ -218,11 +228,15 @@ class Moderation(
         returned = {**entry_text(values).labelled(), "Why": values.get("reason", "")}
         try:
             await self.submit_form(interaction, match, values, returned)
-        except Exception:
-            log.exception(
-                "Entry form %s failed (guild %s, user %s)", match[0], interaction.guild_id, interaction.user.id
-            )
-            content, file = with_returned_text(SOMETHING_WENT_WRONG, returned)
+        except Exception as error:
+            stored = storage_failure(error)
+            if stored is None:
+                log.exception(
+                    "Entry form %s failed (guild %s, user %s)", match[0], interaction.guild_id, interaction.user.id
+                )
+            else:
+                log.warning("Entry form %s could not be saved: %s", match[0], error)
+            content, file = with_returned_text(stored or SOMETHING_WENT_WRONG, returned)
             try:
                 await reply(interaction, content, file=file)
             except discord.HTTPException:
@@ -243,6 +257,7 @@ class Moderation(
         text = entry_text(values)
         reason = values.get("reason", "").strip() or None
         author = interaction.user.id
+        await working(interaction)
         if match["id"]:
             outcome = await self.editor.edit(
                 interaction.guild_id, match["id"], int(match["base"]), text, author_id=author, reason=reason
@@ -272,6 +287,7 @@ class Moderation(
         found = await entry_or_reply(interaction, moderated_view(interaction), term)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.add_alias(
             interaction.guild_id, found.id, alias, author_id=interaction.user.id, reason=reason
         )
@@ -292,6 +308,7 @@ class Moderation(
         found = await entry_or_reply(interaction, moderated_view(interaction), term)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.remove_alias(
             interaction.guild_id, found.id, alias, author_id=interaction.user.id, reason=reason
         )
@@ -308,6 +325,7 @@ class Moderation(
         found = await entry_or_reply(interaction, glossary_for(interaction), term)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.set_hidden(
             interaction.guild_id, found.id, True, author_id=interaction.user.id, reason=reason
         )
@@ -326,6 +344,7 @@ class Moderation(
         found = await entry_or_reply(interaction, moderated_view(interaction), term, within=hidden)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.set_hidden(
             interaction.guild_id, found.id, False, author_id=interaction.user.id, reason=reason
         )
@@ -363,6 +382,7 @@ class Moderation(
         found = await entry_or_reply(interaction, moderated_view(interaction), term)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.revert(
             interaction.guild_id, found.id, revision, author_id=interaction.user.id, reason=reason
         )
@@ -479,6 +499,7 @@ class Moderation(
             return
         notes: list[str] = []
         if changes:
+            await working(interaction)
             settings = settings.model_copy(update=changes)
             await self.editor.save_settings(guild.id, settings)
             notes.append("Saved.")

@@ -102,6 +102,13 @@ def chunks(lines: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     return messages
 
 
+async def working(interaction: discord.Interaction) -> None:
+    """Acknowledge now, privately, before a write that may wait on the database: the answer then comes when the
+    write is done (or failed), however long that takes, and says which it was."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
 async def reply(
     interaction: discord.Interaction,
     content: str,

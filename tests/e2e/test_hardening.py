@@ -187,7 +187,9 @@ async def test_added_entries_are_capped_per_server(discord_: StandIn, full_serve
 async def test_concept_autocomplete_reveals_nothing_to_members(discord_: StandIn, server: Server, bot) -> None:
     """A member who can see /concept (a server may allow it) gets no hidden names, aliases or revision reasons
     from autocomplete; a moderator gets them."""
-    await discord_.slash(server.guild, server.moderator, "concept hide", term="bcg", reason="secret reason")
+    await (
+        await discord_.slash(server.guild, server.moderator, "concept hide", term="bcg", reason="secret reason")
+    ).answer()
     cases = [
         ("concept unhide", "term", {"term": "bc"}),
         ("concept edit", "term", {"term": "bcg"}),
@@ -284,8 +286,9 @@ async def test_moderator_text_is_escaped_on_every_surface(discord_: StandIn, ser
         assert "Starts \\*\\*here and \\*\\* **never** **ends** 6." in line, line
 
         channel = guild.channel("daily")
-        await discord_.slash(guild, server.moderator, "daily set", options={
+        daily = await discord_.slash(guild, server.moderator, "daily set", options={
             "channel": channel, "time": "23:00", "timezone": "UTC", "category": "immunosuppressant"})  # fmt: skip
+        await daily.answer()
         posted = await discord_.slash(guild, server.moderator, "daily now")
         assert "Posted today's concept" in (await posted.wait_followup()).content
         post = next(m for m in discord_.channel_messages(channel) if m.embeds)
@@ -386,8 +389,9 @@ async def test_daily_now_during_a_slowed_send_never_posts_twice(discord_: StandI
     clock = ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
     channel = server.guild.channel("daily")
     async with start_bot(clock=clock) as bot:
-        await discord_.slash(server.guild, server.moderator, "daily set",
-                             options={"channel": channel, "time": "08:00", "timezone": "UTC"})  # fmt: skip
+        daily = await discord_.slash(server.guild, server.moderator, "daily set",
+                                     options={"channel": channel, "time": "08:00", "timezone": "UTC"})  # fmt: skip
+        await daily.answer()
         discord_.fail_next("POST", "/channels/*/messages", status=429, retry_after=1.0)
         clock.set(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
         await discord_.changes.wait_for(

@@ -7,6 +7,7 @@ feature logic of its own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
 import json
@@ -95,6 +96,12 @@ class ImmunoBot(commands.Bot):
         if self.http.connector is discord.utils.MISSING:
             self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
         await super().login(token)
+
+    def add_dynamic_items(self, *items: type[discord.ui.DynamicItem[Any]]) -> None:
+        """Register persistent buttons and menus, each made to answer even when it fails."""
+        for item in items:
+            answered_on_failure(item)
+        super().add_dynamic_items(*items)
 
     async def setup_hook(self) -> None:
         """Open and migrate the database, load the shipped data, load the cogs, sync commands if they changed."""
@@ -196,15 +203,36 @@ class ImmunoBot(commands.Bot):
 async def answer_component_error(
     view: discord.ui.View, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
 ) -> None:
-    """Every button, menu and form answers, even when its callback failed (discord.py only logs by default)."""
+    """Every button and menu answers, even when its callback failed (discord.py only logs by default)."""
+    await answer_failure(interaction, error, type(item).__name__)
+
+
+async def answer_failure(interaction: discord.Interaction, error: Exception, what: str) -> None:
+    """Answer a failed interaction: "nothing was saved" for a storage failure, else a logged generic apology."""
     stored = storage_failure(error)
     if stored is not None:
-        log.warning("A %s could not write to the database: %s", type(item).__name__, error)
+        log.warning("A %s could not write to the database: %s", what, error)
         await send_ephemeral(interaction, stored)
         return
-    log.error("A %s failed (guild %s, user %s)", type(item).__name__, interaction.guild_id, interaction.user.id,
-              exc_info=error)  # fmt: skip
+    log.error("A %s failed (guild %s, user %s)", what, interaction.guild_id, interaction.user.id, exc_info=error)
     await send_ephemeral(interaction, "Something went wrong on our side and it has been logged. Please try again.")
+
+
+def answered_on_failure(item: type[discord.ui.DynamicItem[Any]]) -> None:
+    """Make a button or menu class answer when its callback fails (discord.py only logs a dynamic item's failure)."""
+    callback = item.__dict__.get("callback")
+    if callback is None or getattr(callback, "answers_failures", False):
+        return
+
+    @functools.wraps(callback)
+    async def answering(self: discord.ui.DynamicItem[Any], interaction: discord.Interaction) -> None:
+        try:
+            await callback(self, interaction)
+        except Exception as error:
+            await answer_failure(interaction, error, type(self).__name__)
+
+    answering.answers_failures = True  # type: ignore[attr-defined]
+    item.callback = answering  # type: ignore[method-assign]
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:

@@ -4,9 +4,14 @@ time, and nothing is written or changed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +22,7 @@ from bot.clock import ManualClock
 from bot.editing import MAX_ADDED_ENTRIES
 from bot.models import EDITORIAL, Concept, Source
 from bot.overlay import Action, Draft
+from bot.store import STORAGE_BUSY, STORAGE_FULL
 from standin import StandIn, Upload
 from tests.e2e.conftest import Server
 from tests.e2e.test_moderation import form_values, summary_seen
@@ -403,3 +409,150 @@ async def test_daily_now_during_a_slowed_send_never_posts_twice(discord_: StandI
         assert len(posts) == 1
         assert "is already posted" in reply
         assert await bot.store.fetch_all("SELECT status, message_id FROM daily_posts") == [("posted", posts[0].id)]
+
+
+def hold_write_lock(path: str, seconds: float) -> threading.Thread:
+    """Another program holds the database's write lock for `seconds` (from a second connection), then lets go."""
+    ready = threading.Event()
+
+    def hold() -> None:
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            ready.set()
+            time.sleep(seconds)
+            other.execute("COMMIT")
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    return thread
+
+
+async def test_a_locked_database_gets_a_timely_and_truthful_answer(discord_: StandIn, server: Server, bot) -> None:
+    """Locked 4 s by another program: the form is acknowledged at once and then says it was saved (it was).
+    Locked 6 s: acknowledged at once, then "nothing was saved" (nothing was), never "This interaction failed"."""
+    path = str(bot.store.path)
+    opened = await discord_.slash(server.guild, server.moderator, "concept edit", term="bcg")
+    values = {**form_values(opened), "summary": "Saved after the lock."}
+    holder = hold_write_lock(path, 4)
+    saved = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], values, within=3)
+    assert saved.response.type == 5  # acknowledged within Discord's 3 seconds
+    assert "Saved “Bacillus Calmette–Guérin” as revision 1" in (await saved.answer(within=10)).content
+    await asyncio.to_thread(holder.join)
+    assert await summary_seen(discord_, server.guild, server.member, "bcg") == "Saved after the lock."
+
+    holder = hold_write_lock(path, 6)
+    refused = await discord_.slash(
+        server.guild, server.moderator, "concept alias add", term="bcg", alias="Our BCG", within=3
+    )
+    assert refused.response.type == 5
+    assert (await refused.answer(within=10)).content == STORAGE_BUSY
+    await asyncio.to_thread(holder.join)
+    assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(1,)]
+    found = await discord_.slash(server.guild, server.member, "define", term="Our BCG")
+    assert not found.response.embeds  # the alias was not added
+
+
+async def fill_the_disk(bot) -> None:
+    """No room left, as SQLite reports it ("database or disk is full").
+
+    The database is capped at its size (SQLite's max_page_count) and its free pages filled, so anything that needs
+    a new page fails for real. Small writes can still fit in a page's free space, which a full disk would not
+    allow in WAL mode (every commit appends to the log): temporary triggers on the bot's own connection make
+    those fail with the same SQLite error. Both go when space returns.
+    """
+    await bot.store.fetch_all("CREATE TABLE IF NOT EXISTS filler (value BLOB)")
+    pages = (await bot.store.fetch_all("PRAGMA page_count"))[0][0]
+    await bot.store.fetch_all(f"PRAGMA max_page_count = {pages + 4}")
+    for size in (4000, 500, 50, 5, 1):
+        with contextlib.suppress(sqlite3.OperationalError):
+            for _ in range(10_000):
+                await bot.store.fetch_all("INSERT INTO filler VALUES (zeroblob(?))", (size,))
+    tables = await bot.store.fetch_all(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name NOT LIKE 'concept_search%' AND name != 'filler'"
+    )
+    for (table,) in tables:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            await bot.store.fetch_all(
+                f"CREATE TEMP TRIGGER full_{event.lower()}_{table} BEFORE {event} ON main.{table} "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            )
+
+
+async def free_the_disk(bot) -> None:
+    """Space returns."""
+    triggers = await bot.store.fetch_all("SELECT name FROM sqlite_temp_master WHERE type = 'trigger'")
+    for (trigger,) in triggers:
+        await bot.store.fetch_all(f"DROP TRIGGER temp.{trigger}")
+    await bot.store.fetch_all("PRAGMA max_page_count = 1073741823")
+    await bot.store.fetch_all("DROP TABLE filler")
+
+
+async def test_a_full_disk_refuses_a_large_write_for_real(discord_: StandIn, server: Server, bot) -> None:
+    """The database cannot grow: an import (which needs new pages) is refused with "nothing was saved"."""
+    await bot.store.fetch_all("CREATE TABLE filler (value BLOB)")
+    pages = (await bot.store.fetch_all("PRAGMA page_count"))[0][0]
+    await bot.store.fetch_all(f"PRAGMA max_page_count = {pages + 4}")
+    with contextlib.suppress(sqlite3.OperationalError):
+        for _ in range(10_000):
+            await bot.store.fetch_all("INSERT INTO filler VALUES (zeroblob(4000))")
+    entries = "".join(f"  - {ENTRY.replace('our-entry', f'our-{i}').replace('Our entry', f'Our {i}')}\n"
+                      for i in range(50))  # fmt: skip
+    message = await import_reply(discord_, server, "many.yaml", f"concepts:\n{entries}".encode())
+    assert message == STORAGE_FULL
+    assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(0,)]
+    await bot.store.fetch_all("PRAGMA max_page_count = 1073741823")
+    message = await import_reply(discord_, server, "many.yaml", f"concepts:\n{entries}".encode())
+    assert "Imported: 50 entries" in message
+
+
+async def test_a_full_disk_answers_every_interaction_and_recovers(
+    discord_: StandIn, server: Server, start_bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no room left: a quiz answer, a flashcard grade, an entry form, a moderation command and /daily set are
+    each answered "nothing was saved, try later", nothing half-written; with room again the same clicks work."""
+    guild, member = server.guild, server.member
+    async with start_bot(clock=ManualClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))) as bot:
+        await discord_.slash(guild, member, "quiz start", options={"mode": "definition", "questions": 5})
+        question = await discord_.changes.wait_for(
+            lambda: next((m for m in discord_.channel_messages(guild.channel("general"))
+                          if m.embeds and m.embeds[0].get("title", "").startswith("Question 1")), None),
+            5, "the first question",
+        )  # fmt: skip
+        answer_id = next(cid for cid in question.custom_ids if cid.startswith("quiz:"))
+        front = await discord_.slash(guild, member, "flashcards review", options={"category": "immunosuppressant"})
+        show = next(cid for cid in front.response.custom_ids if cid.startswith("flashcard:show:"))
+        back = await discord_.click(guild, member, front.message, show)
+        good = next(cid for cid in back.response.custom_ids if cid.startswith("flashcard:good:"))
+        opened = await discord_.slash(guild, server.moderator, "concept edit", term="bcg")
+        before = await bot.store.fetch_all(
+            "SELECT count(*) FROM quiz_answers UNION ALL SELECT count(*) FROM flashcards"
+        )
+
+        await fill_the_disk(bot)
+        clicked = await discord_.click(guild, member, question, answer_id)
+        assert (await clicked.answer()).content == STORAGE_FULL
+        graded = await discord_.click(guild, member, front.message, good)
+        assert (await graded.answer()).content == STORAGE_FULL
+        values = {**form_values(opened), "summary": "Never saved."}
+        form = await discord_.submit_modal(guild, server.moderator, opened.modal["custom_id"], values)
+        assert (await form.answer()).content.startswith(STORAGE_FULL)
+        assert "Never saved." in (await form.answer()).content  # the moderator's text comes back
+        hidden = await discord_.slash(guild, server.moderator, "concept hide", term="bcg")
+        assert (await hidden.answer()).content == STORAGE_FULL
+        daily = await discord_.slash(guild, server.moderator, "daily set",
+                                     options={"channel": guild.channel("daily"), "time": "08:00", "timezone": "UTC"})  # fmt: skip
+        assert (await daily.answer()).content == STORAGE_FULL
+        assert (await bot.store.fetch_all("SELECT count(*) FROM quiz_answers UNION ALL SELECT count(*) FROM flashcards")
+                == before)  # fmt: skip
+        assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(0,)]
+
+        await free_the_disk(bot)
+        clicked = await discord_.click(guild, member, question, answer_id)
+        assert "Locked in" in (await clicked.answer()).content
+        graded = await discord_.click(guild, member, front.message, good)
+        assert graded.response.type == 7  # the next card, in place
+        hidden = await discord_.slash(guild, server.moderator, "concept hide", term="bcg")
+        assert "is now hidden" in (await hidden.answer()).content
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []  # answered, not crashed

@@ -103,3 +103,11 @@ def test_tab_completion_never_shortens_what_was_typed() -> None:
         "/define Immunotherapy"
     ]
     assert _tab_candidates("/define zzz", []) == []
+
+
+def test_open_quiz_buttons_stay_pressable_after_other_replies(tmp_path: Path) -> None:
+    """An open quiz question's buttons keep their numbers after another command's reply, until it closes."""
+    script = "/quiz start mode:definition questions:5\n/define term:BCG\n/flashcards status\n1\n"
+    result = console(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Locked in" in result.stdout, result.stdout

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.markup import EMPHASIS_END, EMPHASIS_START
+from bot.models import Concept
 from bot.usage import LOOKUPS_PER_MINUTE
 from cogs._components import ConceptButton, concept_reply, glossary_for
 from cogs._render import EmbedBuilder, choice_label, clip, marked, plain
@@ -36,6 +37,18 @@ class Lookup(commands.Cog):
 
     def __init__(self, bot: ImmunoBot) -> None:
         self.bot = bot
+
+    async def hidden_entry(self, interaction: discord.Interaction, term: str) -> Concept | None:
+        """The hidden entry a moderator's term names (members are never told an entry is hidden)."""
+        hidden = self.bot.catalog.hidden_ids(interaction.guild_id)
+        if not hidden:
+            return None
+        from cogs.moderation._access import is_moderator
+
+        match = self.bot.catalog.complete_view(interaction.guild_id).resolver.resolve(term, within=hidden).match
+        if match is None or not await is_moderator(interaction):
+            return None
+        return self.bot.catalog.complete_view(interaction.guild_id).get(match.id)
 
     async def too_fast(self, interaction: discord.Interaction) -> bool:
         """Answer (privately) a member who looks things up faster than the pace allows; say when to try again."""
@@ -72,6 +85,12 @@ class Lookup(commands.Cog):
                 if interaction.guild_id is not None:  # in memory; written in batches for /top
                     self.bot.usage.record(interaction.guild_id, concept.id, interaction.user.id)
                 return
+        hidden = await self.hidden_entry(interaction, term)
+        if hidden is not None:
+            await interaction.response.send_message(
+                f"“{plain(hidden.name)}” is hidden in this server — `/concept unhide` shows it again.", ephemeral=True
+            )
+            return
         choices = [s for s in resolution.suggestions if s.id in glossary][:DID_YOU_MEAN]
         if not choices:
             await interaction.response.send_message(

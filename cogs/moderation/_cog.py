@@ -21,10 +21,10 @@ from discord.ext import commands
 
 from bot.editing import ConceptEditor, Outcome, Refused, Unchanged
 from bot.export import concepts_yaml
-from bot.models import MAX_ALIAS
+from bot.models import MAX_ALIAS, Concept
 from bot.overlay import Action, OverlayRepository
 from bot.store import storage_failure
-from cogs._components import glossary_for
+from cogs._components import ConceptButton, glossary_for
 from cogs._render import clip, concept_embed, plain
 from cogs.moderation._access import GUILD_ONLY, NOT_MODERATOR, NotModerator, is_bot_owner, is_moderator, manages_server
 from cogs.moderation._forms import (
@@ -52,6 +52,7 @@ from cogs.moderation._replies import (
 from cogs.moderation._terms import (
     entry_or_reply,
     moderated_view,
+    resolve_term,
     suggest_aliases,
     suggest_entries,
     suggest_hidden,
@@ -147,11 +148,14 @@ class Moderation(
         assert interaction.guild_id is not None
         view = self.bot.catalog.view(interaction.guild_id)
         shown = outcome.changes[0].revision
-        embed = None
+        embed, buttons = None, None
         single = len(outcome.changes) == 1 and shown.action not in (Action.IMPORT, Action.HIDE)
-        if single and shown.concept_id in view:
+        if single and shown.concept_id in view and shown.action is Action.ALIAS:  # one line, and the entry on demand
+            buttons = discord.ui.View(timeout=None)
+            buttons.add_item(ConceptButton(shown.concept_id, "Show the entry", public=False))
+        elif single and shown.concept_id in view:
             embed = concept_embed(view, view.concepts[shown.concept_id])
-        await reply(interaction, clip(saved_text(outcome, view), MESSAGE_LIMIT), embed=embed)
+        await reply(interaction, clip(saved_text(outcome, view), MESSAGE_LIMIT), embed=embed, view=buttons)
         await self.announce(interaction, [audit_line(change, interaction.user) for change in outcome.changes])
 
     async def announce(self, interaction: discord.Interaction, lines: Sequence[str]) -> None:
@@ -338,6 +342,10 @@ class Moderation(
         """Show a hidden entry again."""
         assert interaction.guild_id is not None
         hidden = self.editor.catalog.hidden_ids(interaction.guild_id)
+        named = resolve_term(moderated_view(interaction), term)
+        if isinstance(named, Concept) and named.id not in hidden:
+            await reply(interaction, f"“{plain(named.name)}” is not hidden in this server.")
+            return
         if not hidden:
             await reply(interaction, "Nothing is hidden in this server.")
             return
@@ -400,8 +408,12 @@ class Moderation(
         hidden = sorted(catalog.hidden_ids(guild.id))
         if everything:
             concepts = list(catalog.view(guild.id).concepts.values())
-        else:
-            concepts = [r.concept for r in catalog.overlay(guild.id).values() if not r.hidden]
+        else:  # what differs from the shipped text (an entry edited and reverted, or hidden then shown, does not)
+            concepts = [
+                r.concept
+                for r in catalog.overlay(guild.id).values()
+                if not r.hidden and r.concept != catalog.shipped.get(r.concept_id)
+            ]
         if not concepts:
             await reply(
                 interaction,

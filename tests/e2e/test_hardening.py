@@ -556,3 +556,59 @@ async def test_a_full_disk_answers_every_interaction_and_recovers(
         hidden = await discord_.slash(guild, server.moderator, "concept hide", term="bcg")
         assert "is now hidden" in (await hidden.answer()).content
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []  # answered, not crashed
+
+
+# --- moderator replies -------------------------------------------------------------------------------------------
+
+
+async def test_moderator_replies_say_what_is_true(discord_: StandIn, server: Server, bot) -> None:
+    """Alias changes answer in one line with a button to the entry; unhide of a visible entry says so; a moderator's
+    /define of a hidden entry says it is hidden (a member's does not); the source line says "Editorial" once;
+    export leaves out entries back to their shipped text."""
+    added = await discord_.slash(server.guild, server.moderator, "concept alias add", term="bcg", alias="Our vaccine")
+    answer = await added.answer()
+    assert answer.content == "Added “Our vaccine” to “Bacillus Calmette–Guérin” (revision 1)."
+    assert answer.embeds == []
+    peek = next(c["custom_id"] for row in answer.components for c in row["components"])
+    shown = await discord_.click(server.guild, server.moderator, answer, peek)
+    assert shown.response.embeds[0]["title"] == "Bacillus Calmette–Guérin"
+    removed = await discord_.slash(
+        server.guild, server.moderator, "concept alias remove", term="bcg", alias="Our vaccine"
+    )
+    assert (await removed.answer()).content == "Removed “Our vaccine” from “Bacillus Calmette–Guérin” (revision 2)."
+
+    visible = await discord_.slash(server.guild, server.moderator, "concept unhide", term="bcg")
+    assert (await visible.answer()).content == "“Bacillus Calmette–Guérin” is not hidden in this server."
+    await (await discord_.slash(server.guild, server.moderator, "concept hide", term="bcg")).answer()
+    told = await discord_.slash(server.guild, server.moderator, "define", term="BCG")
+    assert (
+        told.response.content
+        == "“Bacillus Calmette–Guérin” is hidden in this server — `/concept unhide` shows it again."
+    )
+    member = await discord_.slash(server.guild, server.member, "define", term="BCG")
+    assert "hidden" not in (member.response.content or "")
+    await (await discord_.slash(server.guild, server.moderator, "concept unhide", term="bcg")).answer()
+
+    exported = await discord_.slash(server.guild, server.moderator, "concept export")
+    assert "nothing to export" in (await exported.answer()).content  # alias added then removed, hidden then shown
+
+    opened = await discord_.slash(server.guild, server.moderator, "concept add")
+    values = {**form_values(opened), "name": "Our entry", "summary": "S.", "definition": "D."}
+    await (await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], values)).answer()
+    ours = await discord_.slash(server.guild, server.member, "define", term="our entry")
+    source = next(f["value"] for f in ours.response.embeds[0]["fields"] if f["name"] == "Source")
+    assert source == "Editorial: Added by this server's moderators; not taken from the source documents."
+    exported = await discord_.slash(server.guild, server.moderator, "concept export")
+    assert (await exported.answer()).content == "1 entry exported."
+
+
+async def test_top_says_when_more_entries_share_the_last_place(discord_: StandIn, server: Server, bot) -> None:
+    """Twelve entries looked up once each: /top lists ten and says two more share that place."""
+    terms = sorted(concept.name for concept in bot.catalog.shipped.concepts.values())[:12]
+    for term in terms:
+        assert (await discord_.slash(server.guild, server.member, "define", term=term)).response.embeds, term
+    top = await discord_.slash(server.guild, server.member, "top")
+    lines = top.response.embeds[0]["description"].splitlines()
+    assert len(lines) == 11
+    assert all(line.startswith("**=1.**") for line in lines[:10])
+    assert lines[10] == "…and 2 more entries share that place."

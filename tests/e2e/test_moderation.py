@@ -307,7 +307,7 @@ async def test_hide_and_unhide(discord_: StandIn, server: Server, bot) -> None:
     found = await discord_.slash(server.guild, server.member, "define", term="BCG")
     assert (await found.answer()).embeds[0]["title"] == "Bacillus Calmette–Guérin"
     nothing = await discord_.slash(server.guild, server.moderator, "concept unhide", term="BCG")
-    assert (await nothing.answer()).content == "Nothing is hidden in this server."
+    assert (await nothing.answer()).content == "“Bacillus Calmette–Guérin” is not hidden in this server."
 
 
 async def test_history_pages_with_diffs_and_revert(discord_: StandIn, server: Server, bot) -> None:
@@ -429,7 +429,7 @@ async def test_bad_input_is_explained_and_changes_nothing(discord_: StandIn, ser
         ("concept hide", {"term": "vaccine"}, "does not clearly name one entry. Did you mean"),
         ("concept revert", {"term": "bcg", "revision": 7}, "has no revision 7: choose one from 0 to 1"),
         ("concept alias add", {"term": "bcg", "alias": "BCG vaccine"}, "already answers to"),
-        ("concept unhide", {"term": "bcg"}, "Nothing is hidden in this server."),
+        ("concept unhide", {"term": "bcg"}, "“Bacillus Calmette–Guérin” is not hidden in this server."),
         ("concept add", {"category": "qqqzzz"}, "No entry matches “qqqzzz”."),
         ("concept import", {"file": Upload("latin1.yaml", "é".encode("latin-1"))}, "is not UTF-8 text"),
         ("concept import", {"file": Upload("huge.yaml", b"#" * 1_000_001)}, "is larger than 1000 kB"),

@@ -86,7 +86,7 @@ def test_same_server_and_person_across_console_runs(tmp_path: Path) -> None:
     """The console's server and user keep their ids, so a moderator's edit is still there next run."""
     first = console("/concept alias add term:tacrolimus alias:console-alias-test\n", tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "Saved “Tacrolimus”" in first.stdout
+    assert "Added “console-alias-test” to “Tacrolimus”" in first.stdout
     second = console("/define console-alias-test\n", tmp_path)
     assert second.returncode == 0, second.stderr
     assert "│ TACROLIMUS" in second.stdout

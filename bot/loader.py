@@ -315,7 +315,7 @@ def check_changes(
         item = by_id.get(concept_id)
         return item.concept if item is not None else current.get(concept_id)
 
-    problems += _name_problems(by_id.values(), dict(owners), ignored=by_id.keys())
+    problems += _name_problems(by_id.values(), owners, ignored=by_id.keys())
     checked: list[SourcedConcept] = list(by_id.values())
     retyped = {
         concept_id
@@ -387,19 +387,23 @@ def name_keys(name: str) -> set[str]:
 def _name_problems(items: Iterable[SourcedConcept], owners: NameOwners, ignored: Container[str] = ()) -> list[Problem]:
     """Names of `items` that another entry (in `owners`, or earlier in `items`) already answers to.
 
-    `owners` is updated with the names of `items`; entries in `ignored` (being replaced) never block a name.
+    `owners` (the names of entries not being checked) is only read; entries in `ignored` (being replaced by
+    `items`) never block a name there.
     """
     problems: list[Problem] = []
+    claimed_here: NameOwners = {}
     for item in items:
         for field, name in [("name", item.concept.name)] + [("aliases", alias) for alias in item.concept.aliases]:
             exact = {key for key in lookup_keys(name) if key}
             if not exact:
                 problems.append(Problem(item.origin, item.concept.id, field, f"'{name}' has no letters or digits"))
                 continue
-            for key in name_keys(name):
-                claimed = owners.get(key)
-                if claimed is None or claimed[0] in ignored:
-                    owners[key] = (item.concept.id, name, item.concept.name)
+            for key in sorted(name_keys(name), key=lambda k: k not in exact):  # exact keys first: "is the same"
+                claimed = claimed_here.get(key)
+                if claimed is None and key in owners and owners[key][0] not in ignored:
+                    claimed = owners[key]
+                if claimed is None:
+                    claimed_here[key] = (item.concept.id, name, item.concept.name)
                 elif claimed[0] != item.concept.id:
                     problems.append(Problem(item.origin, item.concept.id, field, _taken(name, claimed, key in exact)))
                     break

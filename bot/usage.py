@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.clock import Clock
-from bot.store import Store
+from bot.store import Store, storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -173,5 +173,8 @@ class UsageRecorder:
             self._wake.clear()  # after waking: a full buffer signalled before the sleep is not missed
             try:
                 await self.flush()
-            except Exception:
-                log.exception("Writing lookup counts failed; %d will be retried", self.pending)
+            except Exception as error:
+                if storage_failure(error) is None:
+                    log.exception("Writing lookup counts failed; %d will be retried", self.pending)
+                else:  # a full or busy disk passes: keep counting in memory and try again
+                    log.warning("Lookup counts not written (%s); %d will be retried", error, self.pending)

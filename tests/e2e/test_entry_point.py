@@ -103,13 +103,15 @@ def _immutable(path: Path, on: bool) -> None:
         subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
 
 
+DAMAGED = "is damaged or not an Immunobot database"
+
+
 @pytest.mark.parametrize(
-    ("damage", "expected"),
-    [(_corrupt, "is damaged or not an Immunobot database"), (_truncated, "is damaged or not an Immunobot database"),
-     (_read_only, "is read-only")],
-    ids=["corrupt", "truncated", "read-only"],
+    ("damage", "expected", "console"),
+    [(_corrupt, DAMAGED, False), (_truncated, DAMAGED, False), (_read_only, "is read-only", False),
+     (_corrupt, DAMAGED, True)],
+    ids=["corrupt", "truncated", "read-only", "corrupt-console"],
 )  # fmt: skip
-@pytest.mark.parametrize("console", [False, True], ids=["online", "console"])
 async def test_unusable_database_is_one_line_exit_1_and_left_untouched(
     discord_: StandIn, tmp_path: Path, damage, expected: str, console: bool
 ) -> None:

@@ -92,7 +92,8 @@ async def download(url: str, limit: int) -> bytes:
     """Fetch a file, reading at most `limit` bytes: a larger body is refused as it streams in."""
     timeout = aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS)
     async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, allow_redirects=False) as response:
-        response.raise_for_status()
+        if response.status != 200:  # redirects are not followed: a file must come from Discord's hosts themselves
+            raise aiohttp.ClientError(f"Discord answered {response.status}")
         if (response.content_length or 0) > limit:
             raise TooLarge
         data = bytearray()

@@ -206,7 +206,8 @@ def read_yaml(
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return None, [Problem(origin, None, None, f"not valid YAML{where}: {getattr(error, 'problem', error)}")]
+        what = "refused" if isinstance(error, UnsafeYaml) else "not valid YAML"
+        return None, [Problem(origin, None, None, f"{what}{where}: {getattr(error, 'problem', error)}")]
     finally:
         loader.dispose()
 

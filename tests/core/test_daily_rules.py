@@ -100,3 +100,8 @@ async def test_a_claim_is_owned_a_second_process_waits_then_takes_over(tmp_path)
         assert taken[1] is True  # may have been sent: the taker looks for the post before sending
         rows = await store.fetch_all("SELECT claim_owner FROM daily_posts")
         assert rows == [("second:2",)]
+
+
+def test_timezone_suggestions_read_a_bounded_prefix() -> None:
+    """However long the typed text, autocomplete looks at its first 64 characters only (bounded work per key)."""
+    assert suggest_timezones("Europe/" + "x" * 6000) == suggest_timezones(("Europe/" + "x" * 6000)[:64])

@@ -119,19 +119,18 @@ def skeleton(text: str) -> str:
 def _ascii_lookalike(char: str) -> str:
     if char.isascii() or char in GREEK_LETTERS:  # Greek letters are spelled out by `normalise`: they mean something
         return char
-    for homoglyph in _CONFUSABLES.get(char, ()):
+    for homoglyph in _confusables().get(char, ()):
         candidate = homoglyph["c"]
         if len(candidate) == 1 and candidate.isascii() and candidate.isalnum():
             return candidate
     return char
 
 
-def _load_confusables() -> dict[str, list[dict[str, str]]]:
+@lru_cache(maxsize=1)
+def _confusables() -> dict[str, list[dict[str, str]]]:
+    """Unicode's confusables data, read once when first needed (only names with non-ASCII characters need it)."""
     data = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8")
     return json.loads(data)  # type: ignore[no-any-return]
-
-
-_CONFUSABLES = _load_confusables()
 
 
 def compact(key: str) -> str:

@@ -93,11 +93,16 @@ def main(argv: list[str] | None = None) -> int:
             print("No DISCORD_TOKEN set: starting the offline console (the bot on a local stand-in of Discord).",
                   file=sys.stderr)  # fmt: skip
         from bot.console import run_console
+        from bot.loader import GlossaryError
+        from bot.store import SchemaError
 
         try:
             return asyncio.run(run_console(settings))
         except KeyboardInterrupt:  # Ctrl-C while a command was being answered: stop as cleanly as at the prompt
             return 130
+        except (GlossaryError, SchemaError) as error:
+            print(error, file=sys.stderr)
+            return 1
     return run_online(settings)
 
 

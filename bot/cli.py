@@ -16,7 +16,7 @@ from bot.glossary import Glossary
 from bot.loader import GlossaryError, load_glossary
 from bot.models import Concept
 from bot.resolver import Resolution
-from bot.store import Store
+from bot.store import SchemaError, Store
 
 WIDTH = 88
 
@@ -155,7 +155,7 @@ def run_load(settings: Settings) -> int:
     """Entry point of the `load` subcommand."""
     try:
         print(asyncio.run(load_into_database(settings)))
-    except GlossaryError as error:
+    except (GlossaryError, SchemaError) as error:
         print(error, file=sys.stderr)
         return 1
     return 0

@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("--json", action="store_true", help="read one query per line from stdin, write JSON lines")
     for name in ("load", "sync", "health"):
         commands.add_parser(name, help=SUBCOMMANDS[name], description=SUBCOMMANDS[name])
-    migrate_to = commands.add_parser("migrate-to", help=SUBCOMMANDS["migrate-to"], description=SUBCOMMANDS["migrate-to"])
+    migrate_to = commands.add_parser(
+        "migrate-to", help=SUBCOMMANDS["migrate-to"], description=SUBCOMMANDS["migrate-to"]
+    )
     migrate_to.add_argument("url", help="postgresql://user:password@host:5432/database (must be empty)")
     return parser
 

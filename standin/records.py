@@ -45,6 +45,7 @@ class RecordedRequest:
     response: Any = None
     route: str | None = None  # route template that matched; None = unknown endpoint
     fault: bool = False  # answered by an injected fault
+    invalid: bool = False  # refused by the spec's schema or a documented rule
 
     def matches(self, method: str | None = None, path: str | None = None, status: int | None = None) -> bool:
         return (

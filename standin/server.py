@@ -14,9 +14,12 @@ from aiohttp import BodyPartReader, web
 
 from .gateway import Gateway, GatewayRecord
 from .inject import InjectAPI
+from .limits import form_error
 from .messages import HTTPError, MessageStore
 from .records import Changes, Fault, InteractionResult, RecordedRequest, UploadedFile
 from .rest import Rest
+from .rules import merge, request_rules
+from .spec import Spec, load_spec
 from .state import User, World
 from .world import WorldAPI
 
@@ -47,6 +50,7 @@ class StandIn(WorldAPI, InjectAPI):
         enforce_deadline: bool = False,
         compress_gateway: bool = False,
         enforce_command_permissions: bool = True,
+        validate_responses: bool = True,
     ) -> None:
         self.host, self.port = host, port
         self.token = token
@@ -55,6 +59,7 @@ class StandIn(WorldAPI, InjectAPI):
         self.enforce_deadline = enforce_deadline
         self.compress_gateway = compress_gateway
         self.enforce_command_permissions = enforce_command_permissions
+        self.validate_responses = validate_responses
         self.world = World()
         self.bot_user = self.add_user(bot_name, bot=True)
         self.application_id = self.bot_user.id
@@ -69,6 +74,10 @@ class StandIn(WorldAPI, InjectAPI):
         self.gateway = Gateway(self)
         self.rest = Rest(self)
         self.messages = MessageStore(self)
+        self.spec: Spec = load_spec()  # parsed and compiled once per process
+        self.validated_requests = 0
+        self.validated_responses = 0
+        self.response_violations: list[str] = []
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -209,10 +218,13 @@ class StandIn(WorldAPI, InjectAPI):
             elif not path.startswith(NO_AUTH_PREFIXES) and request.headers.get("Authorization") != f"Bot {self.token}":
                 status, payload = 401, {"message": "401: Unauthorized", "code": 0}
             else:
+                self._validate_request(rec)
                 status, payload = await matched[1](rec, matched[2])
         except HTTPError as exc:
             status, payload = exc.status, exc.body
         rec.status, rec.response = status, payload
+        if self.validate_responses:
+            self._validate_response(rec)
         if status >= 400 and matched is not None and "token" in matched[2]:
             result = self._by_token.get(matched[2]["token"])
             if result is not None:
@@ -221,6 +233,25 @@ class StandIn(WorldAPI, InjectAPI):
         response = json_response(status, payload)
         response.headers.update(headers)
         return response
+
+    def _validate_request(self, rec: RecordedRequest) -> None:
+        """Discord's schema (spec) and documented cross-field rules; an invalid request is answered 400."""
+        op = self.spec.operation(rec.method, rec.path)
+        if op is None:
+            return
+        self.validated_requests += 1
+        errors = merge(self.spec.request_errors(op, rec.json, rec.query), request_rules(op.operation_id, rec.json))
+        if errors:
+            rec.invalid = True
+            raise HTTPError(400, form_error(errors))
+
+    def _validate_response(self, rec: RecordedRequest) -> None:
+        """Every body the stand-in answers must be one Discord's spec documents for that status."""
+        op = self.spec.operation(rec.method, rec.path)
+        if op is None or rec.fault:
+            return
+        self.validated_responses += 1
+        self.response_violations.extend(self.spec.response_errors(op, rec.status, rec.response))
 
     async def _handle_unknown(self, request: web.Request) -> web.StreamResponse:
         rec = RecordedRequest(
@@ -258,6 +289,13 @@ class StandIn(WorldAPI, InjectAPI):
     def unknown_requests(self) -> list[RecordedRequest]:
         """Requests to endpoints the stand-in does not implement (answered 404)."""
         return [r for r in self.requests if r.route is None and not r.fault]
+
+    @property
+    def invalid_requests(self) -> list[RecordedRequest]:
+        """Requests Discord would refuse as an invalid form body (400, code 50035): spec, rules, limits."""
+        return [
+            r for r in self.requests if r.status == 400 and isinstance(r.response, dict) and r.response.get("code") == 50035
+        ]
 
     @property
     def rejected_requests(self) -> list[RecordedRequest]:

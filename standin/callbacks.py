@@ -87,18 +87,19 @@ class InteractionRoutes:
 
         if ctype in (1, 8) or rec.query.get("with_response") not in ("1", "true", "True"):
             return 204, None
-        interaction = {
-            "id": str(result.id),
-            "type": result.type,
-            "activity_instance_id": None,
-            "response_message_id": None if message is None else str(message.id),
-            "response_message_loading": ctype == 5,
-            "response_message_ephemeral": bool(message is not None and message.ephemeral),
-        }
-        resource: dict[str, Any] = {"type": ctype}
-        if message is not None and ctype in (4, 5, 7):
-            resource["message"] = message.to_dict()
-        return 200, {"interaction": interaction, "resource": resource}
+        interaction: dict[str, Any] = {"id": str(result.id), "type": result.type}
+        if message is not None:
+            interaction.update(
+                response_message_id=str(message.id),
+                response_message_loading=ctype == 5,
+                response_message_ephemeral=message.ephemeral,
+            )
+        body: dict[str, Any] = {"interaction": interaction}
+        if message is not None and ctype in (4, 7):
+            # receiving-and-responding.mdx: resource.message only for CHANNEL_MESSAGE_WITH_SOURCE / UPDATE_MESSAGE;
+            # the spec's resource is one of those (or an activity), so other types answer without one.
+            body["resource"] = {"type": ctype, "message": message.to_dict()}
+        return 200, body
 
     # -- interaction webhooks ----------------------------------------------------------------
     def _webhook_message(self, result: InteractionResult, message_id: str) -> Message:

@@ -215,6 +215,7 @@ class InteractionResult:
     deleted: list[int] = field(default_factory=list)
     message: Message | None = None  # the message the response created or updated
     source_message: Message | None = None  # for components: the message clicked
+    opener: InteractionResult | None = None  # for modal submits: the interaction that opened the modal
 
     @property
     def message_id(self) -> int | None:

@@ -177,6 +177,14 @@ class Rest:
             "description_localizations": None,
             **cmd,
         }
+        # Discord answers its normalised form (application-commands.mdx): permissions as a string,
+        # integration_types defaulting to guild install, no nulls where the object has values.
+        perms = stored.get("default_member_permissions")
+        stored["default_member_permissions"] = None if perms is None else str(perms)
+        if stored.get("integration_types") is None:
+            stored["integration_types"] = [0]
+        if stored.get("description") is None:
+            stored["description"] = ""
         stored["id"] = old["id"] if old else str(self.s.world.ids.next())
         stored["application_id"] = str(self.s.application_id)
         stored["version"] = str(self.s.world.ids.next())

@@ -80,10 +80,7 @@ def _message_components(c: _Collector, path: Path, components: list[Any], v2: bo
         if top and not v2 and kind != 1:
             # reference.mdx: without IS_COMPONENTS_V2 only action rows may be top-level.
             c.add(where, "COMPONENT_LAYOUT_INVALID", "Top-level components must be action rows without IS_COMPONENTS_V2")
-        if kind in (4, 18):
-            # reference.mdx: text inputs and labels are modal-only components.
-            c.add([*where, "type"], "COMPONENT_TYPE_INVALID", f"Component type {kind} is not allowed in messages")
-        elif kind == 2:
+        if kind == 2:
             _button(c, where, comp)
         elif kind in SELECTS:
             _select(c, where, comp)

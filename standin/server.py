@@ -152,6 +152,13 @@ class StandIn(WorldAPI, InjectAPI):
             "tags": [],
             "install_params": {"scopes": ["bot", "applications.commands"], "permissions": "0"},
             "integration_types_config": {"0": {}},
+            "flags_new": str(self.application_flags),
+            "role_connections_verification_url": None,
+            "approximate_guild_count": sum(self.bot_user.id in g.members for g in self.world.guilds.values()),
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["bot", "applications.commands"],
         }
 
     # -- HTTP plumbing -------------------------------------------------------------------------
@@ -223,6 +230,7 @@ class StandIn(WorldAPI, InjectAPI):
         except HTTPError as exc:
             status, payload = exc.status, exc.body
         rec.status, rec.response = status, payload
+        rec.invalid = status == 400 and isinstance(payload, dict) and payload.get("code") == 50035
         if self.validate_responses:
             self._validate_response(rec)
         if status >= 400 and matched is not None and "token" in matched[2]:
@@ -296,6 +304,14 @@ class StandIn(WorldAPI, InjectAPI):
         return [
             r for r in self.requests if r.status == 400 and isinstance(r.response, dict) and r.response.get("code") == 50035
         ]
+
+    def assert_discord_accepted(self, *, requests: bool = True) -> None:
+        """Fail unless every request was one Discord accepts (no invalid form body) and every answer the
+        stand-in gave matched the spec's response schema. E2E fixtures call it on teardown."""
+        problems = [f"{r.method} {r.path}: {r.response.get('errors')}" for r in self.invalid_requests] if requests else []
+        problems += self.response_violations
+        if problems:
+            raise AssertionError("Discord would not have accepted this:\n" + "\n".join(problems[:20]))
 
     @property
     def rejected_requests(self) -> list[RecordedRequest]:

@@ -172,12 +172,12 @@ class Spec:
                 continue
             value = _coerce(query[name], param.kind)
             for error in _leaves(param.validator.iter_errors(value)):
-                _add(tree, [name, *error.absolute_path], *_discord_error(error))
+                _report(tree, [name, *error.absolute_path], error)
         if op.body is not None and body is not None:
             for error in _leaves(op.body.iter_errors(_QUIRKS.get(op.operation_id, _same)(body))):
                 if _docs_override(error):
                     continue
-                _add(tree, list(error.absolute_path), *_discord_error(error))
+                _report(tree, list(error.absolute_path), error)
         return tree
 
     # -- responses -----------------------------------------------------------------------------
@@ -195,10 +195,23 @@ class Spec:
         if status == 429 and isinstance(body, dict) and "code" not in body:
             # Spec quirk (README): 429 bodies carry no ``code``; the spec's Error base requires it.
             body = {**body, "code": 0}
+        if isinstance(body, dict) and isinstance(body.get("errors"), dict):
+            # Spec quirk: the spec types a field error's ``code`` as an integer, but Discord's answers (and
+            # discord.py, which prints them) carry strings such as "BASE_TYPE_MAX_LENGTH"; follow Discord.
+            body = {**body, "errors": _integer_codes(body["errors"])}
         return [
             f"{op.method} {op.template} {status}: {'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:300]}"
             for e in _leaves(validator.iter_errors(body))
         ]
+
+
+def _integer_codes(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {
+            k: [{**e, "code": 0} for e in v] if k == "_errors" and isinstance(v, list) else _integer_codes(v)
+            for k, v in tree.items()
+        }
+    return tree
 
 
 def _same(body: Any) -> Any:
@@ -284,6 +297,16 @@ def _intended_branch(error: ValidationError) -> list[ValidationError] | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
+def _report(tree: Errors, path: list[Any], error: ValidationError) -> None:
+    if error.validator == "required" and isinstance(error.instance, dict):
+        # Discord names the missing field itself: {"value": {"_errors": [BASE_TYPE_REQUIRED]}}.
+        for name in error.validator_value:
+            if name not in error.instance:
+                _add(tree, [*path, name], "BASE_TYPE_REQUIRED", "This field is required")
+        return
+    _add(tree, path, *_discord_error(error))
+
+
 def _add(tree: Errors, path: list[Any], code: str, message: str) -> None:
     node = tree
     for key in path:
@@ -330,5 +353,14 @@ def _discord_error(error: ValidationError) -> tuple[str, str]:
     if isinstance(branches, list) and branches and all(isinstance(b, dict) and "const" in b for b in branches):
         return "BASE_TYPE_CHOICES", f"Value must be one of {{{', '.join(str(b['const']) for b in branches)}}}."
     if kw in ("oneOf", "anyOf") and isinstance(value, dict) and "type" in value:
-        return "UNION_TYPE_CHOICES", f'Value of field "type" must be one of the allowed types ({value["type"]!r}).'
+        depth = len(error.absolute_path)
+        allowed = sorted(
+            {
+                v
+                for sub in error.context or []
+                if list(sub.absolute_path)[depth:] == ["type"] and sub.validator == "enum"
+                for v in sub.validator_value
+            }
+        )
+        return "UNION_TYPE_CHOICES", f'Value of field "type" must be one of ({", ".join(map(str, allowed))}).'
     return "BASE_TYPE_INVALID", error.message[:200]

@@ -152,6 +152,7 @@ def build_commands(bot: StudyBot) -> None:
 async def discord_() -> AsyncIterator[StandIn]:
     async with StandIn() as standin:
         yield standin
+        standin.assert_discord_accepted(requests=False)  # these tests send invalid requests on purpose
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def _message_components(c: _Collector, path: Path, components: list[Any], v2: bo
         kind = comp.get("type")
         if top and not v2 and kind != 1:
             # reference.mdx: without IS_COMPONENTS_V2 only action rows may be top-level.
-            c.add(where, "COMPONENT_LAYOUT_INVALID", "Top-level components must be action rows without IS_COMPONENTS_V2")
+            c.add(where, "COMPONENT_LAYOUT_INVALID", "Top-level components must be action rows (no IS_COMPONENTS_V2)")
         if kind == 2:
             _button(c, where, comp)
         elif kind in SELECTS:
@@ -269,14 +269,15 @@ def _merge_into(out: Errors, tree: Errors) -> None:
 def request_rules(operation_id: str, body: Any) -> Errors:
     """The documented rules for one spec operation's body."""
     if operation_id in ("create_message", "execute_webhook"):
-        return message_rules(body, [], allowed_flags=MESSAGE_FLAGS | (EPHEMERAL if operation_id == "execute_webhook" else 0))
+        webhook = operation_id == "execute_webhook"  # interaction followups may be ephemeral
+        return message_rules(body, [], allowed_flags=MESSAGE_FLAGS | (EPHEMERAL if webhook else 0))
     if operation_id in ("update_message", "update_webhook_message", "update_original_webhook_message"):
         allowed = EDIT_FLAGS | (EPHEMERAL if operation_id != "update_message" else 0)
         return message_rules(body, [], allowed_flags=allowed, edit=True)
     if operation_id == "create_interaction_response" and isinstance(body, dict):
         kind, data = body.get("type"), body.get("data")
         if kind in (4, 7):
-            return message_rules(data, ["data"], allowed_flags=RESPONSE_FLAGS if kind == 4 else RESPONSE_FLAGS)
+            return message_rules(data, ["data"], allowed_flags=RESPONSE_FLAGS)
         if kind == 5 and isinstance(data, dict) and isinstance(data.get("flags"), int) and data["flags"] & ~EPHEMERAL:
             # receiving-and-responding.mdx: a deferred response may only set EPHEMERAL.
             c = _Collector()

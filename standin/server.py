@@ -301,14 +301,14 @@ class StandIn(WorldAPI, InjectAPI):
     @property
     def invalid_requests(self) -> list[RecordedRequest]:
         """Requests Discord would refuse as an invalid form body (400, code 50035): spec, rules, limits."""
-        return [
-            r for r in self.requests if r.status == 400 and isinstance(r.response, dict) and r.response.get("code") == 50035
-        ]
+        return [r for r in self.requests if r.invalid]
 
     def assert_discord_accepted(self, *, requests: bool = True) -> None:
         """Fail unless every request was one Discord accepts (no invalid form body) and every answer the
         stand-in gave matched the spec's response schema. E2E fixtures call it on teardown."""
-        problems = [f"{r.method} {r.path}: {r.response.get('errors')}" for r in self.invalid_requests] if requests else []
+        problems = [f"{r.method} {r.path}: {r.response.get('errors')}" for r in self.invalid_requests]
+        if not requests:
+            problems = []
         problems += self.response_violations
         if problems:
             raise AssertionError("Discord would not have accepted this:\n" + "\n".join(problems[:20]))

@@ -332,8 +332,10 @@ CASES: list[tuple[str, str, str, Any, Any, str, str]] = [
         COMMANDS,
         [
             _command(
-                *[_option(f"o{i}", description="d" * 100, choices=[{"name": "n" * 100, "value": "v" * 100}] * 25)
-                  for i in range(4)]
+                *[
+                    _option(f"o{i}", description="d" * 100, choices=[{"name": "n" * 100, "value": "v" * 100}] * 25)
+                    for i in range(4)
+                ]
             )
         ],
         [_command(*[_option(f"o{i}", description="d" * 100) for i in range(4)])],
@@ -407,7 +409,9 @@ def _dig(errors: dict[str, Any], path: str) -> list[dict[str, Any]]:
     return node["_errors"]
 
 
-@pytest.mark.parametrize(("method", "template", "bad", "fixed", "field", "code"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("method", "template", "bad", "fixed", "field", "code"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 async def test_discord_refuses_invalid_request(
     discord_: StandIn,
     guild: Guild,
@@ -438,7 +442,9 @@ async def test_discord_refuses_invalid_request(
             assert resp.status in (200, 201, 204), await resp.text()
 
 
-async def test_every_request_is_validated_and_recorded(discord_: StandIn, guild: Guild, http: aiohttp.ClientSession) -> None:
+async def test_every_request_is_validated_and_recorded(
+    discord_: StandIn, guild: Guild, http: aiohttp.ClientSession
+) -> None:
     """The count of validated requests grows, and an invalid one fails the e2e teardown check."""
     before = discord_.validated_requests
     async with http.post(f"/api/v10/channels/{guild.default_channel.id}/messages", json={"content": "ok"}) as resp:

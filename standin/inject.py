@@ -343,7 +343,7 @@ class InjectAPI:
     def dispatch_message(self, event: str, message: Message, *, data: dict[str, Any] | None = None) -> None:
         """Send MESSAGE_* for a stored message, filtered by intents as Discord does."""
         s = self._s()
-        session = s.gateway.current
+        session = s.gateway.session_for(message.guild_id)
         if session is None:
             return
         intent = GUILD_MESSAGES if message.guild_id is not None else DIRECT_MESSAGES

@@ -48,9 +48,16 @@ class StandIn(WorldAPI, InjectAPI):
         heartbeat_interval: int = 41250,
         response_timeout: float = 5.0,
         enforce_deadline: bool = False,
-        compress_gateway: bool = False,
+        compress_gateway: bool = True,
         enforce_command_permissions: bool = True,
         validate_responses: bool = True,
+        heartbeat_grace: float = 2.0,
+        heartbeat_ack_delay: float = 0.05,
+        gateway_rate_limit: tuple[int, float] = (120, 60.0),
+        shards: int = 1,
+        max_concurrency: int = 1,
+        max_guilds_per_shard: int = 2500,
+        enforce_identify_limit: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.token = token
@@ -60,6 +67,14 @@ class StandIn(WorldAPI, InjectAPI):
         self.compress_gateway = compress_gateway
         self.enforce_command_permissions = enforce_command_permissions
         self.validate_responses = validate_responses
+        self.heartbeat_grace = heartbeat_grace  # seconds past the interval before a silent client is closed
+        self.heartbeat_ack_delay = heartbeat_ack_delay  # a network round trip, as on Discord
+        self.gateway_rate_limit = gateway_rate_limit
+        self.shards = shards  # what GET /gateway/bot recommends
+        self.max_concurrency = max_concurrency
+        self.max_guilds_per_shard = max_guilds_per_shard
+        # Off by default: test bots skip discord.py's 5 s pause between IDENTIFYs to keep the suite fast.
+        self.enforce_identify_limit = enforce_identify_limit
         self.world = World()
         self.bot_user = self.add_user(bot_name, bot=True)
         self.application_id = self.bot_user.id

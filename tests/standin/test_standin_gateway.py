@@ -205,7 +205,8 @@ async def test_two_shards_coexist_and_events_follow_the_guild() -> None:
             assert (ready0["shard"], ready1["shard"]) == ([0, 2], [1, 2])
             assert {int(g["id"]) for g in ready0["guilds"]} == {g for g, s in owner.items() if s == 0}
             assert {int(g["id"]) for g in ready1["guilds"]} == {g for g, s in owner.items() if s == 1}
-            assert standin.gateway.by_shard[0].valid and standin.gateway.by_shard[1].valid
+            assert standin.gateway.by_shard[0].valid
+            assert standin.gateway.by_shard[1].valid
             shard_ws = ws0 if owner[guilds[0].id] == 0 else ws1
             standin.user_message(guilds[0], alice, "in a guild")
             assert (await next_dispatch(shard_ws, "MESSAGE_CREATE"))["content"] == "in a guild"
@@ -214,19 +215,19 @@ async def test_two_shards_coexist_and_events_follow_the_guild() -> None:
 
 
 async def test_identify_faster_than_max_concurrency_gets_invalid_session() -> None:
-    async with StandIn(shards=2, max_concurrency=1, enforce_identify_limit=True) as standin:
-        async with gateway(standin) as ws0, gateway(standin) as ws1:
-            await ws0.send_json(identify(standin, shard=[0, 2]))
-            await next_dispatch(ws0, "READY")
-            await ws1.send_json(identify(standin, shard=[1, 2]))  # same bucket (1 % 1), within 5 s
-            frame = await ws1.receive_json(timeout=2)
-            assert (frame["op"], frame["d"]) == (9, False)
-    async with StandIn(shards=2, max_concurrency=2, enforce_identify_limit=True) as standin:
-        async with gateway(standin) as ws0, gateway(standin) as ws1:
-            await ws0.send_json(identify(standin, shard=[0, 2]))
-            await ws1.send_json(identify(standin, shard=[1, 2]))  # buckets 0 and 1: allowed together
-            await next_dispatch(ws0, "READY")
-            await next_dispatch(ws1, "READY")
+    standin = StandIn(shards=2, max_concurrency=1, enforce_identify_limit=True)
+    async with standin, gateway(standin) as ws0, gateway(standin) as ws1:
+        await ws0.send_json(identify(standin, shard=[0, 2]))
+        await next_dispatch(ws0, "READY")
+        await ws1.send_json(identify(standin, shard=[1, 2]))  # same bucket (1 % 1), within 5 s
+        frame = await ws1.receive_json(timeout=2)
+        assert (frame["op"], frame["d"]) == (9, False)
+    standin = StandIn(shards=2, max_concurrency=2, enforce_identify_limit=True)
+    async with standin, gateway(standin) as ws0, gateway(standin) as ws1:
+        await ws0.send_json(identify(standin, shard=[0, 2]))
+        await ws1.send_json(identify(standin, shard=[1, 2]))  # buckets 0 and 1: allowed together
+        await next_dispatch(ws0, "READY")
+        await next_dispatch(ws1, "READY")
 
 
 async def test_compression_is_on_by_default_when_asked(make_bot: Callable) -> None:

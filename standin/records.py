@@ -46,6 +46,7 @@ class RecordedRequest:
     route: str | None = None  # route template that matched; None = unknown endpoint
     fault: bool = False  # answered by an injected fault
     invalid: bool = False  # refused by the spec's schema or a documented rule
+    rate_limited: bool = False  # answered 429 by the stand-in's own rate limits (not an injected fault)
 
     def matches(self, method: str | None = None, path: str | None = None, status: int | None = None) -> bool:
         return (

@@ -7,6 +7,7 @@ here (see harness.run_bot); everything else is discord.py's unmodified code.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ from .gateway import Gateway, GatewayRecord
 from .inject import InjectAPI
 from .limits import form_error
 from .messages import HTTPError, MessageStore
+from .ratelimits import RateLimiter
 from .records import Changes, Fault, InteractionResult, RecordedRequest, UploadedFile
 from .rest import Rest
 from .rules import merge, request_rules
@@ -23,6 +25,7 @@ from .spec import Spec, load_spec
 from .state import User, World
 from .world import WorldAPI
 
+log = logging.getLogger("standin")
 API_VERSION = 10
 INTERESTING_HEADERS = ("Authorization", "Content-Type", "User-Agent", "X-Audit-Log-Reason")
 NO_AUTH_PREFIXES = ("/interactions/", "/webhooks/")
@@ -58,6 +61,7 @@ class StandIn(WorldAPI, InjectAPI):
         max_concurrency: int = 1,
         max_guilds_per_shard: int = 2500,
         enforce_identify_limit: bool = False,
+        rate_limits: RateLimiter | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.token = token
@@ -75,6 +79,7 @@ class StandIn(WorldAPI, InjectAPI):
         self.max_guilds_per_shard = max_guilds_per_shard
         # Off by default: test bots skip discord.py's 5 s pause between IDENTIFYs to keep the suite fast.
         self.enforce_identify_limit = enforce_identify_limit
+        self.rate_limits = rate_limits or RateLimiter()
         self.world = World()
         self.bot_user = self.add_user(bot_name, bot=True)
         self.application_id = self.bot_user.id
@@ -240,6 +245,16 @@ class StandIn(WorldAPI, InjectAPI):
             elif not path.startswith(NO_AUTH_PREFIXES) and request.headers.get("Authorization") != f"Bot {self.token}":
                 status, payload = 401, {"message": "401: Unauthorized", "code": 0}
             else:
+                verdict = self.rate_limits.check(request.method, matched[0], path)
+                headers.update(verdict.headers)
+                if verdict.retry_after is not None:
+                    # rate-limits.mdx: 429 with retry_after and global; discord.py retries only with a Via header.
+                    rec.rate_limited = True
+                    headers["Via"] = "1.1 google"
+                    log.warning("refused with 429: %s", self.rate_limits.limited[-1])
+                    is_global = verdict.scope == "global"
+                    msg = "You are being rate limited."
+                    raise HTTPError(429, {"message": msg, "retry_after": verdict.retry_after, "global": is_global})
                 self._validate_request(rec)
                 status, payload = await matched[1](rec, matched[2])
         except HTTPError as exc:
@@ -266,6 +281,7 @@ class StandIn(WorldAPI, InjectAPI):
         errors = merge(self.spec.request_errors(op, rec.json, rec.query), request_rules(op.operation_id, rec.json))
         if errors:
             rec.invalid = True
+            log.warning("refused with 400 (invalid form body): %s %s: %s", rec.method, rec.path, errors)
             raise HTTPError(400, form_error(errors))
 
     def _validate_response(self, rec: RecordedRequest) -> None:
@@ -319,12 +335,13 @@ class StandIn(WorldAPI, InjectAPI):
         return [r for r in self.requests if r.invalid]
 
     def assert_discord_accepted(self, *, requests: bool = True) -> None:
-        """Fail unless every request was one Discord accepts (no invalid form body) and every answer the
-        stand-in gave matched the spec's response schema. E2E fixtures call it on teardown."""
-        problems = [f"{r.method} {r.path}: {r.response.get('errors')}" for r in self.invalid_requests]
-        if not requests:
-            problems = []
-        problems += self.response_violations
+        """Fail unless every request was one Discord accepts (no invalid form body, no 429 from the stand-in's
+        rate limits) and every answer matched the spec's response schema. E2E fixtures call it on teardown;
+        ``requests=False`` checks only the answers (for tests that send bad requests on purpose)."""
+        problems = list(self.response_violations)
+        if requests:
+            problems += [f"{r.method} {r.path}: {r.response.get('errors')}" for r in self.invalid_requests]
+            problems += [f"{r.method} {r.path}: 429 (stand-in rate limit)" for r in self.requests if r.rate_limited]
         if problems:
             raise AssertionError("Discord would not have accepted this:\n" + "\n".join(problems[:20]))
 

@@ -8,7 +8,6 @@ with one of those names must be passed through ``options={...}``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +115,7 @@ class InjectAPI:
             default_timeout=s.response_timeout if within is None else within,
             source_message=message,
             opener=opener,
-            dispatched_at=time.perf_counter(),
+            dispatched_at=s.now(),
         )
         s.register_interaction(result)
         s.gateway.dispatch("INTERACTION_CREATE", payload)

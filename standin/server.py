@@ -50,7 +50,7 @@ class StandIn(WorldAPI, InjectAPI):
         port: int = 0,
         heartbeat_interval: int = 41250,
         response_timeout: float = 5.0,
-        enforce_deadline: bool = False,
+        enforce_deadline: bool = True,
         compress_gateway: bool = True,
         enforce_command_permissions: bool = True,
         validate_responses: bool = True,
@@ -68,6 +68,7 @@ class StandIn(WorldAPI, InjectAPI):
         self.heartbeat_interval = heartbeat_interval
         self.response_timeout = response_timeout
         self.enforce_deadline = enforce_deadline
+        self._clock_offset = 0.0  # advance() moves the stand-in's clock (token expiry) without waiting
         self.compress_gateway = compress_gateway
         self.enforce_command_permissions = enforce_command_permissions
         self.validate_responses = validate_responses
@@ -212,7 +213,16 @@ class StandIn(WorldAPI, InjectAPI):
                 return fault
         return None
 
+    def now(self) -> float:
+        """The stand-in's clock (seconds): interaction deadlines and token lifetimes are measured on it."""
+        return time.perf_counter() + self._clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the stand-in's clock forward, e.g. past an interaction token's 15 minutes."""
+        self._clock_offset += seconds
+
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        received_at = self.now()  # before reading the body: an upload's transfer time is not the bot's delay
         path = "/" + request.match_info["tail"]
         body, files = await self._parse_body(request)
         rec = RecordedRequest(
@@ -222,7 +232,7 @@ class StandIn(WorldAPI, InjectAPI):
             json=body,
             files=files,
             headers={h: request.headers[h] for h in INTERESTING_HEADERS if h in request.headers},
-            at=time.perf_counter(),
+            at=received_at,
         )
         self.requests.append(rec)
         headers: dict[str, str] = {}
@@ -261,6 +271,8 @@ class StandIn(WorldAPI, InjectAPI):
             status, payload = exc.status, exc.body
         rec.status, rec.response = status, payload
         rec.invalid = status == 400 and isinstance(payload, dict) and payload.get("code") == 50035
+        if status >= 400 and not rec.fault:
+            log.info("answered %s to %s %s: %s", status, request.method, path, payload)
         if self.validate_responses:
             self._validate_response(rec)
         if status >= 400 and matched is not None and "token" in matched[2]:
@@ -342,6 +354,7 @@ class StandIn(WorldAPI, InjectAPI):
         if requests:
             problems += [f"{r.method} {r.path}: {r.response.get('errors')}" for r in self.invalid_requests]
             problems += [f"{r.method} {r.path}: 429 (stand-in rate limit)" for r in self.requests if r.rate_limited]
+            problems += [f"{r.method} {r.path}: answered after the 3 s deadline" for r in self.requests if r.late]
         if problems:
             raise AssertionError("Discord would not have accepted this:\n" + "\n".join(problems[:20]))
 

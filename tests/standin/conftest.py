@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from standin import Guild, Member, NoIdentifyDelay, StandIn
+from standin.records import InteractionResult
 
 GLOSSARY = ["antibody", "antigen", "checkpoint inhibitor", "cytokine", "immunotherapy", "immunogenicity"]
 
@@ -146,6 +147,28 @@ def build_commands(bot: StudyBot) -> None:
     @tree.command(description="Post the persistent panel")
     async def panel(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("Panel", view=PanelView())
+
+
+def registered_interaction(discord_: StandIn, guild: Guild) -> InteractionResult:
+    """A registered interaction to answer (the validation happens before any bot is involved)."""
+    channel = guild.default_channel
+    message = discord_.messages.create(
+        channel_id=channel.id, guild_id=guild.id, author=discord_.bot_user, payload={"content": "x"}, files=[]
+    )
+    result = InteractionResult(
+        id=discord_.world.ids.next(),
+        token="tok" + str(discord_.world.ids.next()),
+        type=3,
+        payload={},
+        guild=guild,
+        user=discord_.bot_user,
+        channel=channel,
+        changes=discord_.changes,
+        default_timeout=1.0,
+        source_message=message,
+    )
+    discord_.register_interaction(result)
+    return result
 
 
 @pytest.fixture

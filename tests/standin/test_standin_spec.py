@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from standin import Guild, StandIn
-from standin.records import InteractionResult
 from standin.spec import SPEC_ENV, SpecMissingError, load_spec, locate_spec
+from tests.standin.conftest import registered_interaction
 
 
 def _row(*components: dict[str, Any]) -> dict[str, Any]:
@@ -379,28 +379,6 @@ async def http(discord_: StandIn) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def _interaction(discord_: StandIn, guild: Guild) -> InteractionResult:
-    """A registered interaction to answer (the validation happens before any bot is involved)."""
-    channel = guild.default_channel
-    message = discord_.messages.create(
-        channel_id=channel.id, guild_id=guild.id, author=discord_.bot_user, payload={"content": "x"}, files=[]
-    )
-    result = InteractionResult(
-        id=discord_.world.ids.next(),
-        token="tok" + str(discord_.world.ids.next()),
-        type=3,
-        payload={},
-        guild=guild,
-        user=discord_.bot_user,
-        channel=channel,
-        changes=discord_.changes,
-        default_timeout=1.0,
-        source_message=message,
-    )
-    discord_.register_interaction(result)
-    return result
-
-
 def _dig(errors: dict[str, Any], path: str) -> list[dict[str, Any]]:
     node: Any = errors
     for key in filter(None, path.split(".")):
@@ -424,7 +402,7 @@ async def test_discord_refuses_invalid_request(
     code: str,
 ) -> None:
     def path() -> str:  # a fresh interaction each time: a callback can only be answered once
-        interaction = _interaction(discord_, guild)
+        interaction = registered_interaction(discord_, guild)
         return template.format(
             channel=guild.default_channel.id, iid=interaction.id, token=interaction.token, app=discord_.application_id
         )

@@ -47,6 +47,7 @@ class RecordedRequest:
     fault: bool = False  # answered by an injected fault
     invalid: bool = False  # refused by the spec's schema or a documented rule
     rate_limited: bool = False  # answered 429 by the stand-in's own rate limits (not an injected fault)
+    global_limited: bool = False  # answered 429 by the stand-in's global limit (50 requests per second)
     late: bool = False  # an interaction's first response after Discord's 3 s deadline
 
     def matches(self, method: str | None = None, path: str | None = None, status: int | None = None) -> bool:

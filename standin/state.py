@@ -337,6 +337,18 @@ class Guild:
             "public_updates_channel_id": None,
             "nsfw_level": 0,
             "premium_progress_bar_enabled": False,
+            "home_header": None,
+            "application_id": None,
+            "region": "deprecated",
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "max_presences": None,
+            "max_members": 500000,
+            "max_stage_video_channel_users": 50,
+            "max_video_channel_users": 25,
+            "safety_alerts_channel_id": None,
+            "nsfw": False,
+            "incidents_data": None,
         }
 
     def to_gateway_dict(self) -> dict[str, Any]:

@@ -29,7 +29,8 @@ DEFAULT_LIMIT = (50, 1.0)
 GLOBAL_LIMIT = (50, 1.0)  # rate-limits.mdx: 50 requests per second per bot
 # rate-limits.mdx: interaction endpoints are not bound to the global limit.
 NOT_GLOBAL = ("/interactions/", "/webhooks/")
-_MAJOR = re.compile(r"^/(channels|guilds)/(\d+)|^/webhooks/(\d+)/([^/]+)")
+# Top-level resources (rate-limits.mdx); an interaction's callback is limited per interaction.
+_MAJOR = re.compile(r"^/(channels|guilds)/(\d+)|^/webhooks/(\d+)/([^/]+)|^/interactions/(\d+)/([^/]+)")
 
 
 @dataclass

@@ -444,3 +444,22 @@ def test_spec_location_override_and_clear_message(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(SPEC_ENV, str(tmp_path / "missing.json"))
     with pytest.raises(SpecMissingError, match=SPEC_ENV):
         locate_spec()
+
+
+async def test_installed_copy_without_the_spec_still_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offline console of an installed copy has no ../shared: the stand-in serves, unvalidated."""
+
+    def missing() -> None:
+        raise SpecMissingError("no spec here")
+
+    monkeypatch.setattr("standin.spec.load_spec", missing)
+    async with StandIn() as standin:
+        assert standin.spec is None
+        guild = standin.add_guild("G")
+        headers = {"Authorization": f"Bot {standin.token}"}
+        async with (
+            aiohttp.ClientSession(standin.base_url, headers=headers) as http,
+            http.post(f"/api/v10/channels/{guild.default_channel.id}/messages", json={"content": "hi"}) as resp,
+        ):
+            assert resp.status == 200
+        assert standin.validated_requests == 0

@@ -193,7 +193,10 @@ async def test_gateway_bot_recommends_shards_and_session_start_limit() -> None:
 
 async def test_two_shards_coexist_and_events_follow_the_guild() -> None:
     async with StandIn(shards=2) as standin:
-        guilds = [standin.add_guild(f"G{i}") for i in range(6)]
+        guilds = []
+        for i in range(6):
+            standin.world.ids._last += 1 << 22  # the next id a millisecond later: guilds alternate shards
+            guilds.append(standin.add_guild(f"G{i}"))
         owner = {g.id: (g.id >> 22) % 2 for g in guilds}
         assert set(owner.values()) == {0, 1}, "ids should land on both shards"
         alice = standin.add_member(guilds[0], "alice")

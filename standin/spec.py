@@ -29,6 +29,7 @@ from referencing.jsonschema import DRAFT202012
 
 SPEC_ENV = "STANDIN_DISCORD_SPEC"
 SPEC_URI = "urn:discord:openapi"
+UNION = "x-standin-union"  # marks the enum of a discriminated union's ``type`` (see _discriminated)
 Errors = dict[str, Any]
 
 
@@ -94,6 +95,7 @@ class Operation:
 
 class Spec:
     def __init__(self, document: dict[str, Any]) -> None:
+        document = _discriminated(document)
         self.document = document
         resource = Resource.from_contents(document, default_specification=DRAFT202012)
         self.registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
@@ -214,6 +216,84 @@ def _integer_codes(tree: Any) -> Any:
     return tree
 
 
+def _discriminated(document: dict[str, Any]) -> dict[str, Any]:
+    """The spec with its big ``oneOf``s rewritten for speed, same meaning as Discord applies it.
+
+    A ``oneOf`` of constants becomes an ``enum``; a ``oneOf`` of objects told apart by their ``type`` field
+    (components, command options, callbacks) becomes "the branch for this ``type`` must hold", so a
+    component is checked against its own schema instead of all twenty (a message response validates
+    ~10x faster). An unknown ``type`` is reported as Discord does: UNION_TYPE_CHOICES on the object.
+    """
+    document = copy.deepcopy(document)
+
+    def resolve(node: Any) -> Any:
+        while isinstance(node, dict) and "$ref" in node:
+            target: Any = document
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            node = target
+        return node
+
+    def type_values(branch: Any) -> list[Any] | None:
+        kind = branch.get("properties", {}).get("type") if isinstance(branch, dict) else None
+        if not isinstance(kind, dict):
+            return None
+        if "const" in kind:
+            return [kind["const"]]
+        return list(kind["enum"]) if isinstance(kind.get("enum"), list) else None
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                rewrite(item)
+            return
+        if not isinstance(node, dict):
+            return
+        for value in list(node.values()):
+            rewrite(value)
+        branches = node.get("oneOf")
+        if not isinstance(branches, list) or len(branches) < 2:
+            return
+        resolved = [resolve(b) for b in branches]
+        if all(
+            isinstance(b, dict) and "const" in b and not b.keys() - {"const", "title", "description"} for b in resolved
+        ):
+            del node["oneOf"]
+            node["enum"] = [b["const"] for b in resolved]
+            return
+        pairs = list(zip(branches, resolved, strict=True))
+        nullable = [b for b, r in pairs if isinstance(r, dict) and r.get("type") == "null"]
+        objects = [(b, type_values(r)) for b, r in pairs if b not in nullable]
+        if len(objects) < 2 or any(values is None for _, values in objects) or len(nullable) > 1:
+            return
+        by_value: dict[Any, list[Any]] = {}
+        for branch, values in objects:
+            for value in values or []:
+                by_value.setdefault(value, []).append(branch)
+        cases: list[dict[str, Any]] = [
+            {
+                "if": {"type": "object", "properties": {"type": {"const": value}}, "required": ["type"]},
+                "then": chosen[0] if len(chosen) == 1 else {"oneOf": chosen},
+            }
+            for value, chosen in by_value.items()
+        ]
+        union = {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"enum": list(by_value), UNION: True}},
+            "allOf": cases,
+        }
+        del node["oneOf"]
+        if nullable:
+            node["if"], node["then"], node["else"] = {"type": "null"}, {}, union
+        else:
+            node.setdefault("allOf", []).append(union)
+
+    rewrite(document["components"]["schemas"])
+    rewrite(document["paths"])
+    return document
+
+
 def _same(body: Any) -> Any:
     return body
 
@@ -298,6 +378,11 @@ def _intended_branch(error: ValidationError) -> list[ValidationError] | None:
 
 
 def _report(tree: Errors, path: list[Any], error: ValidationError) -> None:
+    if error.validator == "enum" and isinstance(error.schema, dict) and error.schema.get(UNION):
+        allowed = ", ".join(map(str, error.validator_value))
+        message = f'Value of field "type" must be one of ({allowed}).'
+        _add(tree, path[:-1], "UNION_TYPE_CHOICES", message)
+        return
     if error.validator == "required" and isinstance(error.instance, dict):
         # Discord names the missing field itself: {"value": {"_errors": [BASE_TYPE_REQUIRED]}}.
         for name in error.validator_value:

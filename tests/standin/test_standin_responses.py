@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from standin import Guild, Member, StandIn, Upload, run_bot
@@ -77,3 +78,61 @@ async def test_an_off_spec_answer_is_caught(
     with pytest.raises(AssertionError, match="flags"):
         discord_.assert_discord_accepted()
     discord_.response_violations.clear()  # the fixture's own teardown check should pass now
+
+
+async def test_every_route_answers_a_spec_valid_body(discord_: StandIn, guild: Guild, alice: Member) -> None:
+    """Each of the stand-in's routes once, with a valid request: every answer matches the spec."""
+    discord_.set_bot_permissions(guild, 0x10000000 | 0x8000000 | 0x2 | 0x4 | 0x10000000000 | 0x2000 | 0x4C00)
+    role = discord_.add_role(guild, "Helpers")
+    channel = guild.default_channel
+    app = discord_.application_id
+    cmd = {
+        "name": "define",
+        "description": "Define a term",
+        "options": [{"type": 3, "name": "term", "description": "t"}],
+    }
+    calls: list[tuple[str, str, object]] = [
+        ("GET", "/users/@me", None),
+        ("GET", f"/users/{alice.id}", None),
+        ("POST", "/users/@me/channels", {"recipient_id": str(alice.id)}),
+        ("GET", "/oauth2/applications/@me", None),
+        ("GET", "/applications/@me", None),
+        ("GET", "/gateway", None),
+        ("GET", "/gateway/bot", None),
+        ("PUT", f"/applications/{app}/commands", [cmd]),
+        ("GET", f"/applications/{app}/commands", None),
+        ("POST", f"/applications/{app}/commands", {**cmd, "name": "search"}),
+        ("PUT", f"/applications/{app}/guilds/{guild.id}/commands", [cmd]),
+        ("GET", f"/applications/{app}/guilds/{guild.id}/commands", None),
+        ("GET", f"/channels/{channel.id}", None),
+        ("POST", f"/channels/{channel.id}/messages", {"content": "hi", "components": [
+            {"type": 1, "components": [{"type": 3, "custom_id": "s", "options": [{"label": "a", "value": "a"}]}]}]}),
+        ("GET", f"/channels/{channel.id}/messages?limit=10", None),
+        ("POST", f"/channels/{channel.id}/typing", None),
+        ("GET", f"/guilds/{guild.id}", None),
+        ("GET", f"/guilds/{guild.id}/channels", None),
+        ("GET", f"/guilds/{guild.id}/roles", None),
+        ("GET", f"/guilds/{guild.id}/members/{alice.id}", None),
+        ("PATCH", f"/guilds/{guild.id}/members/{alice.id}", {"nick": "Al"}),
+        ("PUT", f"/guilds/{guild.id}/members/{alice.id}/roles/{role.id}", None),
+        ("DELETE", f"/guilds/{guild.id}/members/{alice.id}/roles/{role.id}", None),
+    ]  # fmt: skip
+    async with aiohttp.ClientSession(discord_.base_url, headers={"Authorization": f"Bot {discord_.token}"}) as http:
+        for method, path, body in calls:
+            async with http.request(method, "/api/v10" + path, json=body) as resp:
+                assert resp.status < 300, (method, path, resp.status, await resp.text())
+        posted = discord_.channel_messages(channel)[-1]
+        command_id = discord_.commands()[0]["id"]
+        for method, path, body in [
+            ("GET", f"/channels/{channel.id}/messages/{posted.id}", None),
+            ("PATCH", f"/channels/{channel.id}/messages/{posted.id}", {"content": "edited"}),
+            ("GET", f"/applications/{app}/commands/{command_id}", None),
+            ("PATCH", f"/applications/{app}/commands/{command_id}", {"description": "Look up"}),
+            ("DELETE", f"/applications/{app}/commands/{command_id}", None),
+            ("DELETE", f"/channels/{channel.id}/messages/{posted.id}", None),
+            ("DELETE", f"/guilds/{guild.id}/members/{alice.id}", None),
+        ]:
+            async with http.request(method, "/api/v10" + path, json=body) as resp:
+                assert resp.status < 300, (method, path, resp.status, await resp.text())
+    assert discord_.validated_responses == 30
+    assert discord_.response_violations == []

@@ -43,13 +43,8 @@ INTENT_FLAGS = {
 MAX_PAYLOAD_BYTES = 4096  # gateway.mdx: larger client payloads close the connection with 4002
 
 # Gateway close codes (opcodes-and-status-codes.mdx).
-UNKNOWN_OPCODE, DECODE_ERROR, NOT_AUTHENTICATED, AUTHENTICATION_FAILED, ALREADY_AUTHENTICATED = (
-    4001,
-    4002,
-    4003,
-    4004,
-    4005,
-)
+UNKNOWN_OPCODE, DECODE_ERROR, NOT_AUTHENTICATED, AUTHENTICATION_FAILED = 4001, 4002, 4003, 4004
+ALREADY_AUTHENTICATED, INVALID_SEQ = 4005, 4007
 RATE_LIMITED, SESSION_TIMED_OUT, INVALID_SHARD, SHARDING_REQUIRED = 4008, 4009, 4010, 4011
 INVALID_INTENTS, DISALLOWED_INTENTS = 4013, 4014
 
@@ -412,6 +407,11 @@ class Gateway:
         session = self.sessions.get(str(data.get("session_id")))
         if session is None or not session.valid or data.get("token") != self.standin.token:
             self._send(conn, {"op": 9, "s": None, "t": None, "d": False})
+            return
+        seq = data.get("seq")
+        if seq is not None and (not isinstance(seq, int) or not 0 <= seq <= session.seq):
+            # opcodes-and-status-codes.mdx: 4007 "Invalid seq" when resuming with a sequence never sent.
+            self.close(conn, INVALID_SEQ, f"RESUME with seq {seq!r}; the session is at {session.seq}")
             return
         if session.conn is not None and session.conn is not conn:
             session.conn.session = None

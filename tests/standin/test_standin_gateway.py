@@ -105,6 +105,21 @@ async def test_second_identify_on_a_connection_is_4005() -> None:
         assert await closed_with(ws) == 4005
 
 
+async def test_resume_with_a_sequence_never_sent_is_4007() -> None:
+    async with StandIn() as standin:
+        async with gateway(standin) as ws:
+            await ws.send_json(identify(standin))
+            ready = await next_dispatch(ws, "READY")
+            await ws.close(code=4000)  # not 1000: a clean close would end the session
+        resume = {"token": standin.token, "session_id": ready["session_id"]}
+        async with gateway(standin) as ws:
+            await ws.send_json({"op": 6, "d": {**resume, "seq": 999}})
+            assert await closed_with(ws) == 4007
+        async with gateway(standin) as ws:
+            await ws.send_json({"op": 6, "d": {**resume, "seq": 1}})
+            assert (await next_dispatch(ws, "RESUMED")) is not None
+
+
 async def test_too_many_guilds_for_one_shard_is_4011() -> None:
     async with StandIn(max_guilds_per_shard=1) as standin:
         standin.add_guild("One")

@@ -21,8 +21,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -110,7 +111,7 @@ class Spec:
         self._cache: dict[tuple[str, str], Operation | None] = {}
 
     def validator(self, schema: Any) -> Draft202012Validator:
-        return Draft202012Validator(_absolute(schema), registry=self.registry)
+        return Draft202012Validator(_absolute(schema), registry=self.registry, format_checker=URLS)
 
     def _resolve(self, node: dict[str, Any]) -> dict[str, Any]:
         """Follow a component-level ``$ref`` (e.g. ``#/components/responses/...``)."""
@@ -294,6 +295,19 @@ def _discriminated(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+URLS = FormatChecker(formats=())
+
+
+@URLS.checks("uri")
+def _is_url(value: object) -> bool:
+    """Discord refuses URLs it cannot parse ("Not a well formed URL."): a scheme and a host or path.
+    (``attachment://name.png`` is one: embeds refer to uploaded files that way.)"""
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    return bool(parts.scheme) and bool(parts.netloc or parts.path) and " " not in value
+
+
 def _same(body: Any) -> Any:
     return body
 
@@ -418,6 +432,8 @@ def _discord_error(error: ValidationError) -> tuple[str, str]:
     if kw in ("enum", "const"):
         choices = error.validator_value if kw == "enum" else [error.validator_value]
         return "BASE_TYPE_CHOICES", f"Value must be one of {{{', '.join(map(str, choices))}}}."
+    if kw == "format" and error.validator_value == "uri":
+        return "URL_TYPE_INVALID_URL", "Not a well formed URL."
     if kw == "pattern" and schema.get("format") == "snowflake":
         return "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.'
     if kw == "type":

@@ -193,6 +193,15 @@ CASES: list[tuple[str, str, str, Any, Any, str, str]] = [
         "BASE_TYPE_MAX_LENGTH",
     ),
     (
+        "link-button-url-not-a-url",
+        "POST",
+        MSG,
+        {"components": [_row({"type": 2, "style": 5, "label": "Docs", "url": "not a url"})]},
+        {"components": [_row({"type": 2, "style": 5, "label": "Docs", "url": "https://example.org/docs"})]},
+        "components.0.components.0.url",
+        "URL_TYPE_INVALID_URL",
+    ),
+    (
         "nonce-length",
         "POST",
         MSG,

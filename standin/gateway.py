@@ -102,6 +102,7 @@ class Gateway:
         self._identify_times: dict[int, float] = {}  # rate-limit bucket -> last IDENTIFY
         self.received: list[dict[str, Any]] = []  # every frame the client sent
         self.heartbeats = 0
+        self.ack_delays: list[float] = []  # seconds from each heartbeat to its ACK (a network round trip)
         self.ack_heartbeats = True
 
     # -- sending -----------------------------------------------------------------------------
@@ -262,6 +263,10 @@ class Gateway:
                 return
             await asyncio.sleep(wait)
 
+    def _ack(self, conn: Connection, heartbeat_at: float) -> None:
+        self.ack_delays.append(time.monotonic() - heartbeat_at)
+        self._send(conn, {"op": 11, "s": None, "t": None, "d": None})
+
     def request_heartbeat(self) -> None:
         """gateway.mdx (Heartbeat requests): the server asks for an immediate heartbeat with op 1."""
         session = self.current
@@ -290,8 +295,8 @@ class Gateway:
                 # A real ACK arrives after a network round trip. Acking within microseconds on loopback makes
                 # discord.py's keep-alive thread (which records its send time only after the send completes)
                 # measure the ACK against the previous heartbeat: "Can't keep up, websocket is 41s behind".
-                ack = {"op": 11, "s": None, "t": None, "d": None}
-                asyncio.get_running_loop().call_later(self.standin.heartbeat_ack_delay, self._send, conn, ack)
+                delay = self.standin.heartbeat_ack_delay
+                asyncio.get_running_loop().call_later(delay, self._ack, conn, time.monotonic())
         elif op == 2:
             if conn.identified:
                 self.close(conn, ALREADY_AUTHENTICATED, "a second IDENTIFY on one connection")

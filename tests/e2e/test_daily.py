@@ -323,7 +323,8 @@ async def test_many_guilds_at_once_under_rate_limits(discord_: StandIn, start_bo
         assert lookup.latency < 1.0
     counts = [len(daily_posts(discord_, guild.channel("daily"))) for guild in guilds]
     assert counts == [1] * len(guilds)
-    assert len(discord_.find_requests("POST", "/channels/*/messages", status=429)) == 25
+    injected = [r for r in discord_.find_requests("POST", "/channels/*/messages", status=429) if r.fault]
+    assert len(injected) == 25  # (150 posts at once may also meet Discord's global limit: discord.py retries)
 
 
 async def test_full_cycle_without_repeats(discord_: StandIn, server: Server, start_bot: Start) -> None:

@@ -46,6 +46,8 @@ def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(re.sub(r"[_\-.,()]", " ", plain).split())
+
+
 MAX_TYPED = 64
 """Characters of typed text autocomplete looks at (the longest IANA name has 32)."""
 

@@ -324,6 +324,8 @@ def test_ctrl_c_while_reading_a_pipe_stops_cleanly(tmp_path: Path) -> None:
     assert process.returncode == 130
     assert "Traceback" not in errors
     assert "KeyboardInterrupt" not in errors
+
+
 def test_open_quiz_buttons_stay_pressable_after_other_replies(tmp_path: Path) -> None:
     """An open quiz question's buttons keep their numbers after another command's reply, until it closes."""
     script = "/quiz start mode:definition questions:5\n/define term:BCG\n/flashcards status\n1\n"

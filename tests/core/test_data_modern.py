@@ -38,7 +38,7 @@ MODERN_IDS = [
     "nk-cell-therapy", "mesenchymal-stromal-cell-therapy", "regulatory-t-cell", "nk-cell", "dendritic-cell", "adcc",
     "adjuvant", "mrna-vaccine", "autologous-and-allogeneic", "graft-versus-host-disease", "transplant-rejection",
     "autoimmune-disease", "immune-complex-glomerulonephritis", "renal-cell-carcinoma-immunotherapy",
-    "adjuvant-therapy", "biologic-drug", "lipopolysaccharide",
+    "adjuvant-therapy", "biologic-drug", "lipopolysaccharide", "antibody-drug-conjugate", "allergy",
 ]  # fmt: skip
 
 AUTHORITY = re.compile(r"\b(FDA|EMA|EU|WHO|INN|KDIGO|NMPA|SFDA|MHLW|ASTCT|ASCO|ESMO|EAACI|EULAR|NIH|CDC|ISCT|Nobel|"

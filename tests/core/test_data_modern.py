@@ -22,7 +22,7 @@ from bot.normalise import normalise
 EVAL_FILE = Path(__file__).parent / "resolver_eval_modern.yaml"
 EVAL_SET: dict[str, dict[str, str | None]] = yaml.safe_load(EVAL_FILE.read_text(encoding="utf-8"))
 EXAMPLE_GROUP = "example_terms"
-LOOKUP_FEATURE_GROUPS = {EXAMPLE_GROUP, "question_phrasings"}
+LOOKUP_FEATURE_GROUPS = {EXAMPLE_GROUP, "question_phrasings", "example_term_typos"}
 """Groups that need the resolver to index example terms and strip question phrasing (the lookup feature); the
 generic evaluation test asserts them once that lands. Here only their expected ids are checked."""
 RESOLVED_CASES = [(group, str(query), expected) for group, items in EVAL_SET.items()

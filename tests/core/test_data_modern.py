@@ -157,6 +157,12 @@ def test_example_names_lead_to_one_entry(glossary: Glossary) -> None:
         ("aldesleukin", "interleukin-2"), ("sipuleucel-T", "cancer-vaccine"),
         ("talimogene laherparepvec", "oncolytic-virus"), ("H101", "oncolytic-virus"),
         ("teserpaturev", "oncolytic-virus"), ("remestemcel-L", "mesenchymal-stromal-cell-therapy"),
+        ("elranatamab", "bispecific-t-cell-engager"), ("talquetamab", "bispecific-t-cell-engager"),
+        ("linvoseltamab", "bispecific-t-cell-engager"), ("trastuzumab deruxtecan", "antibody-drug-conjugate"),
+        ("enfortumab vedotin", "antibody-drug-conjugate"), ("omalizumab", "allergy"),
+        ("voclosporin", "immunosuppressant"), ("belatacept", "immunosuppressant"),
+        ("belimumab", "cytokine-antagonism-therapy"), ("obinutuzumab", "monoclonal-antibody"),
+        ("Gardasil", "cancer-vaccine"), ("nogapendekin alfa inbakicept", "cytokine"),
     ],
 )  # fmt: skip
 def test_drugs_named_in_entries_are_examples_of_the_entry_that_explains_them(
@@ -277,6 +283,46 @@ def test_entry_text_carries_the_correction(
     text = _text(glossary, concept_id)
     assert [phrase for phrase in required if phrase not in text] == []
     assert [phrase for phrase in forbidden if phrase in text] == []
+
+
+@pytest.mark.parametrize(
+    ("alias", "concept_id"),
+    [("GC", "glucocorticoid"), ("CBT", "cord-blood-transplantation"), ("bladder cancer BCG", "bcg")],
+)
+def test_aliases_found_wrong_in_review_are_gone(glossary: Glossary, alias: str, concept_id: str) -> None:
+    """ "GC" is the germinal centre and "CBT" cognitive behavioural therapy to most readers; an alias holding a
+    disease name ("bladder cancer") would capture the disease itself."""
+    assert normalise(alias) not in _keys(glossary, concept_id)
+
+
+@pytest.mark.parametrize(
+    ("concept_id", "required", "forbidden"),
+    [
+        ("pd-l1-inhibitor", ["rather than a receptor on T cells"], ["they do not bind T cells"]),
+        ("adjuvant-therapy", ["nivolumab with chemotherapy before surgery for lung cancer"],
+         ["pembrolizumab or nivolumab with chemotherapy"]),
+        ("adoptive-immune-cell-therapy", ["January 2026"], []),
+        ("immune-checkpoint-inhibitor", ["TIGIT", "failed in phase 3"], []),
+        ("immune-blocking", ["obinutuzumab"], []),
+        ("immunosuppressant", ["voclosporin"], []),
+        ("glucocorticoid", ["germinal centre"], []),
+        ("car-t-cell-therapy", ["approved in the US and EU are autologous"], []),
+    ],
+)  # fmt: skip
+def test_review_corrections_are_in_the_text(
+    glossary: Glossary, concept_id: str, required: list[str], forbidden: list[str]
+) -> None:
+    """The second-pass corrections stay: each required phrase is present and the wrong wording gone."""
+    text = _text(glossary, concept_id)
+    assert [phrase for phrase in required if phrase not in text] == []
+    assert [phrase for phrase in forbidden if phrase in text] == []
+
+
+def test_new_entries_are_not_drilled_on_axes_that_do_not_fit(glossary: Glossary) -> None:
+    """An antibody-drug conjugate kills through its drug, and allergy is a disease: neither is placed as an
+    immune-enhancing or passive immunotherapy."""
+    assert glossary.concepts["antibody-drug-conjugate"].classification == {"preparation-axis": "molecular-therapy"}
+    assert glossary.concepts["allergy"].classification == {}
 
 
 def test_cytokine_antagonism_is_non_specific(glossary: Glossary) -> None:

@@ -342,3 +342,17 @@ def test_new_data_files_validate_on_their_own(shipped_data: GlossaryData) -> Non
     """The modern entries live in their own files, so a reader finds them; all of them load without problems."""
     origins = {item.concept.id: item.origin for item in shipped_data.concepts}
     assert {origins[concept_id] for concept_id in MODERN_IDS} == {"data/modern.yaml", "data/clinical.yaml"}
+
+
+def test_modern_evaluation_set_has_no_duplicate_queries() -> None:
+    """YAML keeps the last of two equal keys in a group silently; a duplicate would hide a case."""
+    duplicates: list[object] = []
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+            keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+            duplicates.extend(key for key in set(keys) if keys.count(key) > 1)
+            return super().construct_mapping(node, deep)
+
+    yaml.load(EVAL_FILE.read_text(encoding="utf-8"), Loader=StrictLoader)
+    assert duplicates == []

@@ -137,6 +137,9 @@ class RoundResult:
     standings: tuple[Standing, ...]
     typed: tuple[tuple[str, str, bool], ...] = ()
     """For a typed-answer question: (player, what they typed, right) in the order they answered."""
+    channel_id: int = 0
+    message_id: int | None = None
+    """Where the question is shown."""
 
 
 @dataclass(frozen=True)
@@ -538,6 +541,8 @@ class QuizHub:
             reason,
             tuple(standings),
             tuple((name, typed, correct) for _, name, correct, typed in answers if typed is not None),
+            session.request.channel_id,
+            round_.message_id,
         )
 
     async def _run(self, session: Session) -> None:

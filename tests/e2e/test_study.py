@@ -493,10 +493,11 @@ async def test_many_quizzes_do_not_block_lookups(discord_: StandIn, server: Serv
     """Thirty channels quizzing at once, all closing together: a /define elsewhere still answers promptly."""
     guild = server.guild
     channels = [discord_.add_channel(guild, f"quiz-{n}") for n in range(30)]
+    starters = [discord_.add_member(guild, f"starter-{n}") for n in range(30)]  # one member may run only two
     clock = ManualClock(T0)
     async with start_bot(clock=clock) as bot:
-        for channel in channels:
-            await start_quiz(discord_, guild, server.member, in_channel=channel)
+        for channel, starter in zip(channels, starters, strict=True):
+            await start_quiz(discord_, guild, starter, in_channel=channel)
         clicks = []
         for channel in channels:
             shown = await question(discord_, channel, 1)

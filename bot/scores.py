@@ -14,6 +14,10 @@ from datetime import datetime
 from bot.store import Store
 
 WEAKEST_SHOWN = 3
+WEAK_MIN_ANSWERS = 3
+"""A concept counts as one the server keeps missing only once it has been answered this many times."""
+WEAK_DAYS = 30
+"""How far back the server's weak concepts look."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,20 @@ class MemberStats:
     current_streak: int
     quizzes: int
     weakest: tuple[CategoryScore, ...]
+
+    @property
+    def accuracy(self) -> float:
+        """Share answered correctly (0–1)."""
+        return self.correct / self.answered if self.answered else 0.0
+
+
+@dataclass(frozen=True)
+class ConceptScore:
+    """How a server does on questions about one concept."""
+
+    concept_id: str
+    answered: int
+    correct: int
 
     @property
     def accuracy(self) -> float:
@@ -151,3 +169,18 @@ class ScoreRepository:
             quizzes=len({row[2] for row in rows}),
             weakest=weakest(categories),
         )
+
+    async def weak_concepts(
+        self, guild_id: int, since: datetime, min_answers: int = WEAK_MIN_ANSWERS
+    ) -> list[ConceptScore]:
+        """Concepts the guild's members answered at least `min_answers` times since `since` and missed at least
+        once, lowest accuracy first (more answers first on equal accuracy, then by id, so the order is stable)."""
+        rows = await self._store.fetch_all(
+            "SELECT r.concept_id, count(*), sum(a.correct) FROM quiz_answers a "
+            "JOIN quiz_rounds r ON r.session_id = a.session_id AND r.round = a.round "
+            "WHERE a.guild_id = ? AND a.answered_at >= ? GROUP BY r.concept_id "
+            "HAVING count(*) >= ? AND sum(a.correct) < count(*)",
+            (guild_id, since.isoformat(timespec="seconds"), min_answers),
+        )
+        scores = [ConceptScore(str(row[0]), int(row[1]), int(row[2])) for row in rows]
+        return sorted(scores, key=lambda c: (c.accuracy, -c.answered, c.concept_id))

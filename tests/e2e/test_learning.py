@@ -409,9 +409,20 @@ async def test_weak_lists_lowest_recall_and_the_servers_missed_concepts(
         elsewhere = await discord_.slash(other, stranger, "weak", options={"scope": "server"})
         assert "Nobody has missed" in elsewhere.response.content
 
+        shown = await discord_.slash(guild, alice, "flashcards review")
+        for _ in range(2):  # two new cards learnt well (Easy): they will be recalled better than the missed one
+            back = await discord_.click(guild, alice, shown.message, card_button(shown, "show"))
+            shown = await discord_.click(guild, alice, shown.message, card_button(back, "easy"))
+        clock.set(T0 + timedelta(days=3))
         mine = await discord_.slash(guild, alice, "weak")
         assert mine.response.ephemeral
-        assert mine.response.embeds[0]["description"].splitlines()[0].startswith(f"**1.** {name} — ")
+        rows = mine.response.embeds[0]["description"].splitlines()
+        assert len(rows) == 3
+        assert rows[0].startswith(f"**1.** {name} — recall ")
+        assert rows[0].endswith("· due today")
+        chances = [int(row.split("recall ")[1].split("%")[0]) for row in rows]
+        assert chances == sorted(chances)
+        assert chances[0] < chances[1]
         peek = await discord_.click(guild, alice, mine, f"concept:peek:{missed}")
         assert peek.response.ephemeral
-        assert peek.response.embeds[0]["title"] == name.upper() or peek.response.embeds[0]["title"] == name
+        assert peek.response.embeds[0]["title"] == name

@@ -7,7 +7,7 @@ answer per member per question. A point is a correct answer.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -119,6 +119,22 @@ def weakest(categories: Sequence[CategoryScore], limit: int = WEAKEST_SHOWN) -> 
     return tuple(missed[:limit])
 
 
+WEAK_CONCEPTS_SQL = (
+    "SELECT r.concept_id, count(*), sum(a.correct) FROM quiz_answers a "
+    "JOIN quiz_rounds r ON r.session_id = a.session_id AND r.round = a.round "
+    "WHERE a.guild_id = ? AND a.answered_at >= ? GROUP BY r.concept_id "
+    "HAVING count(*) >= ? AND sum(a.correct) < count(*)"
+)
+"""A guild's concepts answered at least N times since a moment and missed at least once (also read by the
+concept of the day's weak pool, inside its own transaction)."""
+
+
+def weak_order(rows: Iterable[Sequence[object]]) -> list[ConceptScore]:
+    """Rows of WEAK_CONCEPTS_SQL, lowest accuracy first (more answers first on equal accuracy, then by id)."""
+    scores = [ConceptScore(str(row[0]), int(str(row[1])), int(str(row[2]))) for row in rows]
+    return sorted(scores, key=lambda c: (c.accuracy, -c.answered, c.concept_id))
+
+
 class ScoreRepository:
     """Read-only queries over quiz answers."""
 
@@ -176,11 +192,6 @@ class ScoreRepository:
         """Concepts the guild's members answered at least `min_answers` times since `since` and missed at least
         once, lowest accuracy first (more answers first on equal accuracy, then by id, so the order is stable)."""
         rows = await self._store.fetch_all(
-            "SELECT r.concept_id, count(*), sum(a.correct) FROM quiz_answers a "
-            "JOIN quiz_rounds r ON r.session_id = a.session_id AND r.round = a.round "
-            "WHERE a.guild_id = ? AND a.answered_at >= ? GROUP BY r.concept_id "
-            "HAVING count(*) >= ? AND sum(a.correct) < count(*)",
-            (guild_id, since.isoformat(timespec="seconds"), min_answers),
+            WEAK_CONCEPTS_SQL, (guild_id, since.isoformat(timespec="seconds"), min_answers)
         )
-        scores = [ConceptScore(str(row[0]), int(row[1]), int(row[2])) for row in rows]
-        return sorted(scores, key=lambda c: (c.accuracy, -c.answered, c.concept_id))
+        return weak_order(rows)

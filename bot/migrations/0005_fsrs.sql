@@ -51,3 +51,5 @@ CREATE INDEX quiz_rounds_by_concept ON quiz_rounds (concept_id);
 
 -- The concept of the day's pool: the shuffled cycle, or the server's weak concepts first.
 ALTER TABLE daily_schedules ADD COLUMN pool TEXT NOT NULL DEFAULT 'cycle' CHECK (pool IN ('cycle', 'weak'));
+-- Why a weak-pool post's concept was chosen (shown on the post).
+ALTER TABLE daily_posts ADD COLUMN reason TEXT;

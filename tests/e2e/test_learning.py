@@ -426,3 +426,48 @@ async def test_weak_lists_lowest_recall_and_the_servers_missed_concepts(
         peek = await discord_.click(guild, alice, mine, f"concept:peek:{missed}")
         assert peek.response.ephemeral
         assert peek.response.embeds[0]["title"] == name
+
+
+# --- the concept of the day from the weak pool ------------------------------------------------------------------------
+
+
+async def test_daily_weak_pool_posts_what_the_server_misses_and_says_why(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """`/daily set … pool: weak`: with nothing missed the usual cycle, saying so; after a quiz the server missed, that
+    concept, saying why; not the same one again within a week (back to the cycle)."""
+    from tests.e2e.test_daily import MONDAY_7AM, at, daily_posts, set_daily
+
+    guild, quiz_room, daily = server.guild, server.guild.channel("general"), server.guild.channel("daily")
+    bob, carol = discord_.add_member(guild, "bob"), discord_.add_member(guild, "carol")
+    clock = ManualClock(MONDAY_7AM)
+    async with start_bot(clock=clock) as bot:
+        answer = await set_daily(discord_, server, daily, pool="weak")
+        assert fields(answer.response.embeds[0])["Pool"].startswith("Weak")
+        await at(bot, clock, MONDAY_7AM + timedelta(hours=1))
+        first = daily_posts(discord_, daily)[-1]
+        assert fields(first)["Why this one"].startswith("Chosen from the usual cycle")
+
+        clock.set(MONDAY_7AM + timedelta(hours=2))
+        await start_quiz(discord_, guild, server.member, in_channel=quiz_room)
+        shown = await question(discord_, quiz_room, 1)
+        missed = hub(bot).running(quiz_room.id).current.question.concept_id
+        right, wrong = right_and_wrong(bot, quiz_room)
+        for member, choice in ((server.member, wrong), (bob, wrong), (carol, right)):
+            await discord_.click(guild, member, shown, choice)
+        clock.advance(timedelta(seconds=20))
+        await revealed(discord_, shown)
+        await discord_.slash(guild, server.member, "quiz stop", in_channel=quiz_room)
+
+        await at(bot, clock, MONDAY_7AM + timedelta(days=1, hours=1))
+        second = daily_posts(discord_, daily)[-1]
+        name = bot.catalog.shipped.concepts[missed].name
+        assert second.embeds[0]["title"] == f"Concept of the day: {name}"
+        assert fields(second)["Why this one"] == (
+            "Chosen because this server keeps missing it: 1 of 3 quiz answers right in the last 30 days."
+        )
+        await at(bot, clock, MONDAY_7AM + timedelta(days=2, hours=1))
+        third = daily_posts(discord_, daily)[-1]
+        assert third.embeds[0]["title"] != second.embeds[0]["title"]
+        assert fields(third)["Why this one"].startswith("Chosen from the usual cycle")
+        assert len(daily_posts(discord_, daily)) == 3

@@ -601,7 +601,7 @@ class Recall:
     due_today: int
     """Reviews due today (not counting new cards)."""
     weakest: tuple[tuple[Card, float], ...]
-    """Reviewed cards, lowest retrievability first."""
+    """Reviewed cards, weakest first: those still in (re)learning, then by lowest retrievability."""
 
 
 class Flashcards:
@@ -657,9 +657,9 @@ class Flashcards:
         today = local_day(now, member.timezone)
         states = await self.repository.states(user_id, {0, guild_id or 0})
         mine = [(card, states[card]) for card in deck(view, shipped, guild_id) if card in states]
-        scored = sorted(
+        scored = sorted(  # cards still in (re)learning (new, or missed today) first: FSRS counts whole days
             ((card, retrievability(state, now, member.timezone)) for card, state in mine),
-            key=lambda item: (item[1], item[0].concept_id),
+            key=lambda item: (not states[item[0]].learning, item[1], item[0].concept_id),
         )
         average = sum(r for _, r in scored) / len(scored) if scored else 0.0
         due = sum(1 for _, state in mine if is_due(state, today, member.timezone))

@@ -305,8 +305,8 @@ class FlashcardsCog(
         builder.field(
             "Desired retention",
             f"**{member.retention:.2f}**: cards come back when FSRS expects you to recall {member.retention:.0%} "
-            f"of them. With this server's {cards} cards that is about **{mine:.0f} reviews a day** over a year"
-            + (f" (about {default:.0f} at the default {DEFAULT_RETENTION:.2f})." if changed_retention else "."),
+            f"of them. With this server's {cards} cards that is about **{mine:.1f} reviews a day** over a year"
+            + (f" (about {default:.1f} at the default {DEFAULT_RETENTION:.2f})." if changed_retention else "."),
         )  # fmt: skip
         builder.field(
             "Quizzes update your cards",

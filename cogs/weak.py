@@ -61,7 +61,8 @@ class Weak(commands.Cog):
             due_on = states[card].due_on(member.timezone)
             when = "due today" if due_on <= today else f"due {due_on:%a %d %b}"
             name = plain(glossary.concepts[card.concept_id].name)
-            lines.append(f"**{place}.** {name} — recall {chance:.0%} · {when}")
+            how = "still learning (new or missed lately)" if states[card].learning else f"recall {chance:.0%}"
+            lines.append(f"**{place}.** {name} — {how} · {when}")
         builder = EmbedBuilder("Your weakest cards", "\n".join(lines))
         builder.footer(
             f"FSRS's estimate of your chance to recall each card today ({recall.cards} cards). Buttons show an entry "

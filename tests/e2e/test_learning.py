@@ -137,7 +137,7 @@ async def test_retention_setting_shows_its_cost_and_changes_the_schedule(
         text = fields((await higher.wait_followup()).embeds[0])["Desired retention"]
         assert text.startswith("**0.97**")
         assert float(text.split("about **")[1].split(" reviews a day")[0]) > per_day
-        assert f"(about {per_day:.0f} at the default 0.90)" in text
+        assert f"(about {per_day:.1f} at the default 0.90)" in text
         assert await bot.store.fetch_all("SELECT user_id, desired_retention FROM flashcard_users") == [(alice.id, 0.97)]
 
         for member, expected_easy in ((alice, None), (bob, "Easy · 8 days")):
@@ -410,19 +410,27 @@ async def test_weak_lists_lowest_recall_and_the_servers_missed_concepts(
         assert "Nobody has missed" in elsewhere.response.content
 
         shown = await discord_.slash(guild, alice, "flashcards review")
-        for _ in range(2):  # two new cards learnt well (Easy): they will be recalled better than the missed one
-            back = await discord_.click(guild, alice, shown.message, card_button(shown, "show"))
-            shown = await discord_.click(guild, alice, shown.message, card_button(back, "easy"))
-        clock.set(T0 + timedelta(days=3))
+        back = await discord_.click(guild, alice, shown.message, card_button(shown, "show"))
+        first_easy = shown_card(shown)
+        shown = await discord_.click(guild, alice, shown.message, card_button(back, "easy"))  # learnt well on day 0
+        clock.set(T0 + timedelta(days=1))
+        shown = await discord_.slash(guild, alice, "flashcards review")
+        assert shown_card(shown) == missed  # the missed card comes first the next day
+        back = await discord_.click(guild, alice, shown.message, card_button(shown, "show"))
+        shown = await discord_.click(guild, alice, shown.message, card_button(back, "again"))  # missed again
+        back = await discord_.click(guild, alice, shown.message, card_button(shown, "show"))
+        second_easy = shown_card(shown)
+        await discord_.click(guild, alice, shown.message, card_button(back, "easy"))  # learnt well on day 1
+        clock.set(T0 + timedelta(days=5))
         mine = await discord_.slash(guild, alice, "weak")
         assert mine.response.ephemeral
         rows = mine.response.embeds[0]["description"].splitlines()
-        assert len(rows) == 3
-        assert rows[0].startswith(f"**1.** {name} — recall ")
-        assert rows[0].endswith("· due today")
-        chances = [int(row.split("recall ")[1].split("%")[0]) for row in rows]
-        assert chances == sorted(chances)
-        assert chances[0] < chances[1]
+        names = bot.catalog.shipped.concepts
+        assert rows[0] == f"**1.** {name} — still learning (new or missed lately) · due today"
+        assert rows[1].startswith(f"**2.** {names[first_easy].name} — recall ")  # five days since: weaker
+        assert rows[2].startswith(f"**3.** {names[second_easy].name} — recall ")
+        chances = [int(row.split("recall ")[1].split("%")[0]) for row in rows[1:]]
+        assert chances[0] < chances[1] < 100
         peek = await discord_.click(guild, alice, mine, f"concept:peek:{missed}")
         assert peek.response.ephemeral
         assert peek.response.embeds[0]["title"] == name

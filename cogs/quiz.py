@@ -545,7 +545,8 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         where = f" on {glossary.concepts[category_id].name}" if category_id else ""
         intro = (
             f"**{quoted(interaction.user.display_name, 40)}** started a quiz{where}: {session.total} questions, "
-            f"{chosen.label}, {seconds} s each. Anyone can play: answer with the buttons, your first answer counts. "
+            f"{chosen.label}, {seconds} s each. Anyone can play: answer with "
+            f"{'**Type your answer**' if chosen is Mode.TYPED else 'the buttons'}, your first answer counts. "
             f"The first question stays open the full {seconds} s so everyone can join."
         )
         if plan.note:

@@ -228,7 +228,7 @@ async def test_typed_answers_are_judged_by_the_resolver_and_shown_safely(
     clock = ManualClock(T0)
     async with start_bot(clock=clock) as bot:
         started = await start_quiz(discord_, guild, alice, mode="typed", category="immunosuppressant")
-        assert "typed answer" in started.response.content
+        assert "typed answer, 20 s each. Anyone can play: answer with **Type your answer**" in started.response.content
         first = await question(discord_, channel, 1)
         asked = hub(bot).running(channel.id).current.question
         name = bot.catalog.shipped.concepts[asked.concept_id].name

@@ -264,3 +264,21 @@ async def test_upgrade_replays_an_sm2_database_made_by_the_previous_version(tmp_
         assert tacrolimus.first_reviewed_on == date(2026, 10, 1)
         house = (await repository.states(222, {777}))[Card(777, "house-drug")]
         assert house.reviews == 1
+
+
+async def test_upgrade_keeps_the_sm2_schedule_of_a_card_without_its_history(tmp_path: Path) -> None:
+    """An SM-2 card whose reviews are missing (or partial) keeps its due day and review count, in FSRS's Review."""
+    path = tmp_path / "old.db"
+    async with await Store.open(path, bundled_migrations()[:4]) as store, store.transaction() as db:
+        await db.execute(
+            "INSERT INTO flashcards VALUES (5, 0, 'tacrolimus', 3, 2.5, 15, '2026-10-23', 3, 0, '2026-09-30', "
+            "'2026-10-08', '2026-10-08T09:10:00+00:00')"
+        )
+    async with await Store.open(path) as store:
+        repository = FlashcardRepository(store)
+        assert await repository.upgrade_sm2() == 1
+        state = (await repository.states(5, {0}))[Card(0, "tacrolimus")]
+        assert (state.state, state.reviews, state.stability) == (State.Review, 3, 15.0)
+        assert state.due_on("UTC") == date(2026, 10, 23)
+        assert state.first_reviewed_on == date(2026, 9, 30)
+        assert await repository.log(5) == []

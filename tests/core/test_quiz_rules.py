@@ -334,3 +334,37 @@ async def test_each_counted_answer_is_passed_on_with_whether_it_was_fast(
     await hub.answer(session.id, 1, 3, "c", wrong, **HERE)
     assert heard == [(1, question.concept_id, True, True), (2, question.concept_id, True, False),
                      (3, question.concept_id, False, False)]  # fmt: skip
+
+
+async def test_weak_concepts_need_enough_answers_a_miss_and_the_same_guild(store: Store) -> None:
+    """A concept the guild answered at least 3 times since the cut-off and missed at least once, lowest accuracy
+    first; other guilds' answers, older answers, never-missed and rarely-asked concepts do not count."""
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT INTO quiz_sessions (id, guild_id, channel_id, starter_id, mode, questions, round_seconds, seed, "
+            "status, started_at) VALUES (1, 1, 10, 100, 'definition', 9, 20, 7, 'finished', '2026-11-01T00:00:00')"
+        )
+        answers = {  # round: (concept, [(guild, user, correct, day)])
+            1: ("tacrolimus", [(1, 1, 0, 20), (1, 2, 0, 20), (1, 3, 1, 20)]),  # 1 of 3
+            2: ("sirolimus", [(1, 1, 0, 21), (1, 2, 1, 21), (1, 3, 1, 21), (1, 4, 1, 21)]),  # 3 of 4
+            3: ("azathioprine", [(1, 1, 0, 21), (1, 2, 0, 21)]),  # only twice
+            4: ("cyclosporine", [(1, 1, 1, 21), (1, 2, 1, 21), (1, 3, 1, 21)]),  # never missed
+            5: ("glucocorticoid", [(1, 1, 0, 2), (1, 2, 0, 2), (1, 3, 0, 2)]),  # too long ago
+            6: ("cyclophosphamide", [(2, 1, 0, 21), (2, 2, 0, 21), (2, 3, 0, 21)]),  # another guild
+        }
+        for number, (concept, rows) in answers.items():
+            await db.execute(
+                "INSERT INTO quiz_rounds (session_id, round, kind, concept_id, options, correct, opened_at) "
+                "VALUES (1, ?, 'definition', ?, '[]', 0, '2026-11-01T00:00:00')",
+                (number, concept),
+            )
+            for guild, user, correct, day in rows:
+                await db.execute(
+                    "INSERT INTO quiz_answers (session_id, round, user_id, guild_id, choice, correct, answered_at) "
+                    "VALUES (1, ?, ?, ?, 0, ?, ?)",
+                    (number, user, guild, correct, f"2026-11-{day:02d}T12:00:00+00:00"),
+                )
+    weak = await ScoreRepository(store).weak_concepts(1, datetime(2026, 11, 10, tzinfo=UTC))
+    assert [(c.concept_id, c.correct, c.answered) for c in weak] == [("tacrolimus", 1, 3), ("sirolimus", 3, 4)]
+    other = await ScoreRepository(store).weak_concepts(2, datetime(2026, 11, 10, tzinfo=UTC))
+    assert [c.concept_id for c in other] == ["cyclophosphamide"]

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -479,3 +480,30 @@ async def test_daily_weak_pool_posts_what_the_server_misses_and_says_why(
         assert third.embeds[0]["title"] != second.embeds[0]["title"]
         assert fields(third)["Why this one"].startswith("Chosen from the usual cycle")
         assert len(daily_posts(discord_, daily)) == 3
+
+
+# --- the offline console ----------------------------------------------------------------------------------------------
+
+
+def test_the_learning_loop_in_the_console(tmp_path: Path) -> None:
+    """As a newcomer would try it offline: a typed-answer quiz (the form asks for the answer), a flashcard with
+    its four distinct choices, the retention setting with its cost, /weak and /stats."""
+    from tests.e2e.test_console import console
+
+    script = "\n".join([
+        "/quiz start mode:typed questions:5 timeout:10", "1", "tacrolimos",
+        "/flashcards review", "1", "4",
+        "/flashcards settings retention:0.95",
+        "/weak", "/stats",
+    ]) + "\n"  # fmt: skip
+    result = console(script, tmp_path, "--console")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Type the entry this describes" in out
+    assert "Taken: “tacrolimos”" in out
+    assert "[1] Again · 1 min" in out
+    assert "[4] Easy · 8 days" in out
+    assert "**0.95**: cards come back when FSRS expects you to recall 95%" in out
+    assert "YOUR WEAKEST CARDS" in out
+    assert "Recall estimate" in out
+    assert "Traceback" not in result.stderr

@@ -115,14 +115,20 @@ class Stats(commands.Cog):
         who = member or interaction.user
         figures = await ScoreRepository(self.bot.store).member_stats(interaction.guild_id, who.id)
         glossary = glossary_for(interaction)
-        recall = await self.flashcards.recall(
-            who.id, glossary, self.bot.catalog.shipped, interaction.guild_id, self.bot.clock.now()
+        own = who.id == interaction.user.id  # flashcards are private: only your own /stats shows them
+        recall = (
+            await self.flashcards.recall(
+                who.id, glossary, self.bot.catalog.shipped, interaction.guild_id, self.bot.clock.now()
+            )
+            if own
+            else None
         )
         name = quoted(who.display_name, 40)
-        if figures.answered == 0 and recall.cards == 0:
+        if figures.answered == 0 and (recall is None or recall.cards == 0):
+            cards = " or reviewed any flashcards" if own else ""
             await interaction.response.send_message(
-                f"{name} has not answered any quiz questions in this server or reviewed any flashcards yet. "
-                "Start with `/quiz start` or `/flashcards review`.",
+                f"{name} has not answered any quiz questions in this server{cards} yet. "
+                "Start with `/quiz start`" + (" or `/flashcards review`." if own else "."),
                 ephemeral=True,
             )
             return
@@ -139,11 +145,11 @@ class Stats(commands.Cog):
             builder.field("Weakest categories", weakest or "None: every answer so far was right.")
         else:
             builder.field("Answered", "No quiz questions yet", inline=True)
-        if recall.cards:
+        if recall is not None and recall.cards:
             cards = "card" if recall.cards == 1 else "cards"
             builder.field("Recall estimate", f"{recall.average:.0%} over {recall.cards} {cards} (FSRS)", inline=True)
             builder.field("Reviews due", f"{recall.due_today} today", inline=True)
-        else:
+        elif recall is not None:
             builder.field("Flashcards", "None reviewed yet: `/flashcards review`", inline=True)
         builder.footer(f"In this server only. {STUDY_NOTICE}")
         await interaction.response.send_message(embed=builder.build())

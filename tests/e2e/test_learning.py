@@ -356,7 +356,8 @@ async def test_one_member_runs_at_most_two_quizzes(discord_: StandIn, server: Se
 
 
 async def test_stats_shows_recall_estimate_and_reviews_due(discord_: StandIn, server: Server, start_bot: Start) -> None:
-    """/stats: FSRS's recall estimate falls as days pass without review, and the reviews due rise."""
+    """/stats: FSRS's recall estimate falls as days pass without review, and the reviews due rise; shown only to
+    the member themself (another member's /stats of them leaves their flashcards out)."""
     guild, alice = server.guild, server.member
     clock = ManualClock(T0)
     async with start_bot(clock=clock):
@@ -374,6 +375,9 @@ async def test_stats_shows_recall_estimate_and_reviews_due(discord_: StandIn, se
         later = fields((await discord_.slash(guild, alice, "stats")).response.embeds[0])
         assert int(later["Recall estimate"].split("%")[0]) < 90
         assert later["Reviews due"] == "3 today"
+        others = await discord_.slash(guild, server.moderator, "stats", options={"member": alice})
+        assert "has not answered any quiz questions in this server yet" in others.response.content
+        assert "Recall" not in others.response.content  # flashcards are private: only your own /stats shows them
 
 
 async def test_weak_lists_lowest_recall_and_the_servers_missed_concepts(

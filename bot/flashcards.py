@@ -19,6 +19,7 @@ that guild (scope = guild id).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
@@ -537,41 +538,52 @@ class FlashcardRepository:
                 history.setdefault((int(row[0]), int(row[1]), str(row[2])), []).append(
                     (str(row[3]), str(row[4]), str(row[5]))
                 )
-            moved = 0
-            for user_id, scope, concept_id, interval, due_on, reviews, lapses, first, last, last_at in old_cards:
-                card = Card(int(scope), str(concept_id))
-                member = members.get(int(user_id), Member())
-                grades = history.get((int(user_id), card.scope, card.concept_id), [])
-                state: CardState | None = None
-                for grade_text, at, day in grades:
-                    moment = datetime.fromisoformat(at)
-                    before = state
-                    state = review(
-                        state, Grade(grade_text), moment, date.fromisoformat(day), member.retention, member.timezone
-                    )
-                    await self._write(db, int(user_id), card, before, state, Grade(grade_text), Source.FLASHCARD,
-                                      moment)  # fmt: skip
-                if state is None or state.reviews != int(reviews):  # no (or a partial) history: keep SM-2's days
-                    await db.execute(
-                        "DELETE FROM card_reviews WHERE user_id = ? AND scope = ? AND concept_id = ?",
-                        (user_id, card.scope, card.concept_id),
-                    )
-                    moment = datetime.fromisoformat(str(last_at))
-                    due = datetime.combine(date.fromisoformat(str(due_on)), moment.timetz())
-                    state = CardState(
-                        state=State.Review, step=None, stability=max(1.0, float(interval)), difficulty=5.0,
-                        due_at=min(due, LATEST_DUE), last_review_at=moment, reviews=int(reviews),
-                        lapses=int(lapses), first_reviewed_on=date.fromisoformat(str(first)),
-                        last_reviewed_on=date.fromisoformat(str(last)),
-                    )  # fmt: skip
-                # the replay keeps the SM-2 day a card was first seen on (it counted against that day's new cards)
-                await self._save(
-                    db, int(user_id), card, replace(state, first_reviewed_on=date.fromisoformat(str(first)))
-                )
-                moved += 1
+            replayed = await asyncio.to_thread(replay_sm2, list(old_cards), history, members)  # CPU: off the loop
+            for user_id, card, steps, final in replayed:
+                for before, after, grade, moment in steps:
+                    await self._write(db, user_id, card, before, after, grade, Source.FLASHCARD, moment)
+                await self._save(db, user_id, card, final)
             await db.execute("DROP TABLE flashcard_reviews")
             await db.execute("DROP TABLE flashcards")
-        return moved
+        return len(replayed)
+
+
+ReplayStep = tuple[CardState | None, CardState, Grade, datetime]
+
+
+def replay_sm2(
+    old_cards: Sequence[Sequence[object]], history: dict[tuple[int, int, str], list[tuple[str, str, str]]],
+    members: dict[int, Member],
+) -> list[tuple[int, Card, list[ReplayStep], CardState]]:  # fmt: skip
+    """Each SM-2 card's grades replayed through FSRS (at their times, in the member's days and retention): the
+    steps to log and the final state. A card without its whole history keeps SM-2's due day, in FSRS's Review
+    state with the SM-2 interval as stability, and logs nothing."""
+    result: list[tuple[int, Card, list[ReplayStep], CardState]] = []
+    for user_id, scope, concept_id, interval, due_on, reviews, lapses, first, last, last_at in old_cards:
+        card = Card(int(str(scope)), str(concept_id))
+        member = members.get(int(str(user_id)), Member())
+        steps: list[ReplayStep] = []
+        state: CardState | None = None
+        for grade_text, at, day in history.get((int(str(user_id)), card.scope, card.concept_id), []):
+            moment = datetime.fromisoformat(at)
+            before, grade = state, Grade(grade_text)
+            state = review(state, grade, moment, date.fromisoformat(day), member.retention, member.timezone)
+            steps.append((before, state, grade, moment))
+        if state is None or state.reviews != int(str(reviews)):  # no (or a partial) history: keep SM-2's days
+            moment = datetime.fromisoformat(str(last_at))
+            due = datetime.combine(date.fromisoformat(str(due_on)), moment.timetz())
+            steps = []
+            state = CardState(
+                state=State.Review, step=None, stability=max(1.0, float(str(interval))), difficulty=5.0,
+                due_at=min(due, LATEST_DUE), last_review_at=moment, reviews=int(str(reviews)),
+                lapses=int(str(lapses)), first_reviewed_on=date.fromisoformat(str(first)),
+                last_reviewed_on=date.fromisoformat(str(last)),
+            )  # fmt: skip
+        # the replay keeps the SM-2 day a card was first seen on (it counted against that day's new cards)
+        result.append(
+            (int(str(user_id)), card, steps, replace(state, first_reviewed_on=date.fromisoformat(str(first))))
+        )
+    return result
 
 
 @dataclass(frozen=True)

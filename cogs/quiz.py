@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 ROUND = r"quiz:(?P<session>\d{1,12}):(?P<round>\d{1,3})"
 TYPED_FORM = re.compile(rf"{ROUND}:typed")
 ENDED = "This quiz has ended. Start a new one with `/quiz start`."
+ELSEWHERE = "That answer belongs to a quiz in another channel, so it was not counted. Answer where the quiz runs."
 RESTARTED = "⏹ This quiz ended when the bot restarted. Answers given before then are counted."
 NEEDED = {"view_channel": "View Channel", "send_messages": "Send Messages", "embed_links": "Embed Links"}
 CLOSED_BECAUSE = {
@@ -207,9 +208,12 @@ class TypeAnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the answer form while the question is open (else say why not)."""
         cog = quiz_cog(interaction)
-        session = cog.hub.running(interaction.channel_id or 0) if cog else None
-        if session is None or session.id != self.session_id:
+        session = next((s for s in cog.hub.sessions() if s.id == self.session_id), None) if cog else None
+        if session is None:
             await interaction.response.send_message(ENDED, ephemeral=True)
+            return
+        if (interaction.guild_id, interaction.channel_id) != (session.request.guild_id, session.request.channel_id):
+            await interaction.response.send_message(ELSEWHERE, ephemeral=True)
             return
         if session.current.number != self.number or session.current.closed:
             await interaction.response.send_message(
@@ -324,7 +328,7 @@ async def take_answer(
     elif result.outcome is Outcome.INVALID:
         text = "That is not one of this question's options."
     elif result.outcome is Outcome.ELSEWHERE:
-        text = "That answer belongs to a quiz in another channel, so it was not counted. Answer where the quiz runs."
+        text = ELSEWHERE
     else:
         text = ENDED
     await interaction.response.send_message(text, ephemeral=True)

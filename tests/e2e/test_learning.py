@@ -296,6 +296,16 @@ async def test_typed_answers_are_judged_by_the_resolver_and_shown_safely(
         counted = await bot.store.fetch_all("SELECT round, user_id FROM quiz_answers WHERE round > 1")
         assert counted == [(2, erin.id)]
 
+        side = discord_.add_channel(guild, "side")
+        aside = await discord_.slash(guild, bob, "define", term="BCG", in_channel=side)
+        type_id = next(cid for cid in third.custom_ids if cid.endswith(":type"))
+        elsewhere = discord_.interact(  # the form button's id carried to another channel: no form, no answer
+            3, guild, bob, side, {"custom_id": type_id, "component_type": 2}, message=carrying(aside.message, type_id)
+        )
+        reply = await elsewhere.wait_response()
+        assert reply.type == 4
+        assert "belongs to a quiz in another channel" in reply.content
+
 
 # --- answers from elsewhere, limits, DMs ------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ class Mode(StrEnum):
     TERM = "term"
     CLASSIFICATION = "classification"
     STAGES = "stages"
+    TYPED = "typed"
 
     @property
     def label(self) -> str:
@@ -49,6 +50,7 @@ class Mode(StrEnum):
             Mode.TERM: "term → definition",
             Mode.CLASSIFICATION: "classification",
             Mode.STAGES: "stages in order",
+            Mode.TYPED: "typed answer",
         }[self]
 
 
@@ -60,6 +62,7 @@ class QuestionKind(StrEnum):
     CLASSIFICATION = "classification"  # an entry: pick the class the sources put it in
     AXIS = "axis"  # a class: pick the classification axis it belongs to
     STAGES = "stages"  # some of a protocol's stages: pick their order (a select menu)
+    TYPED = "typed"  # a summary with the name blanked: type the term (judged by the resolver)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,11 @@ class Question:
     def uses_select(self) -> bool:
         """Ordering questions offer their candidate orders in a select menu."""
         return self.kind is QuestionKind.STAGES
+
+    @property
+    def typed(self) -> bool:
+        """Answered by typing the term (one "option": the entry's name, which is not shown)."""
+        return self.kind is QuestionKind.TYPED
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,13 @@ def definition_question(glossary: Glossary, concept: Concept, rng: random.Random
                     concept.name, concept.summary)  # fmt: skip
 
 
+def typed_question(glossary: Glossary, concept: Concept, rng: random.Random) -> Question | None:
+    """The summary with the entry's names blanked; type the term (any of its names, typos forgiven)."""
+    prompt = f"Type the entry this describes:\n\n> {blank_names(concept.summary, concept.names)}"
+    return Question(QuestionKind.TYPED, concept.id, category_of(concept), prompt, (concept.name,), 0,
+                    concept.name, concept.summary)  # fmt: skip
+
+
 def term_question(glossary: Glossary, concept: Concept, rng: random.Random) -> Question | None:
     """A term; pick its one-line summary (each summary with its own entry's names blanked)."""
     wrong = distractors(glossary, concept, rng)
@@ -271,6 +286,7 @@ _MAKERS = {
     QuestionKind.TERM: term_question,
     QuestionKind.CLASSIFICATION: classification_question,
     QuestionKind.AXIS: axis_question,
+    QuestionKind.TYPED: typed_question,
 }
 
 
@@ -280,6 +296,8 @@ def _kinds_for(mode: Mode, concept: Concept) -> list[QuestionKind]:
         return [QuestionKind.DEFINITION]
     if mode is Mode.TERM:
         return [QuestionKind.TERM]
+    if mode is Mode.TYPED:
+        return [QuestionKind.TYPED]
     if mode is Mode.CLASSIFICATION:
         return classification
     return [QuestionKind.DEFINITION, QuestionKind.TERM, *classification]

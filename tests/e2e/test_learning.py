@@ -288,7 +288,7 @@ async def test_typed_answers_are_judged_by_the_resolver_and_shown_safely(
             5, guild, alice, channel,
             {"custom_id": huge_form.modal["custom_id"], "components": [
                 {"type": 18, "id": 1, "component": {"type": 4, "custom_id": "answer", "value": "x" * 4000}}]},
-            message=third,
+            message=third, opener=huge_form,
         )  # fmt: skip
         refused = await huge.wait_response()
         assert refused.ephemeral
@@ -466,7 +466,7 @@ async def test_daily_weak_pool_posts_what_the_server_misses_and_says_why(
     clock = ManualClock(MONDAY_7AM)
     async with start_bot(clock=clock) as bot:
         answer = await set_daily(discord_, server, daily, pool="weak")
-        assert fields(answer.response.embeds[0])["Pool"].startswith("Weak")
+        assert fields((await answer.answer()).embeds[0])["Pool"].startswith("Weak")
         await at(bot, clock, MONDAY_7AM + timedelta(hours=1))
         first = daily_posts(discord_, daily)[-1]
         assert fields(first)["Why this one"].startswith("Chosen from the usual cycle")
@@ -506,7 +506,7 @@ def test_the_learning_loop_in_the_console(tmp_path: Path) -> None:
 
     script = "\n".join([
         "/quiz start mode:typed questions:5 timeout:10", "1", "tacrolimos",
-        "/flashcards review", "1", "4",
+        "/flashcards review", "2", "5",  # [1] stays the open quiz question's button until it closes
         "/flashcards settings retention:0.95",
         "/weak", "/stats",
     ]) + "\n"  # fmt: skip
@@ -515,9 +515,9 @@ def test_the_learning_loop_in_the_console(tmp_path: Path) -> None:
     out = result.stdout
     assert "Type the entry this describes" in out
     assert "Taken: “tacrolimos”" in out
-    assert "[1] Again · 1 min" in out
-    assert "[4] Easy · 8 days" in out
-    assert "**0.95**: cards come back when FSRS expects you to recall 95%" in out
+    assert "[2] Again · 1 min" in out
+    assert "[5] Easy · 8 days" in out
+    assert "0.95: cards come back when FSRS expects you to recall 95%" in out  # bold is dropped in piped output
     assert "YOUR WEAKEST CARDS" in out
     assert "Recall estimate" in out
     assert "Traceback" not in result.stderr

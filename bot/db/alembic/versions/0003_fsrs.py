@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.CheckConstraint("grade IN ('again', 'hard', 'good', 'easy')", name="grade"),
         sa.CheckConstraint("source IN ('flashcard', 'quiz')", name="source"),
     )
+    op.create_index("card_reviews_review", "card_reviews", ["user_id", "scope", "concept_id", "review"], unique=True)
     _add_checked_column("flashcard_users", "desired_retention", Real, "0.9", "desired_retention BETWEEN 0.8 AND 0.97")
     _add_checked_column("flashcard_users", "quiz_cards", sa.Integer(), "1", "quiz_cards IN (0, 1)")
     op.add_column("quiz_answers", sa.Column("typed", Str))

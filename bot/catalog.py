@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bot.glossary import Glossary
 from bot.overlay import Overlay, OverlayRepository, Revision, overlay_concepts
+from bot.search import SearchQuery, parse_query
 from bot.store import SearchHit, Store
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of /search results: the query as understood, the hits on this page, and the total."""
+
+    query: SearchQuery
+    hits: list[SearchHit]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the results fill (at least one)."""
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first(self) -> int:
+        """The 1-based number of this page's first hit."""
+        return self.page * self.page_size + 1
 
 
 class GlossaryCatalog:
@@ -74,6 +97,31 @@ class GlossaryCatalog:
         self._views.pop(guild_id, None)
         self._complete_views.pop(guild_id, None)
         _ = self.view(guild_id).resolver  # the next command in this guild must not pay for the rebuild
+
+    async def search_page(self, text: str, guild_id: int | None, page: int = 0, page_size: int = 10) -> SearchPage:
+        """Search the guild's view the way /search does: spellings through the resolver's normalisation,
+        misspelt words corrected against the view's vocabulary, phrases as phrases; one page of hits."""
+        view = self.view(guild_id)
+        query = parse_query(text, view.vocabulary)
+        overlay = self.overlay(guild_id)
+        page = max(page, 0)
+        hits, total = await self._store.search_expressions(
+            query.expressions(), guild_id or 0, page_size, page * page_size, overridden=overlay.keys()
+        )
+        if total and not hits and page:  # a page beyond the end (the glossary shrank): show the last one
+            return await self.search_page(text, guild_id, (total - 1) // page_size, page_size)
+        return SearchPage(query, [hit for hit in hits if hit.concept_id in view], total, page, page_size)
+
+    async def mentions(self, text: str, guild_id: int | None, limit: int = 5) -> list[SearchHit]:
+        """Entries whose text mentions `text` as a phrase (every word, in order, in any of its spellings)."""
+        view = self.view(guild_id)
+        query = parse_query(f'"{text.replace(chr(34), " ")}"', view.vocabulary)
+        if not query:
+            return []
+        hits, _ = await self._store.search_expressions(
+            query.expressions()[:1], guild_id or 0, limit, overridden=self.overlay(guild_id).keys()
+        )
+        return [hit for hit in hits if hit.concept_id in view]
 
     async def search(self, text: str, guild_id: int | None, limit: int = 10) -> list[SearchHit]:
         """Full-text search within what the guild sees: its own entries, and shipped ones it did not change."""

@@ -6,12 +6,50 @@ replaced, not mutated, when the data behind it changes.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 from bot.models import Concept, Kind, SourceDocument
 from bot.resolver import IndexedConcept, Resolver
+from bot.search import Vocabulary
+
+_PARENTHESIS = re.compile(r"\(([^()]*)\)")
+_BRAND_OR_CODE = re.compile(r"[A-Z][a-z][\w-]*|[A-Z][A-Z0-9]*[0-9][A-Z0-9]*|[A-Z]{2,5}")
+"""A brand ("Provenge"), a code name ("OKT3") or an abbreviation ("ATG"); not a descriptor ("CAR-T", "anti-CD20")."""
+_COMBINED = re.compile(r"\s+(?:\+|plus|with)\s+", re.IGNORECASE)
+
+
+def example_terms(example: str) -> list[str]:
+    """The names an `examples:` line gives, so each can be looked up: the line without parentheses, the items of a
+    list after a colon, the parts of a combination, and a brand or code name in parentheses after a generic one.
+
+    "sipuleucel-T (Provenge)" → sipuleucel-T, Provenge; "CAR-T cells: tisagenlecleucel, axicabtagene ciloleucel"
+    → CAR-T cells, tisagenlecleucel, axicabtagene ciloleucel; "tacrolimus + MMF + prednisone (kidney
+    transplant)" → tacrolimus, MMF, prednisone. A description in parentheses ("(allogeneic)", "(anti-CD20)")
+    names nothing and is left out, as is anything in parentheses after a capitalised name ("GVAX (allogeneic…)").
+    """
+    head = _PARENTHESIS.sub(" ", example).strip()
+    terms: list[str] = []
+    if ":" in head:
+        label, _, listed = head.partition(":")
+        terms.append(label)
+        terms += listed.split(",")
+    else:
+        terms.append(head)
+    for part in list(terms):
+        terms += _COMBINED.split(part)
+    first_word = head.split()[0] if head.split() else ""
+    if first_word[:1].islower():  # a generic (INN) name: a capitalised single word in parentheses is a brand/code
+        for inside in _PARENTHESIS.findall(example):
+            terms += [item for item in re.split(r"[,;]", inside) if _BRAND_OR_CODE.fullmatch(item.strip())]
+    seen: dict[str, str] = {}
+    for term in terms:
+        term = " ".join(term.split()).strip(" ,;:.")
+        if term and term.casefold() not in seen:
+            seen[term.casefold()] = term
+    return list(seen.values())
 
 
 class Glossary:
@@ -43,7 +81,17 @@ class Glossary:
     @cached_property
     def resolver(self) -> Resolver:
         """The one resolver for this view (built on first use)."""
-        return Resolver(IndexedConcept(c.id, c.name, c.names) for c in self.concepts.values())
+        return Resolver(
+            IndexedConcept(c.id, c.name, c.names, [term for example in c.examples for term in example_terms(example)])
+            for c in self.concepts.values()
+        )
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Every word of the searchable text (names, aliases, summaries, definitions), for /search's spellings."""
+        return Vocabulary(
+            text for c in self.concepts.values() for text in (c.name, *c.aliases, c.summary, c.definition)
+        )
 
     def sorted(self, concepts: Iterable[Concept]) -> list[Concept]:
         """Return concepts in reading order (by name)."""

@@ -18,7 +18,7 @@ from typing import Literal, overload
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.normalise import compact, normalise
+from bot.normalise import compact, normalise, question_subject
 
 SUGGESTION_LIMIT = 25
 """Discord's autocomplete maximum, and so the most suggestions anyone asks for."""
@@ -48,6 +48,13 @@ WORD_PREFIX_SCORE = 85.0
 
 SHORT_NAME = 4
 """Names and queries this short (normalised) are abbreviations: compared whole, never partially."""
+
+EXAMPLE_PENALTY = 6.0
+"""Fuzzy scores of example terms (names found in entries' `examples`) are lowered by this: an entry's own names
+and aliases rank above the entries it merely gives as examples."""
+
+EXACT_NAME, EXACT_EXAMPLE = 101.0, 100.5
+"""Ranking scores of exact hits: a name or alias leads, an example term (of one entry only) next."""
 
 SUGGESTION_FLOOR = 60.0
 """Fuzzy suggestions scoring below this are noise: junk input gets no suggestions rather than random ones."""
@@ -190,10 +197,15 @@ class Suggestion:
     name: str
     score: float
     matched: str
+    example: bool = False
+    """Whether `matched` is one of the entry's examples rather than one of its names."""
+    exact: bool = False
+    """Whether the query was `matched` itself (after normalisation), not a look-alike of it."""
 
     def as_dict(self) -> dict[str, object]:
         """Return the JSON form used by the command line."""
-        return {"id": self.id, "name": self.name, "score": self.score, "matched": self.matched}
+        return {"id": self.id, "name": self.name, "score": self.score, "matched": self.matched,
+                "example": self.example, "exact": self.exact}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +215,8 @@ class Resolution:
     query: str
     match: Suggestion | None
     suggestions: tuple[Suggestion, ...]
+    subject: str = ""
+    """What was looked up: the query, or what a question phrasing of it asks about ("what is BCG" → "BCG")."""
 
 
 class _ExactKeys:
@@ -221,17 +235,24 @@ class _ExactKeys:
 
     def find(self, key: str) -> int | None:
         """Return the first name index whose key (or, failing that, whose compact key) equals `key`'s."""
+        return next(iter(self.find_all(key)), None)
+
+    def find_all(self, key: str) -> list[int]:
+        """Return every name index whose key equals `key`'s or, when none does, whose compact key does."""
         for table_number, (hashes, names) in enumerate(self._tables):
             wanted = key if table_number == 0 else compact(key)
             target = hash(wanted)
             position = int(np.searchsorted(hashes, target))
+            found: list[int] = []
             while position < len(hashes) and hashes[position] == target:
                 name_index = int(names[position])
                 stored = self._keys[name_index]
                 if (stored if table_number == 0 else compact(stored)) == wanted:
-                    return name_index
+                    found.append(name_index)
                 position += 1
-        return None
+            if found:
+                return found
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,11 +266,13 @@ class _Ranked:
 
 @dataclass(frozen=True, slots=True)
 class IndexedConcept:
-    """What the resolver needs of a concept: its id, canonical name, and every name it answers to."""
+    """What the resolver needs of a concept: its id, canonical name, every name it answers to, and the terms its
+    examples name (found, marked as examples, when no entry has that name)."""
 
     id: str
     name: str
     names: Sequence[str]
+    examples: Sequence[str] = ()
 
 
 class Resolver:
@@ -261,6 +284,7 @@ class Resolver:
         self._name_texts: list[str] = []
         self._name_keys: list[str] = []
         name_concepts: list[int] = []
+        examples: list[tuple[int, str]] = []
         for concept in concepts:
             concept_index = len(self._concept_ids)
             self._concept_ids.append(concept.id)
@@ -272,6 +296,14 @@ class Resolver:
                 self._name_texts.append(text)
                 self._name_keys.append(key)
                 name_concepts.append(concept_index)
+            examples.extend((concept_index, text) for text in concept.examples)
+        self._first_example = len(self._name_keys)  # names and aliases first, example terms after them
+        for concept_index, text in examples:
+            key = normalise(text)
+            if key:
+                self._name_texts.append(text)
+                self._name_keys.append(key)
+                name_concepts.append(concept_index)
         self._name_concept = np.asarray(name_concepts, dtype=np.int32)
         self._key_array = np.asarray(self._name_keys, dtype=object)  # fancy-indexable without a Python loop
         self._short_name = np.fromiter((len(key) <= SHORT_NAME for key in self._name_keys), dtype=bool)
@@ -279,7 +311,9 @@ class Resolver:
         count = len(self._name_keys)
         self._candidate_limit = min(CANDIDATES[1], max(CANDIDATES[0], count // 4000))
         self._postings_cap = min(POSTINGS_CAP[1], max(POSTINGS_CAP[0], count // 12))
-        self._exact = _ExactKeys(self._name_keys)
+        self._exact = _ExactKeys(self._name_keys[: self._first_example])
+        self._exact_examples = _ExactKeys(self._name_keys[self._first_example :])
+        self._is_example = np.arange(len(self._name_keys)) >= self._first_example
         self._browse_order = np.asarray(
             sorted(range(len(self._concept_names)), key=lambda i: self._concept_names[i].casefold()), dtype=np.int32
         )
@@ -298,23 +332,39 @@ class Resolver:
     def resolve(self, query: str, limit: int = SUGGESTION_LIMIT, *, within: Container[str] | None = None) -> Resolution:
         """Resolve `query` to a concept when the evidence is clear; always return ranked suggestions.
 
+        A question ("what is BCG?", "tell me about tacrolimus") is resolved as what it asks about, unless the
+        whole text is a name. A term found only among entries' examples answers when one entry gives it (the
+        suggestion says `example`); an example several entries give is only a suggestion for each of them.
         `within` limits the answer to some concepts (a command that takes only stages or categories):
         the same ranking, with the others left out before deciding whether the leader is clear.
         """
+        subject = query
         key = normalise(query)
+        exact = self._exact.find(key) if key else None
+        if exact is None:
+            subject = question_subject(query)
+            if subject != query:
+                key = normalise(subject)
+                exact = self._exact.find(key) if key else None
         if not key:
-            return Resolution(query, None, ())
-        exact = self._exact.find(key)
+            return Resolution(query, None, (), subject)
+        examples: list[int] = []
+        if exact is None:
+            examples = [self._first_example + i for i in self._exact_examples.find_all(key)]
         wanted = max(limit, AMBIGUITY_WINDOW)
-        ranked = self._rank(key, SUGGESTION_LIMIT * 4 if within is not None else wanted, exact)
+        ranked = self._rank(key, SUGGESTION_LIMIT * 4 if within is not None else wanted, exact, examples)
         if within is not None:
             if exact is not None and self._concept_ids[int(self._name_concept[exact])] not in within:
                 exact = None
+            examples = [i for i in examples if self._concept_ids[int(self._name_concept[i])] in within]
             ranked = [item for item in ranked if item.suggestion.id in within]
+        example_concepts = {int(self._name_concept[i]) for i in examples}
         match = None
-        if ranked and (exact is not None or self._clear_winner(key, ranked)):
+        if ranked and (
+            exact is not None or len(example_concepts) == 1 or (not examples and self._clear_winner(key, ranked))
+        ):
             match = ranked[0].suggestion
-        return Resolution(query, match, tuple(item.suggestion for item in ranked[:limit]))
+        return Resolution(query, match, tuple(item.suggestion for item in ranked[:limit]), subject)
 
     @staticmethod
     def _clear_winner(key: str, ranked: list[_Ranked]) -> bool:
@@ -380,11 +430,13 @@ class Resolver:
         dice = counts / (self._trigram_counts[names].astype(np.float32) + codes.size)
         return names[np.argpartition(-dice, limit)[:limit]]
 
-    def _rank(self, key: str, limit: int, exact: int | None) -> list[_Ranked]:
+    def _rank(self, key: str, limit: int, exact: int | None, examples: Sequence[int] = ()) -> list[_Ranked]:
         """Score candidates and return the best name of each of the top `limit` concepts, best first."""
         candidates = self._candidates(key)
-        if exact is not None and exact not in candidates:
-            candidates = np.append(candidates, np.int32(exact))
+        hits = [index for index in (exact, *examples) if index is not None]
+        missing = [index for index in hits if index not in candidates]
+        if missing:
+            candidates = np.append(candidates, np.asarray(missing, dtype=np.int32))
         if candidates.size == 0:
             return []
         keys = self._key_array[candidates].tolist()
@@ -401,9 +453,13 @@ class Resolver:
         else:
             short = self._short_name[candidates]
             weighted[short] = plain[short]
+        is_example = self._is_example[candidates]
+        weighted[is_example] -= EXAMPLE_PENALTY
         if exact is not None:
-            weighted[candidates == exact] = 101.0  # the exact hit leads whatever WRatio thinks
-        order = np.lexsort((-plain, ~prefix, -word_order_free, -weighted))
+            weighted[candidates == exact] = EXACT_NAME  # the exact hit leads whatever WRatio thinks
+        exact_examples = np.isin(candidates, np.asarray(examples, dtype=np.int32))
+        weighted[exact_examples] = EXACT_EXAMPLE
+        order = np.lexsort((-plain, ~prefix, is_example, -word_order_free, -weighted))
         ranked: list[_Ranked] = []
         seen: set[int] = set()
         for position in order:
@@ -420,6 +476,8 @@ class Resolver:
                 self._concept_names[concept_index],
                 score,
                 self._name_texts[name_index],
+                example=bool(is_example[position]),
+                exact=name_index == exact or bool(exact_examples[position]),
             )
             ranked.append(_Ranked(suggestion, float(plain[position]), keys[position]))
             if len(ranked) >= limit:

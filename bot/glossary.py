@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 from bot.models import Concept, Kind, SourceDocument
-from bot.resolver import IndexedConcept, Resolver
+from bot.normalise import compact, normalise
+from bot.resolver import IndexedConcept, Mention, Resolver
 from bot.search import Vocabulary
 
 _PARENTHESIS = re.compile(r"\(([^()]*)\)")
@@ -67,6 +68,8 @@ class Glossary:
                 self._classified[klass].append(concept)
         for group in (*self._children.values(), *self._classified.values()):
             group.sort(key=lambda concept: concept.name.casefold())
+        self._name_key_cache: dict[str, frozenset[str]] = {}
+        self._mention_cache: dict[str, frozenset[str]] = {}
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -85,6 +88,34 @@ class Glossary:
             IndexedConcept(c.id, c.name, c.names, [term for example in c.examples for term in example_terms(example)])
             for c in self.concepts.values()
         )
+
+    def mentions(self, text: str, *, typos: bool = True) -> list[Mention]:
+        """The concepts `text` names (names, aliases, one entry's example terms, typos within reason), in order;
+        found by the resolver, so a text mentions exactly what looking its words up would find."""
+        return [mention for mention in self.resolver.scan(text, typos=typos) if mention.suggestion.id in self.concepts]
+
+    def too_close(self, first: Concept, second: Concept) -> bool:
+        """Whether two entries could be the same answer: they share a name or alias (after normalisation), or
+        either one's summary names the other ("…the organism is Cutibacterium acnes" beside the entry that has
+        that alias). Quizzes never offer two such entries side by side."""
+        if first.id == second.id or not self._name_keys(first).isdisjoint(self._name_keys(second)):
+            return True
+        return second.id in self._summary_mentions(first) or first.id in self._summary_mentions(second)
+
+    def _name_keys(self, concept: Concept) -> frozenset[str]:
+        keys = self._name_key_cache.get(concept.id)
+        if keys is None:
+            keys = self._name_key_cache[concept.id] = frozenset(
+                filter(None, (compact(normalise(n)) for n in concept.names))
+            )
+        return keys
+
+    def _summary_mentions(self, concept: Concept) -> frozenset[str]:
+        found = self._mention_cache.get(concept.id)
+        if found is None:
+            mentioned = {m.suggestion.id for m in self.mentions(concept.summary, typos=False)} - {concept.id}
+            found = self._mention_cache[concept.id] = frozenset(mentioned)
+        return found
 
     @cached_property
     def vocabulary(self) -> Vocabulary:

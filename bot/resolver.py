@@ -11,6 +11,7 @@ link to the query is WRatio's generous partial matching.
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
@@ -256,6 +257,32 @@ class _ExactKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """A concept named in a text: where (character offsets), as which words, and the resolver's answer for them."""
+
+    start: int
+    end: int
+    text: str
+    suggestion: Suggestion
+
+
+SCAN_WORDS = 6
+"""Longest run of words a text scan tries as one name (names of more words are rare and still found by parts)."""
+
+SCAN_TYPO_SCORE = 88.0
+"""A run of words in a scanned text names a concept despite a typo only this close to the whole name (plain
+ratio): scanning prose must not turn partial resemblances ("system" for "immune system") into mentions."""
+
+SCAN_TYPO_MIN = 6
+"""Words shorter than this (normalised, without spaces) are never typo-matched in a scan, only exactly."""
+
+SCAN_MAX_CHARS = 6_000
+"""Text scanned per call (a Discord message holds at most 4,000 characters)."""
+
+_SCAN_WORD = re.compile(r"[^\W_]+(?:[-‐–'’.][^\W_]+)*")
+
+
+@dataclass(frozen=True, slots=True)
 class _Ranked:
     """A suggestion with the evidence the confidence rule needs."""
 
@@ -397,6 +424,93 @@ class Resolver:
                 Suggestion(self._concept_ids[i], self._concept_names[i], 0.0, self._concept_names[i]) for i in chosen
             )
         return self.resolve(query, limit, within=within).suggestions
+
+    def scan(self, text: str, *, typos: bool = True) -> list[Mention]:
+        """Find the concepts a text names, left to right, longest name first: exact names and aliases, example
+        terms that only one entry gives, then (with `typos`) among the words left, one or two words within a typo
+        of a whole name.
+
+        Uses the same normalisation and index as `resolve`, so a text mentions what a lookup of those words finds.
+        """
+        text = text[:SCAN_MAX_CHARS]
+        words = [(found.start(), found.end(), normalise(found.group())) for found in _SCAN_WORD.finditer(text)]
+        found: dict[int, tuple[Mention, int]] = {}
+        position = 0
+        while position < len(words):
+            hit = self._exact_at(text, words, position)
+            if hit is None:
+                position += 1
+                continue
+            found[position] = hit
+            position += hit[1]
+        if typos:
+            taken = {p + offset for p, (_, used) in found.items() for offset in range(used)}
+            cache: dict[str, Suggestion | None] = {}
+            position = 0
+            while position < len(words):
+                hit = None if position in taken else self._typo_at(text, words, position, taken, cache)
+                if hit is not None:
+                    found[position] = hit
+                    position += hit[1]
+                else:
+                    position += 1
+        return [mention for _, (mention, _) in sorted(found.items())]
+
+    def _exact_at(self, text: str, words: list[tuple[int, int, str]], position: int) -> tuple[Mention, int] | None:
+        """The longest run of words from `position` that is a name, an alias or one entry's example term."""
+        for size in range(min(SCAN_WORDS, len(words) - position), 0, -1):
+            run = words[position : position + size]
+            key = " ".join(word for _, _, word in run if word)
+            if not key:
+                continue
+            index = self._exact.find(key)
+            if index is None:
+                examples = [self._first_example + i for i in self._exact_examples.find_all(key)]
+                if examples and len({int(self._name_concept[i]) for i in examples}) == 1:
+                    index = examples[0]
+            if index is not None:
+                start, end = run[0][0], run[-1][1]
+                return Mention(start, end, text[start:end], self._suggestion(index, 100.0, exact=True)), size
+        return None
+
+    def _typo_at(
+        self,
+        text: str,
+        words: list[tuple[int, int, str]],
+        position: int,
+        taken: set[int],
+        cache: dict[str, Suggestion | None],
+    ) -> tuple[Mention, int] | None:
+        """One or two words from `position` (within a sentence, not already a mention) close to a whole name."""
+        for size in (2, 1):
+            run = words[position : position + size]
+            if len(run) < size or any(position + offset in taken for offset in range(size)):
+                continue
+            if size == 2 and re.search(r"[.;:!?,()]", text[run[0][1] : run[1][0]]):
+                continue
+            key = " ".join(word for _, _, word in run if word)
+            if len(compact(key)) < SCAN_TYPO_MIN or not compact(key).isalpha():
+                continue
+            if key not in cache:
+                match = self.resolve(key, AMBIGUITY_WINDOW).match
+                close = match is not None and not match.example
+                cache[key] = match if close and fuzz.ratio(key, normalise(match.matched)) >= SCAN_TYPO_SCORE else None
+            match = cache[key]
+            if match is not None:
+                start, end = run[0][0], run[-1][1]
+                return Mention(start, end, text[start:end], match), size
+        return None
+
+    def _suggestion(self, name_index: int, score: float, *, exact: bool) -> Suggestion:
+        concept_index = int(self._name_concept[name_index])
+        return Suggestion(
+            self._concept_ids[concept_index],
+            self._concept_names[concept_index],
+            score,
+            self._name_texts[name_index],
+            example=name_index >= self._first_example,
+            exact=exact,
+        )
 
     def _candidates(self, key: str) -> np.ndarray:
         """Return the name indexes worth scoring: all of them for a small index, else the trigram-narrowed few."""

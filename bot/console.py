@@ -32,6 +32,8 @@ HELP = """Type slash commands as in Discord, for example:
   /category                      /category name:cell therapy
   /stages                        /stages stage:immune blocking
   /search text:calcineurin       /about
+  /explain tacrolimus or MMF?    (right-click → Apps → Explain terms on a message with that text;
+                                  /explain alone explains the last public answer shown)
 Moderators (you are one here):
   /concept edit term:tacrolimus  (the form asks for each field; Enter keeps the shown text)
   /concept add category:cell therapy      /concept alias add term:MMF alias:mofetil
@@ -71,6 +73,7 @@ class ConsoleSession:
     clickables: list[Clickable] = field(default_factory=list)
     seen_posts: set[int] = field(default_factory=set)
     seen_edits: dict[int, int] = field(default_factory=dict)
+    last_public_message: int | None = None
 
     def say(self, text: str = "") -> None:
         """Print a line of output, with Discord's mention and timestamp markup shown as a client would."""
@@ -157,6 +160,9 @@ class ConsoleSession:
         if not line.startswith("/"):
             await self.choose(line)
             self.show_channel_posts()
+            return True
+        if line.split()[0].casefold() == "/explain":
+            await self.explain(line.partition(" ")[2].strip())
             return True
         try:
             if line.endswith("?"):
@@ -289,6 +295,20 @@ class ConsoleSession:
         except (ValueError, AssertionError) as error:
             self.say(f"! {error}")
 
+    async def explain(self, text: str) -> None:
+        """Use the "Explain terms" message context menu: on a message you post with `text`, or on the last
+        public answer shown."""
+        target: int | None = self.last_public_message
+        if text:
+            target = self.standin.user_message(self.guild, self.member, text).id
+        if target is None:
+            self.say("! Nothing to explain yet: type `/explain` and some text, or run a command first.")
+            return
+        try:
+            await self.show(await self.standin.message_command(self.guild, self.member, "Explain terms", target))
+        except (ValueError, AssertionError) as error:
+            self.say(f"! {error}")
+
     async def show(self, result: InteractionResult) -> None:
         """Render the bot's answer (and any follow-ups that come quickly) as text."""
         response = await result.wait_response()
@@ -303,6 +323,8 @@ class ConsoleSession:
                             message.ephemeral)  # fmt: skip
             return
         message_id = result.message_id or 0
+        if result.message is not None and not response.ephemeral:
+            self.last_public_message = result.message.id
         if result.message is not None:  # an update by this very click is shown here, not again as "updated"
             self.seen_posts.add(result.message.id)
             self.seen_edits[result.message.id] = len(result.message.edits)

@@ -51,8 +51,9 @@ SHORT_NAME = 4
 """Names and queries this short (normalised) are abbreviations: compared whole, never partially."""
 
 EXAMPLE_PENALTY = 6.0
-"""Fuzzy scores of example terms (names found in entries' `examples`) are lowered by this: an entry's own names
-and aliases rank above the entries it merely gives as examples."""
+"""Fuzzy scores of example terms (names found in entries' `examples`) are their plain similarity (a typo of the
+whole term, never a fragment of it) lowered by this: an entry's own names and aliases rank above the entries it
+merely gives as examples."""
 
 EXACT_NAME, EXACT_EXAMPLE = 101.0, 100.5
 """Ranking scores of exact hits: a name or alias leads, an example term (of one entry only) next."""
@@ -568,7 +569,7 @@ class Resolver:
             short = self._short_name[candidates]
             weighted[short] = plain[short]
         is_example = self._is_example[candidates]
-        weighted[is_example] -= EXAMPLE_PENALTY
+        weighted[is_example] = np.minimum(weighted, plain)[is_example] - EXAMPLE_PENALTY  # whole terms, not parts
         if exact is not None:
             weighted[candidates == exact] = EXACT_NAME  # the exact hit leads whatever WRatio thinks
         exact_examples = np.isin(candidates, np.asarray(examples, dtype=np.int32))

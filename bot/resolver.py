@@ -11,6 +11,7 @@ link to the query is WRatio's generous partial matching.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
@@ -189,6 +190,31 @@ def _supported(key: str, name_key: str, plain: float) -> bool:
     return all(
         any(fuzz.ratio(word, other, score_cutoff=WORD_MATCH) for other in longer_words) for word in shorter.split()
     )
+
+
+FILLER_WORDS = frozenset({
+    "therapy", "therapies", "treatment", "treatments", "drug", "drugs", "medicine", "medication", "agent",
+    "preparation", "dose", "dosing", "level", "use", "used", "for", "of", "the", "a", "an", "in", "and", "with",
+})  # fmt: skip
+"""Words a query may add to a name without changing what it names ("tacrolimus drug", "cell vaccine therapy")."""
+
+WORD_TYPO = 72.0
+"""How alike (plain ratio) a typed word must be to a word of the name it is taken for."""
+
+
+def _words_accounted_for(key: str, name_key: str) -> bool:
+    """Say whether every word of the query is a word of the name (within a typo, or run together with the next
+    one) or a filler word: a query that adds a word of its own names something else ("active immunity" is not
+    "immunity", "kinase inhibitor" is not "cytokine inhibitor", "cancer therapy" is not "targeted cancer therapy")."""
+    name_words = name_key.split()
+    joined = [a + b for a, b in itertools.pairwise(name_words)] + ["".join(name_words)]
+    for word in key.split():
+        if word in FILLER_WORDS:
+            continue
+        if any(fuzz.ratio(word, other, score_cutoff=WORD_TYPO) for other in (*name_words, *joined)):
+            continue
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +425,8 @@ class Resolver:
         """Say whether the fuzzy leader is clearly the concept meant, rather than one of several that fit."""
         top = ranked[0]
         if top.suggestion.score < CONFIDENT_SCORE or not _supported(key, top.matched_key, top.plain):
+            return False
+        if not _words_accounted_for(key, top.matched_key):
             return False
         words = set(key.split())
         sharing = sum(1 for item in ranked[:AMBIGUITY_WINDOW] if words <= set(item.matched_key.split()))

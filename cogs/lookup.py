@@ -28,7 +28,13 @@ def quoted(text: str, limit: int = 80) -> str:
 async def suggest_terms(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Autocomplete from the same resolver and ranking as the lookup itself."""
     suggestions = glossary_for(interaction).resolver.suggest(current)
-    return [app_commands.Choice(name=choice_label(s.name, s.matched), value=s.name) for s in suggestions]
+    return [
+        app_commands.Choice(
+            name=clip(f"{s.name} (example: {s.matched})", 100) if s.example else choice_label(s.name, s.matched),
+            value=s.name,
+        )
+        for s in suggestions
+    ]
 
 
 SEARCH_PAGE_SIZE = 10

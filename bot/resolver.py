@@ -195,6 +195,7 @@ def _supported(key: str, name_key: str, plain: float) -> bool:
 FILLER_WORDS = frozenset({
     "therapy", "therapies", "treatment", "treatments", "drug", "drugs", "medicine", "medication", "agent",
     "preparation", "dose", "dosing", "level", "use", "used", "for", "of", "the", "a", "an", "in", "and", "with",
+    "disease", "diseases",
 })  # fmt: skip
 """Words a query may add to a name without changing what it names ("tacrolimus drug", "cell vaccine therapy")."""
 

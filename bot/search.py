@@ -3,8 +3,8 @@
 The text is compared through the resolver's normalisation (`bot.normalise`), so `tumor` finds "tumour" and
 `leukaemia` finds "leukemia": each typed word becomes every spelling of it the glossary uses. A word the
 glossary never uses is corrected to the nearest one it does. "Quoted phrases" and hyphenated terms (`CAR-T`,
-`IL-2`) match as phrases. Only the last plain word may be a prefix (it may be unfinished), and never a short
-word, a number or a stop word, so `CAR-T` cannot light up "to" nor `IL-2` "2016".
+`IL-2`) match as phrases. Only an unfinished last word (one the glossary does not use whole) is a prefix, and
+never a short word, a number or a stop word, so `CAR-T` cannot light up "to" nor `IL-2` "2016".
 """
 
 from __future__ import annotations
@@ -65,9 +65,8 @@ class Vocabulary:
         return isinstance(word, str) and (normalise(word) or word) in self._spellings
 
     def spellings(self, word: str) -> list[str]:
-        """The glossary's spellings of `word` (itself included), or [] when the glossary never uses it."""
-        forms = self._spellings.get(normalise(word) or word, [])
-        return sorted({word, *forms[: MAX_SPELLINGS - 1]}, key=lambda form: (form != word, len(form), form))
+        """The glossary's spellings of `word` (the same list for every spelling of it), or [] when it never uses it."""
+        return self._spellings.get(normalise(word) or word, [])[:MAX_SPELLINGS]
 
     def starts_a_word(self, prefix: str) -> bool:
         """Whether some word of the glossary starts with `prefix` (an unfinished word)."""
@@ -166,9 +165,12 @@ def parse_query(text: str, vocabulary: Vocabulary) -> SearchQuery:
         if quoted is None and len(words) == 1:
             last = number == len(parts) - 1
             word = words[0]
-            spellings = vocabulary.spellings(word) if word in vocabulary else []
+            spellings = vocabulary.spellings(word)
             may_prefix = last and len(word) >= PREFIX_MIN and word.isalpha() and word not in STOP_WORDS
-            if not spellings and may_prefix and vocabulary.starts_a_word(word):
+            if spellings:  # a whole word: every spelling of it, the same whichever was typed
+                terms.append(Term((tuple(spellings),)))
+                continue
+            if may_prefix and vocabulary.starts_a_word(word):  # an unfinished last word
                 terms.append(Term(((word,),), prefix=True))
                 continue
             if not spellings:
@@ -179,8 +181,8 @@ def parse_query(text: str, vocabulary: Vocabulary) -> SearchQuery:
                 else:
                     corrections.append((word, corrected))
                     spellings = vocabulary.spellings(corrected)
-            terms.append(Term((tuple(spellings),), prefix=may_prefix))
+            terms.append(Term((tuple(spellings),)))
             continue
-        phrase = tuple(tuple(vocabulary.spellings(word) if word in vocabulary else [word]) for word in words[:12])
+        phrase = tuple(tuple(vocabulary.spellings(word) or [word]) for word in words[:12])
         terms.append(Term(phrase))
     return SearchQuery(text, tuple(terms), tuple(corrections), cut, tuple(unknown))

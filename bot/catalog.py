@@ -50,7 +50,7 @@ class GlossaryCatalog:
     async def load(cls, store: Store) -> GlossaryCatalog:
         """Read the shipped glossary and every guild's overlay, and build the shipped resolver before any command."""
         shipped = Glossary(await store.shipped_concepts(), await store.source_documents())
-        _ = shipped.resolver  # build now, not inside the first interaction's 3-second window
+        _ = shipped.resolver, shipped.vocabulary  # build now, not inside the first interaction's 3-second window
         return cls(store, shipped, await OverlayRepository(store).latest())
 
     @property
@@ -96,7 +96,8 @@ class GlossaryCatalog:
         self._overlays[guild_id] = overlay
         self._views.pop(guild_id, None)
         self._complete_views.pop(guild_id, None)
-        _ = self.view(guild_id).resolver  # the next command in this guild must not pay for the rebuild
+        view = self.view(guild_id)
+        _ = view.resolver, view.vocabulary  # the next command in this guild must not pay for the rebuild
 
     async def search_page(self, text: str, guild_id: int | None, page: int = 0, page_size: int = 10) -> SearchPage:
         """Search the guild's view the way /search does: spellings through the resolver's normalisation,

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 from bot.glossary import Glossary
 from bot.overlay import Overlay, OverlayRepository, Revision, overlay_concepts
-from bot.search import SearchQuery, parse_query
+from bot.search import STOP_WORDS, SearchQuery, parse_query, tokens
 from bot.store import SearchHit, Store
+
+MENTION_MIN_CHARS = 3
+"""Letters and digits a term needs before entries that mention it are worth listing (`IL-2` has three)."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,11 @@ class GlossaryCatalog:
 
     async def mentions(self, text: str, guild_id: int | None, limit: int = 5) -> list[SearchHit]:
         """Entries whose text mentions `text` as a phrase (every word, in order, in any of its spellings)."""
+        words = tokens(text)
+        if len("".join(words)) < MENTION_MIN_CHARS or all(word in STOP_WORDS for word in words):
+            return []  # "x", "of the": every entry mentions them, which tells nobody anything
         view = self.view(guild_id)
-        query = parse_query(f'"{text.replace(chr(34), " ")}"', view.vocabulary)
+        query = parse_query(f'"{" ".join(words)}"', view.vocabulary)
         if not query:
             return []
         hits, _ = await self._store.search_expressions(

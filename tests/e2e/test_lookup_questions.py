@@ -93,7 +93,7 @@ async def test_no_confident_match_lists_entries_that_mention_the_term(discord_: 
     assert opened.response.embeds[0]["title"] == "Tacrolimus"
 
 
-@pytest.mark.parametrize("junk", ["asdfghjkl qwertz", "x" * 4000, "🧬" * 50, "`` ** __ ~~ ||"])
+@pytest.mark.parametrize("junk", ["asdfghjkl qwertz", "x" * 4000, "🧬" * 50, "`` ** __ ~~ ||", "of the", "x"])
 async def test_junk_still_gets_a_plain_no_entry(discord_: StandIn, server: Server, junk: str, bot) -> None:
     """Junk (also 4,000 characters, emoji, bare markdown) gets "No entry matches", no buttons, nothing changed."""
     before = await bot.store.table_counts()

@@ -123,6 +123,7 @@ _QUESTION = re.compile(
     [\s?!.]*$""",
     re.IGNORECASE | re.VERBOSE | re.DOTALL,
 )
+_QUESTION_STARTS = ("wha", "who", "whi", "def", "mea", "exp", "des", "tel", "how", "ple", "pls")
 _ARTICLE = re.compile(r"^\s*(?:an?|the)\s+(?=\S)", re.IGNORECASE)
 
 
@@ -132,6 +133,8 @@ def question_subject(text: str) -> str:
     Text that is not phrased as a question comes back unchanged, so callers may always look the result up;
     they look the whole text up first, so a name that happens to start like a question still wins.
     """
+    if not text.lstrip()[:3].casefold().startswith(_QUESTION_STARTS):  # most queries: no regex at all
+        return text
     found = _QUESTION.match(text[: MAX_QUERY_CHARS * 2])
     if found is None:
         return text

@@ -578,7 +578,7 @@ class Resolver:
         """Score candidates and return the best name of each of the top `limit` concepts, best first."""
         candidates = self._candidates(key)
         hits = [index for index in (exact, *examples) if index is not None]
-        missing = [index for index in hits if index not in candidates]
+        missing = [index for index in hits if not (candidates == index).any()]
         if missing:
             candidates = np.append(candidates, np.asarray(missing, dtype=np.int32))
         if candidates.size == 0:
@@ -598,10 +598,13 @@ class Resolver:
             short = self._short_name[candidates]
             weighted[short] = plain[short]
         is_example = self._is_example[candidates]
-        weighted[is_example] = np.minimum(weighted, plain)[is_example] - EXAMPLE_PENALTY  # whole terms, not parts
+        if is_example.any():
+            weighted[is_example] = np.minimum(weighted, plain)[is_example] - EXAMPLE_PENALTY  # whole terms only
         if exact is not None:
             weighted[candidates == exact] = EXACT_NAME  # the exact hit leads whatever WRatio thinks
-        exact_examples = np.isin(candidates, np.asarray(examples, dtype=np.int32))
+        exact_examples = np.zeros(len(candidates), dtype=bool)
+        for index in examples:
+            exact_examples |= candidates == index
         weighted[exact_examples] = EXACT_EXAMPLE
         order = np.lexsort((-plain, ~prefix, is_example, -word_order_free, -weighted))
         ranked: list[_Ranked] = []

@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.catalog import SearchPage
 from bot.glossary import Glossary
 from bot.resolver import Resolution
+from bot.search import STOP_WORDS, tokens
 from cogs._components import ConceptButton, PageButton, concept_reply, glossary_for
 from cogs._render import EmbedBuilder, choice_label, clip, match_note, plain
 
@@ -132,7 +133,9 @@ class Lookup(commands.Cog):
         "no entry" when there is neither."""
         glossary = glossary_for(interaction)
         subject = resolution.subject or resolution.query
-        choices = [s for s in resolution.suggestions if s.id in glossary][:DID_YOU_MEAN]
+        words = tokens(subject)
+        meaningless = all(word in STOP_WORDS for word in words)  # "of the": look-alikes of it are noise
+        choices = [] if meaningless else [s for s in resolution.suggestions if s.id in glossary][:DID_YOU_MEAN]
         offered = {s.id for s in choices}
         mentions = [
             hit

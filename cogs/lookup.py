@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from bot.client import ImmunoBot
 
 DID_YOU_MEAN = 5
+DID_YOU_MEAN_FLOOR = 70.0
+"""Look-alikes scoring below this are not offered as "did you mean" (a shared fragment, not a resemblance)."""
 
 
 def quoted(text: str, limit: int = 80) -> str:
@@ -135,12 +137,18 @@ class Lookup(commands.Cog):
         subject = resolution.subject or resolution.query
         words = tokens(subject)
         meaningless = all(word in STOP_WORDS for word in words)  # "of the": look-alikes of it are noise
-        choices = [] if meaningless else [s for s in resolution.suggestions if s.id in glossary][:DID_YOU_MEAN]
+        choices = (
+            []
+            if meaningless
+            else [s for s in resolution.suggestions if s.id in glossary and s.score >= DID_YOU_MEAN_FLOOR][
+                :DID_YOU_MEAN
+            ]
+        )
         offered = {s.id for s in choices}
         mentions = [
-            hit
+            glossary.concepts[hit.concept_id]
             for hit in await self.bot.catalog.mentions(subject, interaction.guild_id)
-            if hit.concept_id not in offered
+            if hit.concept_id not in offered and hit.concept_id in glossary
         ][:DID_YOU_MEAN]
         if not choices and not mentions:
             return {
@@ -148,18 +156,17 @@ class Lookup(commands.Cog):
                 "definitions, or `/category` to browse."
             }
         view = discord.ui.View(timeout=None)
-        lines = []
+        lines = [f"No entry is {'clearly' if choices else 'named'} “{quoted(resolution.query)}”."]
         if choices:
-            lines.append(f"No entry is clearly “{quoted(resolution.query)}”. Did you mean:")
+            lines.append("Did you mean (grey buttons): " + ", ".join(plain(s.name) for s in choices) + "?")
             for suggestion in choices:
                 label = f"{suggestion.name} (example: {suggestion.matched})" if suggestion.example else suggestion.name
                 view.add_item(ConceptButton(suggestion.id, label, public=True))
-        else:
-            lines.append(f"No entry is named “{quoted(resolution.query)}”.")
         if mentions:
-            named = [glossary.concepts[hit.concept_id] for hit in mentions if hit.concept_id in glossary]
-            lines.append(f"Entries that mention “{quoted(subject)}”: " + ", ".join(plain(c.name) for c in named) + ".")
-            for concept in named:
+            colour = " (blue buttons)" if choices else ""
+            named = ", ".join(plain(c.name) for c in mentions)
+            lines.append(f"Entries that mention “{quoted(subject)}”{colour}: {named}.")
+            for concept in mentions:
                 button = ConceptButton(concept.id, concept.name, public=True, style=discord.ButtonStyle.primary)
                 button.row = 1
                 view.add_item(button)

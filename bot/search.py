@@ -44,6 +44,11 @@ _TOKEN = re.compile(r"[^\W_]+")
 _QUERY_PART = re.compile(r'"([^"]*)"?|(\S+)')
 
 
+def clean_typed(text: str) -> str:
+    """A typed term for showing back: one line, without the quotes or punctuation around it."""
+    return " ".join(text.split()).strip(" \"'.,;:!?()[]{}")[:60]
+
+
 def tokens(text: str) -> list[str]:
     """Split text into words as the full-text index does (letters and digits; everything else separates)."""
     return _TOKEN.findall(text.casefold())
@@ -99,6 +104,8 @@ class Term:
 
     words: tuple[tuple[str, ...], ...]
     prefix: bool = False
+    typed: str = ""
+    """The term as the user wrote it (for showing what was searched); empty when a correction replaced it."""
 
     def expression(self) -> str:
         """This term in FTS5 syntax: alternatives joined by OR, phrases in double quotes."""
@@ -112,9 +119,9 @@ class Term:
         return forms[0] if len(forms) == 1 else "(" + " OR ".join(forms) + ")"
 
     def shown(self) -> str:
-        """How the term reads back to the user."""
-        text = " ".join(words[0] for words in self.words)
-        return f'"{text}"' if len(self.words) > 1 else text
+        """How the term reads back to the user: as typed, or (after a correction) as corrected."""
+        text = self.typed or " ".join(words[0] for words in self.words)
+        return f'"{text}"' if len(self.words) > 1 and " " in text else text
 
 
 @dataclass(frozen=True)
@@ -167,22 +174,21 @@ def parse_query(text: str, vocabulary: Vocabulary) -> SearchQuery:
             word = words[0]
             spellings = vocabulary.spellings(word)
             may_prefix = last and len(word) >= PREFIX_MIN and word.isalpha() and word not in STOP_WORDS
+            typed = clean_typed(part.group())
             if spellings:  # a whole word: every spelling of it, the same whichever was typed
-                terms.append(Term((tuple(spellings),)))
+                terms.append(Term((tuple(spellings),), typed=typed))
                 continue
             if may_prefix and vocabulary.starts_a_word(word):  # an unfinished last word
-                terms.append(Term(((word,),), prefix=True))
+                terms.append(Term(((word,),), prefix=True, typed=typed))
                 continue
-            if not spellings:
-                corrected = vocabulary.correct(word)
-                if corrected is None:
-                    unknown.append(word)
-                    spellings = [word]
-                else:
-                    corrections.append((word, corrected))
-                    spellings = vocabulary.spellings(corrected)
-            terms.append(Term((tuple(spellings),)))
+            corrected = vocabulary.correct(word)
+            if corrected is None:
+                unknown.append(word)
+                terms.append(Term(((word,),), typed=typed))
+            else:
+                corrections.append((word, corrected))
+                terms.append(Term((tuple(vocabulary.spellings(corrected)),), typed=corrected))
             continue
         phrase = tuple(tuple(vocabulary.spellings(word) or [word]) for word in words[:12])
-        terms.append(Term(phrase))
+        terms.append(Term(phrase, typed=clean_typed(quoted if quoted is not None else bare)))
     return SearchQuery(text, tuple(terms), tuple(corrections), cut, tuple(unknown))

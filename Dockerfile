@@ -15,7 +15,7 @@ RUN useradd --create-home --uid 10001 immunobot \
     && chown immunobot:immunobot /data
 
 WORKDIR /build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY standin ./standin

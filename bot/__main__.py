@@ -1,4 +1,5 @@
-"""`python -m bot`: run the bot (or the offline console), or one of the maintenance commands."""
+"""`bash scripts/run.sh` (or the installed `immunobot`): run the bot or the offline console, or a maintenance
+command."""
 
 from __future__ import annotations
 
@@ -6,24 +7,39 @@ import argparse
 import asyncio
 import sys
 
+from bot import __version__
+from bot.cli import command_name
 from bot.config import ConfigError, load_settings
+
+SUBCOMMANDS = {
+    "lookup": "print the entry for a loosely typed term (--json: batch)",
+    "load": "validate data/ and load it into the database",
+    "sync": "push the slash commands to Discord now (needs DISCORD_TOKEN)",
+    "health": "exit 0 if the running bot's HEALTH_FILE is fresh",
+}
+"""Each subcommand with its one line for --help (the same line argparse shows in the subcommand's own help)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Describe the command line."""
+    """Describe the command line; --help lists every subcommand with one line each."""
+    prog = command_name()
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
-        description="Immunobot: an immunotherapy study glossary for Discord. With DISCORD_TOKEN set it connects "
-        "to Discord; without one it starts the offline console.",
+        prog=prog,
+        description="Immunobot: an immunotherapy study glossary for Discord.\n"
+        "With no subcommand it runs the bot: with DISCORD_TOKEN set it connects to\n"
+        "Discord; without one it starts the offline console (the real bot on a local\n"
+        "stand-in of Discord).",
+        epilog=f"examples:\n  {prog}\n  {prog} lookup immunoterapy\n  printf 'FK506\\nMMF\\n' | {prog} lookup --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"Immunobot {__version__}")
     parser.add_argument("--console", action="store_true", help="start the offline console even if a token is set")
-    commands = parser.add_subparsers(dest="command")
-    lookup = commands.add_parser("lookup", help="resolve a term and print its entry")
+    commands = parser.add_subparsers(dest="command", title="subcommands", metavar="COMMAND")
+    lookup = commands.add_parser("lookup", help=SUBCOMMANDS["lookup"], description=SUBCOMMANDS["lookup"])
     lookup.add_argument("query", nargs="?", help="what to look up (loosely typed is fine)")
     lookup.add_argument("--json", action="store_true", help="read one query per line from stdin, write JSON lines")
-    commands.add_parser("load", help="validate data/ and (re)load it into the database")
-    commands.add_parser("sync", help="sync the slash commands with Discord now (needs DISCORD_TOKEN)")
-    commands.add_parser("health", help="exit 0 if the running bot touched HEALTH_FILE in the last 90 seconds")
+    for name in ("load", "sync", "health"):
+        commands.add_parser(name, help=SUBCOMMANDS[name], description=SUBCOMMANDS[name])
     return parser
 
 
@@ -59,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)  # fmt: skip
         from bot.console import run_console
 
-        return asyncio.run(run_console(settings))
+        try:
+            return asyncio.run(run_console(settings))
+        except KeyboardInterrupt:  # Ctrl-C while a command was being answered: stop as cleanly as at the prompt
+            return 130
     return run_online(settings)
 
 

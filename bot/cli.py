@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
@@ -18,6 +19,17 @@ from bot.resolver import Resolution
 from bot.store import Store
 
 WIDTH = 88
+
+
+def command_name() -> str:
+    """How the person ran Immunobot, for hints that work when pasted: the installed `immunobot` command, or
+    `bash scripts/run.sh` from a source checkout (which creates .venv itself; a bare `python -m bot` would not
+    find the dependencies outside it)."""
+    if Path(sys.argv[0]).name == "immunobot":
+        return "immunobot"
+    if (Path(__file__).resolve().parents[1] / "scripts" / "run.sh").is_file():
+        return "bash scripts/run.sh"
+    return "immunobot"
 
 
 def shipped_glossary() -> Glossary:
@@ -116,7 +128,7 @@ def lookup_json_lines(glossary: Glossary, source: TextIO, sink: TextIO) -> None:
 
 
 def run_lookup(query: str | None, as_json: bool) -> int:
-    """Entry point of `python -m bot lookup`."""
+    """Entry point of the `lookup` subcommand."""
     try:
         glossary = shipped_glossary()
     except GlossaryError as error:
@@ -129,7 +141,7 @@ def run_lookup(query: str | None, as_json: bool) -> int:
             sys.stderr.close()
         return 0
     if query is None:
-        print("Give a term to look up, e.g.: python -m bot lookup immunotherapy", file=sys.stderr)
+        print(f"Give a term to look up, e.g.: {command_name()} lookup immunotherapy", file=sys.stderr)
         return 2
     resolution = glossary.resolver.resolve(query)
     print(format_resolution(glossary, resolution))
@@ -149,7 +161,7 @@ async def load_into_database(settings: Settings) -> str:
 
 
 def run_load(settings: Settings) -> int:
-    """Entry point of `python -m bot load`."""
+    """Entry point of the `load` subcommand."""
     try:
         print(asyncio.run(load_into_database(settings)))
     except GlossaryError as error:
@@ -162,7 +174,7 @@ HEALTHY_WITHIN_SECONDS = 90
 
 
 def run_health(settings: Settings) -> int:
-    """Entry point of `python -m bot health`: is the heartbeat file fresh?"""
+    """Entry point of the `health` subcommand: is the heartbeat file fresh?"""
     if settings.health_file is None:
         print("HEALTH_FILE is not set, so there is no heartbeat to check.", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from bot.daily import (
     parse_post_time,
 )
 from bot.glossary import Glossary
-from bot.timezones import parse_timezone, suggest_timezones
+from bot.timezones import parse_timezone, suggest_timezones, timezone_label
 from cogs._components import ConceptButton, RelatedSelect, glossary_for
 from cogs._render import COLOUR, STUDY_NOTICE, WARNING_COLOUR, EmbedBuilder, choice_label, clip, source_text
 from cogs.browse import category_ids, resolve_category
@@ -176,8 +176,8 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
             await self.scheduler.halt(channel.guild.id, f"the daily channel #{channel.name} was deleted")
 
     async def timezone_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        """Autocomplete IANA timezone names, common ones first when nothing is typed."""
-        return [app_commands.Choice(name=name, value=name) for name in suggest_timezones(current)]
+        """Autocomplete timezones, closest to what was typed first (cities, countries, abbreviations too)."""
+        return [app_commands.Choice(name=timezone_label(name), value=name) for name in suggest_timezones(current)]
 
     async def category_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Autocomplete the last of the comma-separated categories, in the resolver's ranking."""
@@ -196,7 +196,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
     @app_commands.describe(
         channel="Where to post (the bot needs View Channel, Send Messages, Embed Links, Read Message History)",
         time="Local time, 24-hour HH:MM, e.g. 08:00",
-        timezone="Your timezone, e.g. Europe/London (pick from the list)",
+        timezone="Your timezone: a city, a country or an IANA name, e.g. London or Europe/London",
         category="Only these categories, comma-separated (e.g. immunosuppressant); leave empty for all",
     )
     async def set_(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import discord
@@ -19,6 +19,12 @@ CHANGE_LIMIT = 900
 """Characters of diff shown per revision (an embed field holds 1,024)."""
 
 LABELS = {"parent": "Category (parent)", "source": "Source", "stage": "Stage", "kind": "Kind"}
+ID_FIELDS = frozenset({"related", "parent"})
+"""Fields that hold entry ids: the history names the entries instead."""
+
+
+def _same(concept_id: str) -> str:
+    return concept_id
 
 
 def label(field: str) -> str:
@@ -49,18 +55,26 @@ def render_words(words: Sequence[tuple[Op, str]], limit: int) -> str:
     return " ".join(parts)
 
 
-def render_change(change: FieldChange, limit: int) -> str:
-    """One line (or paragraph) per changed field."""
+def render_change(change: FieldChange, limit: int, name_of: Callable[[str], str] = _same) -> str:
+    """One line (or paragraph) per changed field; entry ids (related, parent) shown as the entries' names."""
     name = label(change.field)
+    show = name_of if change.field in ID_FIELDS else _same
     if change.words:
         return f"{name}: {render_words(change.words, limit - len(name) - 2)}"
     if change.added or change.removed:
-        items = [f"+ {plain(item)}" for item in change.added] + [f"− {plain(item)}" for item in change.removed]
+        items = [f"+ {plain(show(item))}" for item in change.added]
+        items += [f"− {plain(show(item))}" for item in change.removed]
         return clip(f"{name}: {'; '.join(items)}", limit)
-    return clip(f"{name}: {plain(change.before or '')} → {plain(change.after or '')}", limit)
+    if change.field == "related":  # same entries, new order: "a, b" lists of ids
+        before, after = (", ".join(show(i) for i in (v or "").split(", ") if i) for v in (change.before, change.after))
+    else:
+        before, after = (show(v) if v and v != "(none)" else (v or "") for v in (change.before, change.after))
+    return clip(f"{name}: {plain(before)} → {plain(after)}", limit)
 
 
-def revision_summary(revision: Revision, before: Concept | None, was_hidden: bool) -> str:
+def revision_summary(
+    revision: Revision, before: Concept | None, was_hidden: bool, name_of: Callable[[str], str] = _same
+) -> str:
     """Who and why, then what changed against the state before it (the shipped entry for a first edit)."""
     lines = [f"by <@{revision.author_id}>" + (f" — “{plain(clip(revision.reason, 200))}”" if revision.reason else "")]
     if before is None:
@@ -73,7 +87,7 @@ def revision_summary(revision: Revision, before: Concept | None, was_hidden: boo
         if room < 40:
             lines.append("…")
             break
-        line = render_change(change, room)
+        line = render_change(change, room, name_of)
         lines.append(line)
         room -= len(line) + 1
     if before is not None and not changes and revision.hidden == was_hidden:
@@ -82,7 +96,11 @@ def revision_summary(revision: Revision, before: Concept | None, was_hidden: boo
 
 
 def history_page(
-    concept: Concept, shipped: Concept | None, revisions: Sequence[Revision], page: int
+    concept: Concept,
+    shipped: Concept | None,
+    revisions: Sequence[Revision],
+    page: int,
+    name_of: Callable[[str], str] = _same,
 ) -> tuple[discord.Embed, discord.ui.View | None]:
     """One page of an entry's revisions (oldest first in `revisions`), newest first on the page."""
     pages = max(1, -(-len(revisions) // PAGE_SIZE))
@@ -99,7 +117,7 @@ def history_page(
         when = revision.created_at.strftime("%Y-%m-%d %H:%M UTC")
         builder.field(
             f"Revision {revision.number} · {revision.action.past_tense} · {when}",
-            revision_summary(revision, before, previous.hidden if previous else False),
+            revision_summary(revision, before, previous.hidden if previous else False, name_of),
         )
     builder.footer(f"Page {page + 1} of {pages} · /concept revert term:… revision:N restores a revision as a new one")
     return builder.build(), HistoryPageButton.pager(concept.id, page, pages, ("◀ Newer", "Older ▶"))
@@ -112,7 +130,13 @@ async def history_reply(interaction: discord.Interaction, concept: Concept, page
     revisions = await editor.history(interaction.guild_id, concept.id)
     if not revisions:
         return f"“{plain(concept.name)}” has no changes in this server: it reads as shipped."
-    embed, view = history_page(concept, editor.catalog.shipped.get(concept.id), revisions, page)
+    entries = editor.catalog.complete_view(interaction.guild_id)
+
+    def name_of(concept_id: str) -> str:
+        found = entries.get(concept_id)
+        return found.name if found is not None else concept_id
+
+    embed, view = history_page(concept, editor.catalog.shipped.get(concept.id), revisions, page, name_of)
     return {"embed": embed, "view": view} if view else {"embed": embed}
 
 

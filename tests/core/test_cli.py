@@ -83,3 +83,27 @@ def test_lookup_understands_questions_examples_and_says_how(tmp_path: Path) -> N
     assert example.stdout.startswith("(cisplatin — an example of: Chemotherapy)")
     typo = run_bot("lookup", "tacrolimis", cwd=tmp_path)
     assert "best match for 'tacrolimis': Tacrolimus" in typo.stdout
+
+
+def test_help_lists_every_subcommand_on_one_line_and_version(tmp_path: Path) -> None:
+    """`--help` names each subcommand with one line, in the command form that works from a clone; `--version`."""
+    from bot.__main__ import SUBCOMMANDS
+
+    result = run_bot("--help", cwd=tmp_path, env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for name, summary in SUBCOMMANDS.items():
+        assert any(line.split() == [name, *summary.split()] for line in lines), name
+    assert "usage: bash scripts/run.sh" in result.stdout
+    assert all(len(line) <= 80 for line in lines)
+    version = run_bot("--version", cwd=tmp_path)
+    assert version.returncode == 0
+    assert version.stdout.startswith("Immunobot ")
+
+
+def test_lookup_hint_is_a_command_that_works(tmp_path: Path) -> None:
+    """A lookup without a term shows a command that works from a fresh clone (never a bare `python -m bot`)."""
+    result = run_bot("lookup", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "bash scripts/run.sh lookup" in result.stderr
+    assert "python -m bot" not in result.stderr

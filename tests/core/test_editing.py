@@ -128,24 +128,24 @@ async def test_alias_add_and_remove_resolve_at_once(editor: ConceptEditor) -> No
 async def test_new_entry_gets_a_fresh_id_and_an_editorial_source(editor: ConceptEditor) -> None:
     """An added entry is editorial, placed under its category, and never reuses an id."""
     text = EntryText(
-        "Checkpoint inhibitor", "ICI; immune checkpoint blocker", "Blocks brakes on T cells.", "Longer text."
+        "Tumour microenvironment", "TME; tumor immune microenvironment", "What surrounds a tumour.", "Longer text."
     )
     outcome = await editor.add(GUILD, text, parent="molecular-therapy", author_id=MOD, reason="syllabus week 3")
     assert isinstance(outcome, Saved)
     concept = outcome.changes[0].revision.concept
-    assert concept.id == "checkpoint-inhibitor"
-    assert concept.aliases == ("ICI", "immune checkpoint blocker")
+    assert concept.id == "tumor-microenvironment"
+    assert concept.aliases == ("TME", "tumor immune microenvironment")
     assert concept.parent == "molecular-therapy"
     assert concept.source.document == "editorial"
     view = editor.catalog.view(GUILD)
-    assert view.resolver.resolve("ICI").match.id == "checkpoint-inhibitor"  # type: ignore[union-attr]
-    assert "checkpoint-inhibitor" in {c.id for c in view.children("molecular-therapy")}
-    assert "checkpoint-inhibitor" not in editor.catalog.view(OTHER)
+    assert view.resolver.resolve("TME").match.id == "tumor-microenvironment"  # type: ignore[union-attr]
+    assert "tumor-microenvironment" in {c.id for c in view.children("molecular-therapy")}
+    assert "tumor-microenvironment" not in editor.catalog.view(OTHER)
     twin = await editor.add(
-        GUILD, EntryText("Checkpoint inhibitors!", "", "S.", "D."), parent=None, author_id=MOD, reason=None
+        GUILD, EntryText("Tumour microenvironments!", "", "S.", "D."), parent=None, author_id=MOD, reason=None
     )
     assert isinstance(twin, Refused)  # same name after normalisation
-    assert new_concept_id("Checkpoint inhibitor", {"checkpoint-inhibitor"}) == "checkpoint-inhibitor-2"
+    assert new_concept_id("Tumour microenvironment", {"tumor-microenvironment"}) == "tumor-microenvironment-2"
     assert new_concept_id("🧬", set()) == "entry"
 
 

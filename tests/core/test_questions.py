@@ -133,7 +133,7 @@ def test_blank_names_handles_plurals_and_word_edges() -> None:
     ("mode", "category", "message"),
     [
         (Mode.STAGES, "immunosuppressant", "no protocol stages in Immunosuppressant"),
-        (Mode.CLASSIFICATION, PROTOCOL, "nothing in Kidney-disease immunotherapy protocol to classify"),
+        (Mode.CLASSIFICATION, PROTOCOL, "nothing in Clinic 'immunotherapy' regime for kidney disease to classify"),
         (Mode.MIXED, "not-an-entry", "not in this server's glossary"),
     ],
 )

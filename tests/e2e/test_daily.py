@@ -379,3 +379,31 @@ async def test_daily_post_buttons_work_after_restart(discord_: StandIn, server: 
     async with start_bot(clock=clock):
         revealed = await discord_.click(server.guild, server.member, post, show)
         assert revealed.response.ephemeral
+
+
+async def test_timezone_by_city_country_or_abbreviation(discord_: StandIn, server: Server, start_bot: Start) -> None:
+    """`timezone:` takes a city, a country or an abbreviation that names one zone; one that names clocks that
+    differ is refused with the zones to choose from and nothing changes; autocomplete ranks by closeness."""
+    channel = server.guild.channel("daily")
+    async with start_bot(clock=ManualClock(MONDAY_7AM)) as bot:
+        suggested = await discord_.autocomplete(
+            server.guild, server.moderator, "daily set", focused="timezone", timezone="london"
+        )
+        assert [choice["value"] for choice in suggested.choices] == ["Europe/London"]
+        typo = await discord_.autocomplete(
+            server.guild, server.moderator, "daily set", focused="timezone", timezone="tokio"
+        )
+        assert typo.choices[0]["value"] == "Asia/Tokyo"
+        for typed, zone in (("London", "Europe/London"), ("Germany", "Europe/Berlin"), ("JST", "Asia/Tokyo")):
+            answer = await set_daily(discord_, server, channel, zone=typed)
+            assert not answer.response.ephemeral, answer.response.content
+            assert f"({zone})" in str(answer.response.embeds[0]), typed
+        # Monday 07:00 UTC is 16:00 in Tokyo: the next 08:00 there is on Tuesday
+        assert scheduler(bot).schedule_of(server.guild.id).timezone == "Asia/Tokyo"
+        shown = await discord_.slash(server.guild, server.moderator, "daily show")
+        assert "Tue 24 Nov 2026, 08:00 Asia/Tokyo" in str(shown.response.embeds[0])
+        refused = await set_daily(discord_, server, channel, zone="IST")
+        assert refused.response.ephemeral
+        assert "Europe/Dublin" in refused.response.content
+        assert "Asia/Kolkata" in refused.response.content
+        assert scheduler(bot).schedule_of(server.guild.id).timezone == "Asia/Tokyo"  # unchanged

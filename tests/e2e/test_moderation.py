@@ -120,26 +120,26 @@ async def test_new_entry_is_found_everywhere_in_its_server(discord_: StandIn, se
     opened = await discord_.slash(server.guild, server.moderator, "concept add", category="cell therapy")
     assert opened.modal is not None
     fields = {
-        "name": "CAR-T cell therapy", "aliases": "CAR T; chimeric antigen receptor T cells",
-        "summary": "T cells engineered with a chimeric antigen receptor.",
-        "definition": "Autologous T cells are given a receptor that recognises a tumour antigen such as CD19.",
+        "name": "Gamma delta T-cell therapy", "aliases": "gd T cells; gamma-delta T cells",
+        "summary": "T cells with a gamma-delta receptor, expanded and infused.",
+        "definition": "Gamma delta T cells sense butyrophilin-bound phosphoantigens without HLA restriction.",
         "reason": "week 5 syllabus",
     }  # fmt: skip
     added = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], fields)
-    assert "Added “CAR-T cell therapy”" in added.response.content
-    found = await discord_.slash(server.guild, server.member, "define", term="car t")
-    assert found.response.embeds[0]["title"] == "CAR-T cell therapy"
+    assert "Added “Gamma delta T-cell therapy”" in added.response.content
+    found = await discord_.slash(server.guild, server.member, "define", term="gd t cells")
+    assert found.response.embeds[0]["title"] == "Gamma delta T-cell therapy"
     category = next(f["value"] for f in found.response.embeds[0]["fields"] if f["name"] == "Category")
-    assert category.endswith("Cell therapy › CAR-T cell therapy")
-    typed = await discord_.autocomplete(server.guild, server.member, "define", focused="term", term="chimeric")
-    assert typed.choices[0]["value"] == "CAR-T cell therapy"
+    assert category.endswith("Cell therapy › Gamma delta T-cell therapy")
+    typed = await discord_.autocomplete(server.guild, server.member, "define", focused="term", term="gamma delta t")
+    assert typed.choices[0]["value"] == "Gamma delta T-cell therapy"
     listed = await discord_.slash(server.guild, server.member, "category", options={"name": "cell therapy"})
-    assert "CAR-T cell therapy" in listed.response.embeds[0]["description"]
-    searched = await discord_.slash(server.guild, server.member, "search", text="CD19")
-    assert "CAR-T cell therapy" in searched.response.embeds[0]["description"]
+    assert "Gamma delta T-cell therapy" in listed.response.embeds[0]["description"]
+    searched = await discord_.slash(server.guild, server.member, "search", text="butyrophilin")
+    assert "Gamma delta T-cell therapy" in searched.response.embeds[0]["description"]
     other = discord_.add_guild("Other group")
     outsider = discord_.add_member(other, "bob")
-    elsewhere = await discord_.slash(other, outsider, "search", text="CD19")
+    elsewhere = await discord_.slash(other, outsider, "search", text="butyrophilin")
     assert elsewhere.response.ephemeral
 
 
@@ -567,7 +567,7 @@ def test_console_edit_import_and_export(tmp_path: Path) -> None:
     out = result.stdout
     flat = " ".join(out.split())  # the console wraps long lines
     assert "Saved “Tacrolimus” as revision 1." in flat
-    assert "│ **Edited in the console.**" in out
+    assert "│ Edited in the console." in out  # the summary's bold is dropped in piped (plain) output
     assert "bad.yaml: entry 'x': field 'source.document': unknown source document 'nowhere'" in flat
     assert "Added (1): “Our console entry”" in flat
     assert "│ OUR CONSOLE ENTRY" in out

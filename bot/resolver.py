@@ -310,6 +310,14 @@ SCAN_MAX_CHARS = 6_000
 _SCAN_WORD = re.compile(r"[^\W_]+(?:[-‐–'’.][^\W_]+)*")
 
 
+def _written_as(written: str, name: str) -> bool:
+    """In running text, an abbreviation counts only as written: "SIT", "ACT" and "RT" name entries, but "sit",
+    "act" and "rt" are words. Longer names, and names written in lower case, match in any case."""
+    if len(compact(normalise(name))) > SHORT_NAME or name.islower():
+        return True
+    return [char for char in written if char.isalnum()] == [char for char in name if char.isalnum()]
+
+
 @dataclass(frozen=True, slots=True)
 class _Ranked:
     """A suggestion with the evidence the confidence rule needs."""
@@ -493,14 +501,17 @@ class Resolver:
             key = " ".join(word for _, _, word in run if word)
             if not key:
                 continue
-            index = self._exact.find(key)
+            start, end = run[0][0], run[-1][1]
+            written = text[start:end]
+            names = [i for i in self._exact.find_all(key) if _written_as(written, self._name_texts[i])]
+            index = names[0] if names else None
             if index is None:
                 examples = [self._first_example + i for i in self._exact_examples.find_all(key)]
+                examples = [i for i in examples if _written_as(written, self._name_texts[i])]
                 if examples and len({int(self._name_concept[i]) for i in examples}) == 1:
                     index = examples[0]
             if index is not None:
-                start, end = run[0][0], run[-1][1]
-                return Mention(start, end, text[start:end], self._suggestion(index, 100.0, exact=True)), size
+                return Mention(start, end, written, self._suggestion(index, 100.0, exact=True)), size
         return None
 
     def _typo_at(

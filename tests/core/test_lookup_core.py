@@ -160,3 +160,19 @@ def test_search_query_never_raises_and_stays_small(text: str) -> None:
     assert len(query.terms) <= 8
     for expression in query.expressions():
         assert expression.count('"') % 2 == 0
+
+
+def test_scan_takes_abbreviations_only_as_written() -> None:
+    """"SIT" and "ACT" name entries; "sit" and "act" in a sentence are words. Long names match in any case."""
+    glossary = Glossary([
+        concept("sit", "Specific immunotherapy", aliases=("SIT",)),
+        concept("act", "Adoptive cell therapy", aliases=("ACT",)),
+        concept("alum", "Adjuvant", aliases=("alum",)),
+    ])  # fmt: skip
+    prose = "I will sit the exam and act fast; alum helps. SPECIFIC IMMUNOTHERAPY"
+    assert [(m.suggestion.id, m.text) for m in glossary.mentions(prose)] == [
+        ("alum", "alum"),
+        ("sit", "SPECIFIC IMMUNOTHERAPY"),
+    ]
+    assert [m.suggestion.id for m in glossary.mentions("SIT, then ACT")] == ["sit", "act"]
+    assert glossary.resolver.resolve("sit").match.id == "sit"  # a lookup is still case-blind

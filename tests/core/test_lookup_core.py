@@ -163,7 +163,7 @@ def test_search_query_never_raises_and_stays_small(text: str) -> None:
 
 
 def test_scan_takes_abbreviations_only_as_written() -> None:
-    """"SIT" and "ACT" name entries; "sit" and "act" in a sentence are words. Long names match in any case."""
+    """ "SIT" and "ACT" name entries; "sit" and "act" in a sentence are words. Long names match in any case."""
     glossary = Glossary([
         concept("sit", "Specific immunotherapy", aliases=("SIT",)),
         concept("act", "Adoptive cell therapy", aliases=("ACT",)),

@@ -45,6 +45,12 @@ async def test_autocomplete_understands_questions(discord_: StandIn, server: Ser
     assert typed.choices[0]["value"] == "Tacrolimus"
 
 
+async def test_autocomplete_labels_an_example_match(discord_: StandIn, server: Server) -> None:
+    """A drug typed into the box is offered as the entry it is an example of, and labelled so."""
+    typed = await discord_.autocomplete(server.guild, server.member, "define", focused="term", term="cisplat")
+    assert typed.choices[0] == {"name": "Chemotherapy (example: cisplatin)", "value": "Chemotherapy"}
+
+
 async def test_a_corrected_typo_says_what_was_matched(discord_: StandIn, server: Server) -> None:
     """ "tacrolimis → Tacrolimus", above the summary and in the footer; an exact name says nothing of the kind."""
     result = await discord_.slash(server.guild, server.member, "define", term="tacrolimis")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class Vocabulary:
 
     def starts_a_word(self, prefix: str) -> bool:
         """Whether some word of the glossary starts with `prefix` (an unfinished word)."""
-        position = _bisect(self._surface, prefix)
+        position = bisect_left(self._surface, prefix)
         return position < len(self._surface) and self._surface[position].startswith(prefix)
 
     def correct(self, word: str) -> str | None:
@@ -85,17 +86,6 @@ class Vocabulary:
         key = normalise(word) or word
         found = process.extractOne(key, self._keys, scorer=fuzz.ratio, score_cutoff=CORRECTION_SCORE)
         return self._spellings[found[0]][0] if found else None
-
-
-def _bisect(ordered: list[str], value: str) -> int:
-    low, high = 0, len(ordered)
-    while low < high:
-        middle = (low + high) // 2
-        if ordered[middle] < value:
-            low = middle + 1
-        else:
-            high = middle
-    return low
 
 
 @dataclass(frozen=True)

@@ -66,13 +66,13 @@ def search_reply(glossary: Glossary, results: SearchPage, key: str, typed: str) 
         lines.append(f"**{number}. {plain(concept.name)}** — {clip(snippet, 240)}")
         if len(view.children) < 5:
             view.add_item(ConceptButton(concept.id, concept.name, public=False))
-    notes = [f"Searched for {plain(results.query.shown())}" + (" (the rest of your text was left out)." if
-             results.query.cut or key != " ".join(typed.split()) else ".")]  # fmt: skip
+    left_out = results.query.cut or key != " ".join(typed.split())
+    note = f"Searched for {plain(results.query.shown())}" + (" (the rest was left out)." if left_out else ".")
     if results.query.corrections:
         fixed = ", ".join(f"{plain(wrong)} → **{plain(right)}**" for wrong, right in results.query.corrections)
-        notes[0] = f"Corrected {fixed}. " + notes[0]
+        note = f"Corrected {fixed}. {note}"
     last = results.first + len(results.hits) - 1
-    embed = EmbedBuilder(f"Search: {quoted(typed, 200)}", "\n".join(["*" + notes[0] + "*", "", *lines])).footer(
+    embed = EmbedBuilder(f"Search: {quoted(typed, 200)}", "\n".join([f"*{note}*", "", *lines])).footer(
         f"{results.first}–{last} of {results.total}, best first · page {results.page + 1} of {results.pages}. "
         "Buttons show an entry to you only."
     )

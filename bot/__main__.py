@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "load": "validate data/ and load it into the database",
     "sync": "push the slash commands to Discord now (needs DISCORD_TOKEN)",
     "health": "exit 0 if the running bot's HEALTH_FILE is fresh",
+    "migrate-to": "copy the SQLite database into an empty PostgreSQL one and verify",
 }
 """Each subcommand with its one line for --help (the same line argparse shows in the subcommand's own help)."""
 
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("--json", action="store_true", help="read one query per line from stdin, write JSON lines")
     for name in ("load", "sync", "health"):
         commands.add_parser(name, help=SUBCOMMANDS[name], description=SUBCOMMANDS[name])
+    migrate_to = commands.add_parser(
+        "migrate-to", help=SUBCOMMANDS["migrate-to"], description=SUBCOMMANDS["migrate-to"]
+    )
+    migrate_to.add_argument("url", help="postgresql://user:password@host:5432/database (must be empty)")
     return parser
 
 
@@ -55,10 +60,26 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    if settings.database.backend == "postgresql" and arguments.command not in ("health", "migrate-to"):
+        # Stage 1 of issue 12: the features still speak SQLite only.
+        print("DATABASE_URL=postgresql://... is not usable by this version yet (only migrate-to is); "
+              "unset it to use SQLite.", file=sys.stderr)  # fmt: skip
+        return 2
     if arguments.command == "load":
         return cli.run_load(settings)
     if arguments.command == "health":
         return cli.run_health(settings)
+    if arguments.command == "migrate-to":
+        return cli.run_migrate_to(settings, arguments.url)
+
+    if arguments.command is None and settings.database.sqlite_path is not None:
+        from bot.db.lock import DatabaseInUseError, hold_sqlite_lock
+
+        try:  # before anything slow: a refused start is immediate
+            hold_sqlite_lock(settings.database.sqlite_path)
+        except DatabaseInUseError as error:
+            print(error, file=sys.stderr)
+            return 1
 
     from bot.runner import run_online, setup_logging
 
@@ -74,11 +95,16 @@ def main(argv: list[str] | None = None) -> int:
             print("No DISCORD_TOKEN set: starting the offline console (the bot on a local stand-in of Discord).",
                   file=sys.stderr)  # fmt: skip
         from bot.console import run_console
+        from bot.loader import GlossaryError
+        from bot.store import SchemaError
 
         try:
             return asyncio.run(run_console(settings))
         except KeyboardInterrupt:  # Ctrl-C while a command was being answered: stop as cleanly as at the prompt
             return 130
+        except (GlossaryError, SchemaError) as error:
+            print(error, file=sys.stderr)
+            return 1
     return run_online(settings)
 
 

@@ -35,6 +35,16 @@ class SearchPage:
         return self.page * self.page_size + 1
 
 
+@dataclass(frozen=True)
+class PreparedViews:
+    """A guild's overlay and views with new revisions applied, built but not yet in use."""
+
+    guild_id: int
+    overlay: dict[str, Revision]
+    view: Glossary
+    complete: Glossary | None
+
+
 class GlossaryCatalog:
     """Serves each guild's view (shipped entries under its moderators' overlay) and full-text search over it.
 
@@ -93,14 +103,33 @@ class GlossaryCatalog:
 
     def apply(self, guild_id: int, revisions: Iterable[Revision]) -> None:
         """Take committed revisions into the guild's overlay and rebuild that guild's view and resolver now."""
+        self.install(self.prepare(guild_id, revisions))
+
+    def prepare(self, guild_id: int, revisions: Iterable[Revision]) -> PreparedViews:
+        """Build the guild's views with the revisions applied, changing nothing yet.
+
+        Safe in a worker thread (it only reads), so a large guild's rebuild does not hold up the event loop;
+        `install` then swaps the views in at once.
+        """
         overlay = dict(self._overlays.get(guild_id, {}))
         for revision in revisions:
             overlay[revision.concept_id] = revision
-        self._overlays[guild_id] = overlay
-        self._views.pop(guild_id, None)
-        self._complete_views.pop(guild_id, None)
-        view = self.view(guild_id)
+        shipped, documents = self._shipped.concepts.values(), self._shipped.documents.values()
+        view = Glossary(overlay_concepts(shipped, overlay), documents)
         _ = view.resolver, view.vocabulary  # the next command in this guild must not pay for the rebuild
+        complete = None
+        if any(revision.hidden for revision in overlay.values()):
+            complete = Glossary(overlay_concepts(shipped, overlay, include_hidden=True), documents)
+        return PreparedViews(guild_id, overlay, view, complete)
+
+    def install(self, prepared: PreparedViews) -> None:
+        """Make prepared views the guild's current ones."""
+        self._overlays[prepared.guild_id] = prepared.overlay
+        self._views[prepared.guild_id] = prepared.view
+        if prepared.complete is None:
+            self._complete_views.pop(prepared.guild_id, None)
+        else:
+            self._complete_views[prepared.guild_id] = prepared.complete
 
     async def search_page(self, text: str, guild_id: int | None, page: int = 0, page_size: int = 10) -> SearchPage:
         """Search the guild's view the way /search does: spellings through the resolver's normalisation,

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from bot.config import Settings
+from bot.config import DatabaseUrl, Settings
 from bot.glossary import Glossary
 from bot.loader import GlossaryError, load_glossary
 from bot.models import Concept
 from bot.resolver import Resolution
-from bot.store import Store
+from bot.store import SchemaError, Store
 
 WIDTH = 88
 
@@ -164,7 +164,7 @@ def run_load(settings: Settings) -> int:
     """Entry point of the `load` subcommand."""
     try:
         print(asyncio.run(load_into_database(settings)))
-    except GlossaryError as error:
+    except (GlossaryError, SchemaError) as error:
         print(error, file=sys.stderr)
         return 1
     return 0
@@ -187,4 +187,41 @@ def run_health(settings: Settings) -> int:
         print(f"unhealthy: last heartbeat {age:.0f} s ago", file=sys.stderr)
         return 1
     print(f"healthy: last heartbeat {age:.0f} s ago")
+    return 0
+
+
+async def migrate_to(settings: Settings, url: str) -> str:
+    """Copy the SQLite store into the empty PostgreSQL database at `url`; return the report."""
+    from bot.db import Database
+    from bot.db.copy import CopyError, copy_database
+    from bot.db.lock import hold_sqlite_lock
+
+    try:
+        target_url = DatabaseUrl.parse(url)
+    except ValueError as error:
+        raise CopyError(f"migrate-to: the URL {error}") from None
+    source_url = DatabaseUrl.sqlite(settings.database_path)  # DATABASE_PATH follows an sqlite:/// DATABASE_URL
+    if source_url.sqlite_path is None or not source_url.sqlite_path.exists():
+        raise CopyError(f"migrate-to: there is no SQLite database at {source_url.sqlite_path} (set DATABASE_PATH)")
+    if target_url.backend != "postgresql":
+        raise CopyError("migrate-to copies into PostgreSQL: give a postgresql:// URL")
+    hold_sqlite_lock(source_url.sqlite_path)  # the bot must not write meanwhile
+    async with await Database.open(source_url) as source, await Database.open(target_url) as target:
+        report = await copy_database(source, target)
+    return f"Copied {source_url.sqlite_path} into {target_url}:\n{report.summary()}"
+
+
+def run_migrate_to(settings: Settings, url: str) -> int:
+    """Entry point of `python -m bot migrate-to URL`."""
+    from bot.db.copy import CopyError
+    from bot.db.lock import DatabaseInUseError
+
+    try:
+        print(asyncio.run(migrate_to(settings, url)))
+    except (CopyError, DatabaseInUseError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    except OSError as error:  # PostgreSQL unreachable
+        print(f"migrate-to: cannot reach the PostgreSQL database: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -7,6 +7,7 @@ feature logic of its own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
 import json
@@ -25,7 +26,7 @@ from bot.catalog import GlossaryCatalog
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.loader import load_glossary
-from bot.store import Store, utc_now
+from bot.store import Store, storage_failure, utc_now
 from bot.usage import UsageRecorder, UsageRepository
 from cogs._components import COMPONENTS
 
@@ -96,6 +97,12 @@ class ImmunoBot(commands.Bot):
             self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
         await super().login(token)
 
+    def add_dynamic_items(self, *items: type[discord.ui.DynamicItem[Any]]) -> None:
+        """Register persistent buttons and menus, each made to answer even when it fails."""
+        for item in items:
+            answered_on_failure(item)
+        super().add_dynamic_items(*items)
+
     async def setup_hook(self) -> None:
         """Open and migrate the database, load the shipped data, load the cogs, sync commands if they changed."""
         self._store = await Store.open(self.settings.database_path)
@@ -108,6 +115,8 @@ class ImmunoBot(commands.Bot):
         for extension in discover_extensions():
             await self.load_extension(extension)
         self.tree.on_error = self.on_app_command_error
+        # Buttons and menus are routed by custom id into views discord.py makes itself: answer their failures there.
+        discord.ui.View.on_error = answer_component_error  # type: ignore[method-assign]
         if self._sync_commands is not False:
             await self.sync_commands(force=bool(self._sync_commands))
         if self.settings.health_file is not None:
@@ -161,10 +170,15 @@ class ImmunoBot(commands.Bot):
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Tell the user plainly, log the unexpected once with context; never leave an interaction unanswered."""
+        stored = storage_failure(error)
         if isinstance(error, app_commands.CheckFailure):
             message = str(error) or "You can't use this command here."
         elif isinstance(error, app_commands.CommandOnCooldown):
             message = f"Slow down a little: try again in {error.retry_after:.0f} s."
+        elif stored is not None:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.warning("Command /%s could not write to the database: %s", command, error.__cause__ or error)
+            message = stored
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error(
@@ -184,6 +198,41 @@ class ImmunoBot(commands.Bot):
         if self._store is not None:
             await self._store.close()
             self._store = None
+
+
+async def answer_component_error(
+    view: discord.ui.View, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+) -> None:
+    """Every button and menu answers, even when its callback failed (discord.py only logs by default)."""
+    await answer_failure(interaction, error, type(item).__name__)
+
+
+async def answer_failure(interaction: discord.Interaction, error: Exception, what: str) -> None:
+    """Answer a failed interaction: "nothing was saved" for a storage failure, else a logged generic apology."""
+    stored = storage_failure(error)
+    if stored is not None:
+        log.warning("A %s could not write to the database: %s", what, error)
+        await send_ephemeral(interaction, stored)
+        return
+    log.error("A %s failed (guild %s, user %s)", what, interaction.guild_id, interaction.user.id, exc_info=error)
+    await send_ephemeral(interaction, "Something went wrong on our side and it has been logged. Please try again.")
+
+
+def answered_on_failure(item: type[discord.ui.DynamicItem[Any]]) -> None:
+    """Make a button or menu class answer when its callback fails (discord.py only logs a dynamic item's failure)."""
+    callback = item.__dict__.get("callback")
+    if callback is None or getattr(callback, "answers_failures", False):
+        return
+
+    @functools.wraps(callback)
+    async def answering(self: discord.ui.DynamicItem[Any], interaction: discord.Interaction) -> None:
+        try:
+            await callback(self, interaction)
+        except Exception as error:
+            await answer_failure(interaction, error, type(self).__name__)
+
+    answering.answers_failures = True  # type: ignore[attr-defined]
+    item.callback = answering  # type: ignore[method-assign]
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:

@@ -3,17 +3,69 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message is one line a host can act on."""
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """Where the store lives: an SQLite file (one process) or a PostgreSQL database (any number of processes)."""
+
+    backend: Literal["sqlite", "postgresql"]
+    url: URL  # SQLAlchemy's URL with the async driver: sqlite+aiosqlite or postgresql+asyncpg
+
+    @classmethod
+    def sqlite(cls, path: str | Path) -> Self:
+        """The SQLite file at `path` (":memory:" for a private in-memory database)."""
+        return cls("sqlite", URL.create("sqlite+aiosqlite", database=str(path)))
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Read `sqlite:///relative.db`, `sqlite:////absolute.db` or `postgresql://user:pass@host:port/name`.
+
+        Raises ValueError with a message a host can act on (the password is never repeated).
+        """
+        try:
+            url = make_url(text.strip())
+        except ArgumentError:
+            raise ValueError("is not a URL; use sqlite:///path/to/file.db or postgresql://user@host/database") from None
+        scheme, _, driver = url.drivername.partition("+")
+        if scheme == "sqlite":
+            if driver not in ("", "aiosqlite"):
+                raise ValueError(f"the SQLite driver must be aiosqlite, not {driver}")
+            if not url.database:
+                raise ValueError("names no file; use sqlite:///path/to/file.db (four slashes for an absolute path)")
+            return cls.sqlite(url.database)
+        if scheme in ("postgresql", "postgres"):
+            if driver not in ("", "asyncpg"):
+                raise ValueError(f"the PostgreSQL driver must be asyncpg, not {driver}")
+            if not url.database:
+                raise ValueError("names no database; use postgresql://user:password@host:5432/database")
+            return cls("postgresql", url.set(drivername="postgresql+asyncpg"))
+        raise ValueError(f"has the scheme {scheme!r}; Immunobot stores its data in sqlite:/// or postgresql://")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL and for an in-memory database."""
+        if self.backend != "sqlite" or self.url.database in (None, ":memory:"):
+            return None
+        return Path(self.url.database)
+
+    def __str__(self) -> str:
+        """The URL as it may be shown in a log line: without the password."""
+        return self.url.set(drivername=self.backend).render_as_string(hide_password=True)
 
 
 class Settings(BaseSettings):
@@ -23,6 +75,10 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = Field(default=None, description="Bot token; without one the console starts.")
     database_path: Path = Field(default=Path("immunobot.db"), description="SQLite database file.")
+    database_url: DatabaseUrl | None = Field(
+        default=None,
+        description="sqlite:///file.db (the default, DATABASE_PATH) or postgresql://user:password@host/database.",
+    )
     dev_guild_id: int | None = Field(default=None, gt=0, description="Sync commands to this guild only.")
     log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG.")
     health_file: Path | None = Field(
@@ -42,6 +98,34 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _parse_database_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            return DatabaseUrl.parse(value) if value.strip() else None
+        return value
+
+    @model_validator(mode="after")
+    def _one_database(self) -> Self:
+        """DATABASE_URL wins; with an SQLite URL, DATABASE_PATH follows it so both name the same file."""
+        if self.database_url is None:
+            return self
+        wanted = self.database_url.sqlite_path
+        if self.database_url.backend == "postgresql":
+            return self  # DATABASE_PATH then only names the file `migrate-to` copies from
+        if "database_path" in self.model_fields_set and wanted != self.database_path:
+            raise ValueError(
+                f"DATABASE_URL ({self.database_url}) and DATABASE_PATH ({self.database_path}) disagree; set one"
+            )
+        if wanted is not None:
+            self.database_path = wanted
+        return self
+
+    @property
+    def database(self) -> DatabaseUrl:
+        """The store to open: DATABASE_URL, else the SQLite file at DATABASE_PATH."""
+        return self.database_url if self.database_url is not None else DatabaseUrl.sqlite(self.database_path)
 
     @field_validator("dev_guild_id", mode="before")
     @classmethod
@@ -80,6 +164,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         problems = []
         for detail in error.errors(include_input=False):
-            name = str(detail["loc"][0]).upper() if detail["loc"] else "settings"
-            problems.append(f"{name}: {detail['msg']}")
+            message = str(detail["msg"]).removeprefix("Value error, ")
+            # A rule across settings (no location) names the settings itself.
+            problems.append(f"{str(detail['loc'][0]).upper()}: {message}" if detail["loc"] else message)
         raise ConfigError("Invalid configuration: " + "; ".join(problems)) from None

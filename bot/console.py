@@ -427,6 +427,18 @@ class ConsoleSession:
                 typed[name] = self._convert(by_name[name], value)
         return typed
 
+    def _open_question(self, clickable: Clickable) -> bool:
+        """Whether a numbered component is an answer to a quiz question still open (its buttons not disabled)."""
+        if not str(clickable.component.get("custom_id", "")).startswith("quiz:"):
+            return False
+        for channel in self.guild.channels.values():
+            for message in self.standin.channel_messages(channel):
+                if message.id == clickable.message_id:
+                    current = [c for row in message.components for c in row.get("components", [])
+                               if c.get("custom_id") == clickable.component.get("custom_id")]  # fmt: skip
+                    return bool(current) and not current[0].get("disabled")
+        return False
+
     async def choose(self, line: str) -> None:
         """Press a numbered button, or pick an option (by letter or number) from a numbered menu."""
         parts = line.split()
@@ -591,8 +603,8 @@ class ConsoleSession:
 
         `keep` adds this message's components to those already numbered instead of starting afresh.
         """
-        if not keep:
-            self.clickables = []
+        if not keep:  # a new reply numbers its own components; an open quiz question's stay pressable
+            self.clickables = [c for c in self.clickables if self._open_question(c)]
         if ephemeral:
             self.say("(only you can see this)")
         if content:

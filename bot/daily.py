@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import random
 import re
+import secrets
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -32,6 +35,9 @@ log = logging.getLogger(__name__)
 
 PARALLEL_POSTS = 8
 """Guilds posted at once when many are due together; discord.py paces each channel's rate limit."""
+
+CLAIM_LEASE = timedelta(minutes=5)
+"""How long a claim on a day's post is its owner's alone; after that another claimer may take it over."""
 
 RETRY_AFTER_TRANSIENT = timedelta(minutes=5)
 """When Discord fails in a way that may pass (5xx, network), try that guild again after this long."""
@@ -135,6 +141,14 @@ class PostRecord:
     detail: str | None
 
 
+@dataclass(frozen=True)
+class Busy:
+    """Another claimer owns the day's post until `until` (it may be sending it right now)."""
+
+    owner: str
+    until: datetime
+
+
 _SCHEDULE_COLUMNS = "guild_id, channel_id, post_time, timezone, categories, state, stopped_reason, active_since"
 
 
@@ -236,39 +250,52 @@ class DailyRepository:
         )
 
     async def claim_day(
-        self, schedule: DailySchedule, day: date, candidates: list[str]
-    ) -> tuple[PostRecord, bool] | None:
-        """Record the intent to post for `day` (choosing the next concept of the cycle) unless a row exists.
+        self, schedule: DailySchedule, day: date, candidates: list[str], *, owner: str, now: datetime
+    ) -> tuple[PostRecord, bool] | Busy | None:
+        """Record the intent to post for `day` (choosing the next concept of the cycle), owned by `owner` until
+        `now + CLAIM_LEASE`.
 
-        Returns the pending record to act on and whether an earlier run may already have sent it (a row left
-        pending). None when the day is already posted or the pool is empty. One transaction: two callers
-        cannot both claim a day.
+        Returns the pending record to act on and whether an earlier attempt may already have sent it (a pending
+        row taken over); `Busy` when another owner's lease still runs (it may be sending right now); None when
+        the day is already posted or the pool is empty. One transaction: two callers cannot both claim a day.
+        An owner token is "<process>:<attempt>": a pending row of this very process is never busy, since this
+        process runs one attempt per guild at a time.
         """
+        lease = (now + CLAIM_LEASE).isoformat()
         async with self._store.transaction() as db:
             rows = await db.execute_fetchall(
-                "SELECT local_date, concept_id, status, message_id, channel_id, detail FROM daily_posts "
-                "WHERE guild_id = ? AND local_date = ?",
+                "SELECT local_date, concept_id, status, message_id, channel_id, detail, claim_owner, claim_expires "
+                "FROM daily_posts WHERE guild_id = ? AND local_date = ?",
                 (schedule.guild_id, day.isoformat()),
             )
             if rows:
-                existing = self._record(tuple(next(iter(rows))))
+                row = tuple(next(iter(rows)))
+                existing = self._record(row[:6])
                 if existing.status == "posted":
                     return None
                 if existing.status == "failed":
                     await db.execute(
-                        "UPDATE daily_posts SET status = 'pending', channel_id = ?, intent_at = ?, detail = NULL "
-                        "WHERE guild_id = ? AND local_date = ?",
-                        (schedule.channel_id, utc_now(), schedule.guild_id, day.isoformat()),
+                        "UPDATE daily_posts SET status = 'pending', channel_id = ?, intent_at = ?, detail = NULL, "
+                        "claim_owner = ?, claim_expires = ? WHERE guild_id = ? AND local_date = ?",
+                        (schedule.channel_id, utc_now(), owner, lease, schedule.guild_id, day.isoformat()),
                     )
                     return replace(existing, status="pending", channel_id=schedule.channel_id, detail=None), False
+                holder, expires = row[6], row[7]
+                same_process = holder is not None and str(holder).split(":")[0] == owner.split(":")[0]
+                if holder is not None and not same_process and expires and datetime.fromisoformat(str(expires)) > now:
+                    return Busy(str(holder), datetime.fromisoformat(str(expires)))
+                await db.execute(
+                    "UPDATE daily_posts SET claim_owner = ?, claim_expires = ? WHERE guild_id = ? AND local_date = ?",
+                    (owner, lease, schedule.guild_id, day.isoformat()),
+                )
                 return existing, True
             concept_id = await self._next_in_cycle(db, schedule.guild_id, candidates)
             if concept_id is None:
                 return None
             await db.execute(
-                "INSERT INTO daily_posts (guild_id, local_date, concept_id, channel_id, status, intent_at) "
-                "VALUES (?, ?, ?, ?, 'pending', ?)",
-                (schedule.guild_id, day.isoformat(), concept_id, schedule.channel_id, utc_now()),
+                "INSERT INTO daily_posts (guild_id, local_date, concept_id, channel_id, status, intent_at, "
+                "claim_owner, claim_expires) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                (schedule.guild_id, day.isoformat(), concept_id, schedule.channel_id, utc_now(), owner, lease),
             )
             return PostRecord(day, concept_id, "pending", None, schedule.channel_id, None), False
 
@@ -361,6 +388,10 @@ class DailyScheduler:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._limit = asyncio.Semaphore(PARALLEL_POSTS)
+        self._process = secrets.token_hex(8)
+        self._attempts = itertools.count(1)
+        self._posting: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._busy_until: dict[int, datetime] = {}
 
     async def start(self) -> None:
         """Load every schedule and start the scheduling task."""
@@ -457,13 +488,32 @@ class DailyScheduler:
         current = self._schedules.get(guild_id, schedule)
         if outcome == "retry":
             self._due[guild_id] = self._clock.now() + RETRY_AFTER_TRANSIENT
+        elif outcome == "busy":  # another claimer's lease: look again when it ends
+            self._due[guild_id] = self._busy_until.pop(guild_id, self._clock.now() + CLAIM_LEASE)
         else:
             await self._plan(current)
 
     async def _post(self, schedule: DailySchedule, day: date) -> str:
-        """Post for `day` exactly once: claim, check for an earlier attempt's message, send, record."""
+        """Post for `day` exactly once: claim, check for an earlier attempt's message, send, record.
+
+        One attempt per guild at a time in this process (a second one, say `/daily now` while the scheduler's
+        send waits out a 429, waits for the first and then finds the day posted); across processes the claim's
+        owner and lease decide ("busy": someone else is on it).
+        """
+        async with self._posting[schedule.guild_id]:
+            return await self._post_once(schedule, day)
+
+    async def _post_once(self, schedule: DailySchedule, day: date) -> str:
         glossary = self._glossary_for(schedule.guild_id)
-        claimed = await self._repository.claim_day(schedule, day, glossary.pool(schedule.categories))
+        owner = f"{self._process}:{next(self._attempts)}"
+        claimed = await self._repository.claim_day(
+            schedule, day, glossary.pool(schedule.categories), owner=owner, now=self._clock.now()
+        )
+        if isinstance(claimed, Busy):
+            log.info("Daily post for guild %s is being sent by %s until %s", schedule.guild_id, claimed.owner,
+                     claimed.until)  # fmt: skip
+            self._busy_until[schedule.guild_id] = claimed.until
+            return "busy"
         if claimed is None:
             existing = await self._repository.post(schedule.guild_id, day)
             return "already" if existing is not None else "empty"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +19,16 @@ from typing import Any
 
 from bot.catalog import GlossaryCatalog
 from bot.glossary import Glossary
-from bot.loader import Problem, SourcedConcept, check_glossary, parse_entries, parse_yaml
+from bot.loader import (
+    NameOwners,
+    Problem,
+    SourcedConcept,
+    check_changes,
+    name_keys,
+    name_owners,
+    parse_entries,
+    parse_import,
+)
 from bot.models import EDITORIAL, Concept, Source
 from bot.normalise import lookup_keys, normalise
 from bot.overlay import Action, Draft, ModerationSettings, OverlayRepository, Revision, StaleEdit
@@ -28,11 +37,19 @@ VIEW_ORIGIN = "this server's glossary"
 FORM_ORIGIN = "your entry"
 ALIAS_ORIGIN = "your alias"
 MAX_IMPORT_ENTRIES = 500
+MAX_ADDED_ENTRIES = 1000
+"""Entries one server may add beyond the shipped ones (hidden ones count: they keep their names)."""
+IMPORT_SECONDS = 5.0
+"""Time budget for reading and validating one import file (in a worker thread)."""
 ID_LENGTH = 48
 ADDED_SOURCE = Source(
     document=EDITORIAL, editorial="Added by this server's moderators; not taken from the source documents."
 )
 GONE = "That entry is no longer in this server's glossary."
+FULL = (
+    f"This server has added {MAX_ADDED_ENTRIES:,} entries of its own, the most a server may add. "
+    "Nothing was saved: edit an existing entry instead."
+)
 STALE = "changed since you opened it"
 
 
@@ -137,6 +154,7 @@ class ConceptEditor:
         self.now = now
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._settings: dict[int, ModerationSettings] = {}
+        self._owners: dict[int, tuple[Glossary, NameOwners]] = {}
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -162,11 +180,17 @@ class ConceptEditor:
 
     # --- changes ------------------------------------------------------------------------------------------
 
+    def added_count(self, guild_id: int) -> int:
+        """How many entries the guild has added beyond the shipped ones (hidden ones included)."""
+        return len(self.catalog.overlay(guild_id).keys() - self.catalog.shipped.concepts.keys())
+
     async def add(
         self, guild_id: int, text: EntryText, *, parent: str | None, author_id: int, reason: str | None
     ) -> Outcome:
         """Add a new entry to the guild's glossary (an editorial entry, placed under `parent` if given)."""
         async with self._locks[guild_id]:
+            if self.added_count(guild_id) >= MAX_ADDED_ENTRIES:
+                return Refused(FULL)
             taken = set(self.catalog.shipped.concepts) | set(self.catalog.overlay(guild_id))  # hidden ones too
             raw: dict[str, Any] = {
                 "id": new_concept_id(text.name, taken),
@@ -278,19 +302,18 @@ class ConceptEditor:
             current = self.catalog.complete_view(guild_id).get(concept_id)
             if current is None:
                 return Refused(GONE)
-            history = await self.repository.history(guild_id, concept_id)
             shipped = self.catalog.shipped.get(concept_id)
+            newest = self.catalog.overlay(guild_id).get(concept_id)
             if target == 0 and shipped is not None:
                 wanted, hidden = shipped, False
             else:
-                chosen = next((r for r in history if r.number == target), None)
+                chosen = await self.repository.revision(guild_id, concept_id, target) if target > 0 else None
                 if chosen is None:
                     first = "0" if shipped is not None else "1"
-                    last = history[-1].number if history else 0
+                    last = newest.number if newest else 0
                     span = f"{first} to {last}" if last else "0 (the shipped entry) only"
                     return Refused(f"“{current.name}” has no revision {target}: choose one from {span}.")
                 wanted, hidden = chosen.concept, chosen.hidden
-            newest = history[-1] if history else None
             if wanted == current and hidden == (newest.hidden if newest else False):
                 return Unchanged(f"“{current.name}” is already the same as revision {target}.")
             note = f"back to revision {target}" + (f": {reason}" if reason else "")
@@ -300,23 +323,15 @@ class ConceptEditor:
     async def import_entries(
         self, guild_id: int, text: str, filename: str, *, author_id: int, reason: str | None
     ) -> Outcome:
-        """Apply a YAML file in the `data/` format: every entry or none, validated exactly like `data/`."""
-        documents, items, problems = parse_yaml(text, filename)
-        if documents:
-            problems.insert(
-                0,
-                Problem(filename, None, "documents", "an import holds only 'concepts'; source documents ship with "
-                        "the bot"),
-            )  # fmt: skip
-        counts = Counter(item.concept.id for item in items)
-        problems += [
-            Problem(filename, i, "id", "appears more than once in the file") for i, n in counts.items() if n > 1
-        ]
-        if len(items) > MAX_IMPORT_ENTRIES:
-            problems.append(Problem(filename, None, "concepts", f"at most {MAX_IMPORT_ENTRIES} entries per import"))
-        if problems:
-            return Refused("Nothing was imported.", tuple(problems))
-        if not items:
+        """Apply a YAML file in the `data/` format: every entry or none, validated exactly like `data/`.
+
+        The file is read and validated in a worker thread with a time budget; every problem is reported at
+        once (the file's shape first), including those between its valid entries and the server's glossary.
+        """
+        items, problems = await asyncio.to_thread(
+            parse_import, text, filename, max_entries=MAX_IMPORT_ENTRIES, seconds=IMPORT_SECONDS
+        )
+        if not items and not problems:
             return Unchanged(f"{filename} holds no concepts: nothing was imported.")
         async with self._locks[guild_id]:
             everything = self.catalog.complete_view(guild_id)
@@ -330,6 +345,20 @@ class ConceptEditor:
                     unchanged.append(item.concept.id)
                     continue
                 drafts.append(Draft(item.concept, False, Action.IMPORT, revision.number if revision else 0))
+            new = sum(1 for d in drafts if d.concept.id not in overlay and d.concept.id not in self.catalog.shipped)
+            if new and self.added_count(guild_id) + new > MAX_ADDED_ENTRIES:
+                problems.insert(0, Problem(filename, None, "concepts", f"it adds {new} entries, and this server has "
+                                f"{self.added_count(guild_id)} of its own: a server may add at most "
+                                f"{MAX_ADDED_ENTRIES:,}"))  # fmt: skip
+            if problems:
+                await self._index_names(guild_id)
+                failed = {problem.entry for problem in problems if problem.entry}
+                problems += [
+                    problem
+                    for problem in (self.problems_introduced(guild_id, drafts, filename) if drafts else [])
+                    if not any(f"unknown id '{entry}'" in problem.message for entry in failed)
+                ]
+                return Refused("Nothing was imported.", tuple(problems))
             if not drafts:
                 return Unchanged(f"Every entry in {filename} already reads the same here: nothing changed.")
             outcome = await self._commit(guild_id, drafts, filename, author_id, reason)
@@ -340,24 +369,42 @@ class ConceptEditor:
     # --- the one way a change is written ------------------------------------------------------------------
 
     def problems_introduced(self, guild_id: int, drafts: Sequence[Draft], origin: str) -> list[Problem]:
-        """Check the guild's whole view with the drafts applied; report only what the drafts make wrong.
+        """Check what the drafts change against the guild's view; report only what the drafts make wrong.
 
-        Problems already present (say a shipped update collided with a guild's alias) do not block
-        unrelated edits; they are fixed by editing the entries they name.
+        Only the changed entries are checked (their fields, names against an index of every other name, and
+        whatever refers to them), so an edit costs the same in a glossary of 300 entries or 5,000. Problems
+        already present (say a shipped update collided with a guild's alias) do not block unrelated edits;
+        they are fixed by editing the entries they name.
         """
         everything = self.catalog.complete_view(guild_id)
-        documents = list(self.catalog.shipped.documents.values())
-        current = [SourcedConcept(VIEW_ORIGIN, concept) for concept in everything.concepts.values()]
-        changing = {draft.concept.id for draft in drafts}
-        proposed = [item for item in current if item.concept.id not in changing]
-        proposed += [SourcedConcept(origin, draft.concept) for draft in drafts]  # last: collisions are blamed on them
-        known = {_problem_key(problem) for problem in check_glossary(current, documents)}
-        return [problem for problem in check_glossary(proposed, documents) if _problem_key(problem) not in known]
+        documents = self.catalog.shipped.documents.values()
+        owners = self._name_owners(guild_id, everything)
+        changed = [SourcedConcept(origin, draft.concept) for draft in drafts]
+        before = [
+            SourcedConcept(origin, everything.concepts[d.concept.id]) for d in drafts if d.concept.id in everything
+        ]
+        known = {
+            _problem_key(problem)
+            for problem in check_changes(everything.concepts, before, documents, owners, everything.stages)
+        }
+        return [
+            problem
+            for problem in check_changes(everything.concepts, changed, documents, owners, everything.stages)
+            if _problem_key(problem) not in known
+        ]
+
+    def _name_owners(self, guild_id: int, everything: Glossary) -> NameOwners:
+        """The name index of the guild's complete view, built once per view (cheap to keep: views change rarely)."""
+        cached = self._owners.get(guild_id)
+        if cached is None or cached[0] is not everything:
+            cached = self._owners[guild_id] = (everything, name_owners(everything.concepts.values()))
+        return cached[1]
 
     async def _commit(
         self, guild_id: int, drafts: Sequence[Draft], origin: str, author_id: int, reason: str | None
     ) -> Outcome:
         """Check, write and apply the drafts (the caller holds the guild's lock)."""
+        await self._index_names(guild_id)
         problems = self.problems_introduced(guild_id, drafts, origin)
         if problems:
             hidden = self.catalog.hidden_ids(guild_id)
@@ -380,8 +427,35 @@ class ConceptEditor:
             )
             for revision in revisions
         )
-        self.catalog.apply(guild_id, revisions)
+        self.catalog.install(await asyncio.to_thread(self.catalog.prepare, guild_id, revisions))
+        self._update_name_owners(guild_id, everything, changes)
         return Saved(changes)
+
+    async def _index_names(self, guild_id: int) -> None:
+        """Build the guild's name index in a worker thread if its view has none yet (a large guild's first change)."""
+        everything = self.catalog.complete_view(guild_id)
+        cached = self._owners.get(guild_id)
+        if cached is None or cached[0] is not everything:
+            owners = await asyncio.to_thread(name_owners, list(everything.concepts.values()))
+            self._owners[guild_id] = (everything, owners)
+
+    def _update_name_owners(self, guild_id: int, before: Glossary, changes: Sequence[Change]) -> None:
+        """Carry the name index over to the guild's new view, changing only the changed entries' names."""
+        cached = self._owners.pop(guild_id, None)
+        if cached is None or cached[0] is not before:
+            return
+        owners = cached[1]
+        for change in changes:
+            if change.before is not None:
+                for key in {key for name in change.before.names for key in name_keys(name)}:
+                    if key in owners and owners[key][0] == change.revision.concept_id:
+                        del owners[key]
+        for change in changes:
+            concept = change.revision.concept
+            for name in concept.names:
+                for key in name_keys(name):
+                    owners.setdefault(key, (concept.id, name, concept.name))
+        self._owners[guild_id] = (self.catalog.complete_view(guild_id), owners)
 
 
 def _parse(raw: dict[str, Any], origin: str) -> tuple[Concept | None, list[Problem]]:

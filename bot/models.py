@@ -6,10 +6,11 @@ into the glossary applies one set of rules.
 
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -21,9 +22,24 @@ MAX_NOTE = 600
 MAX_EXAMPLE = 120
 MAX_ALIASES = 40
 
+
+def without_invisible(text: str) -> str:
+    """Drop control and format characters (bidi overrides such as U+202E, zero-width spaces, soft hyphens).
+
+    They are invisible, so a name holding them looks like another or shows reversed; line breaks and tabs stay.
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs"))
+
+
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=64)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
-Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ALIAS)]
+Name = Annotated[
+    str, AfterValidator(without_invisible), StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)
+]
+Alias = Annotated[
+    str, AfterValidator(without_invisible), StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ALIAS)
+]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE)]
 Example = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_EXAMPLE)]
 
@@ -87,7 +103,7 @@ class Concept(Frozen):
     @classmethod
     def _single_spaced(cls, text: str) -> str:
         """Fold YAML line breaks inside paragraphs so lengths and rendering match what users see."""
-        paragraphs = [" ".join(part.split()) for part in text.split("\n\n")]
+        paragraphs = [" ".join(part.split()) for part in without_invisible(text).split("\n\n")]
         return "\n\n".join(p for p in paragraphs if p)
 
     @property

@@ -7,9 +7,11 @@ maps both sides the same way.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from functools import lru_cache
+from importlib import resources
 
 MAX_QUERY_CHARS = 120
 """Longer input is cut before matching: no glossary name is that long (names are at most 100 characters),
@@ -99,6 +101,36 @@ def normalise(text: str) -> str:
         text = "".join(char for char in decomposed if not unicodedata.combining(char))
         folded = "".join(_fold_character(char) for char in text)
     return " ".join(_normal_word(word) for word in folded.split())
+
+
+@lru_cache(maxsize=65536)
+def skeleton(text: str) -> str:
+    """Replace every non-ASCII character that looks like an ASCII letter or digit with that character.
+
+    Unicode's confusables data (through `confusable_homoglyphs`) says which look alike: "Tacrоlimus" with a
+    Cyrillic "о" becomes "Tacrolimus". ASCII text is returned unchanged, so plain names never collide by it.
+    """
+    if text.isascii():
+        return text
+    return "".join(_ascii_lookalike(char) for char in unicodedata.normalize("NFKC", text))
+
+
+@lru_cache(maxsize=4096)
+def _ascii_lookalike(char: str) -> str:
+    if char.isascii() or char in GREEK_LETTERS:  # Greek letters are spelled out by `normalise`: they mean something
+        return char
+    for homoglyph in _confusables().get(char, ()):
+        candidate = homoglyph["c"]
+        if len(candidate) == 1 and candidate.isascii() and candidate.isalnum():
+            return candidate
+    return char
+
+
+@lru_cache(maxsize=1)
+def _confusables() -> dict[str, list[dict[str, str]]]:
+    """Unicode's confusables data, read once when first needed (only names with non-ASCII characters need it)."""
+    data = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8")
+    return json.loads(data)  # type: ignore[no-any-return]
 
 
 def compact(key: str) -> str:

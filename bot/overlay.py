@@ -169,6 +169,38 @@ class OverlayRepository:
         )
         return [_revision(row) for row in rows]
 
+    async def count(self, guild_id: int, concept_id: str) -> int:
+        """How many revisions one entry has in one guild."""
+        rows = await self._store.fetch_all(
+            "SELECT count(*) FROM concept_revisions WHERE guild_id = ? AND concept_id = ?", (guild_id, concept_id)
+        )
+        return int(rows[0][0])
+
+    async def newest(
+        self, guild_id: int, concept_id: str, *, offset: int = 0, limit: int = 25, prefix: str = ""
+    ) -> list[Revision]:
+        """A window of one entry's revisions, newest first (only numbers starting with `prefix` digits, if given).
+
+        Reads only the rows shown, so paging and autocomplete cost the same at 10 revisions or 10,000.
+        """
+        digits = "".join(char for char in prefix if char.isdigit())[:9]
+        rows = await self._store.fetch_all(
+            f"SELECT {_COLUMNS} FROM concept_revisions "  # noqa: S608 - constant column list
+            "WHERE guild_id = ? AND concept_id = ? AND CAST(revision AS TEXT) LIKE ? "
+            "ORDER BY revision DESC LIMIT ? OFFSET ?",
+            (guild_id, concept_id, f"{digits}%", limit, offset),
+        )
+        return [_revision(row) for row in rows]
+
+    async def revision(self, guild_id: int, concept_id: str, number: int) -> Revision | None:
+        """One revision of an entry in a guild, if it exists."""
+        rows = await self._store.fetch_all(
+            f"SELECT {_COLUMNS} FROM concept_revisions "  # noqa: S608 - constant column list
+            "WHERE guild_id = ? AND concept_id = ? AND revision = ?",
+            (guild_id, concept_id, number),
+        )
+        return _revision(rows[0]) if rows else None
+
     async def append(
         self, guild_id: int, drafts: Sequence[Draft], *, author_id: int, reason: str | None, at: datetime
     ) -> list[Revision]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.glossary import Glossary
+from bot.markup import emphasis, quotation
 from bot.models import Concept, Kind
 
 OPTION_COUNT = 4
@@ -186,7 +187,7 @@ def definition_question(glossary: Glossary, concept: Concept, rng: random.Random
     if not wrong:
         return None
     options, correct = _shuffled_options(concept.name, [c.name for c in wrong], rng)
-    prompt = f"Which entry is this?\n\n> {blank_names(concept.summary, concept.names)}"
+    prompt = f"Which entry is this?\n\n{quotation(blank_names(concept.summary, concept.names))}"
     return Question(QuestionKind.DEFINITION, concept.id, category_of(concept), prompt, options, correct,
                     concept.name, concept.summary)  # fmt: skip
 
@@ -201,7 +202,7 @@ def term_question(glossary: Glossary, concept: Concept, rng: random.Random) -> Q
         return None
     rng.shuffle(wrong_texts)
     options, correct = _shuffled_options(right, wrong_texts, rng)
-    return Question(QuestionKind.TERM, concept.id, category_of(concept), f"What is **{concept.name}**?",
+    return Question(QuestionKind.TERM, concept.id, category_of(concept), f"What is {emphasis(concept.name)}?",
                     options, correct, concept.name, concept.summary)  # fmt: skip
 
 
@@ -224,7 +225,7 @@ def classification_question(glossary: Glossary, concept: Concept, rng: random.Ra
     if not wrong:
         return None
     options, correct = _shuffled_options(right.name, wrong, rng)
-    prompt = f"Which of these classes do the sources put **{concept.name}** in?"
+    prompt = f"Which of these classes do the sources put {emphasis(concept.name)} in?"
     if axis_id == SPECIFICITY_AXIS:
         prompt += f"\n*{SPECIFIC_MEANS}*"
     explanation = f"{concept.name}: {right.name} ({glossary.concepts[axis_id].name.casefold()}). {right.summary}"
@@ -256,7 +257,7 @@ def axis_question(glossary: Glossary, concept: Concept, rng: random.Random) -> Q
     wrong = [axis.name for axis in axes if axis.id != right.id]
     rng.shuffle(wrong)
     options, correct = _shuffled_options(right.name, wrong[: OPTION_COUNT - 1], rng)
-    prompt = f"**{concept.name}** is a class on which classification axis?"
+    prompt = f"{emphasis(concept.name)} is a class on which classification axis?"
     return Question(QuestionKind.AXIS, concept.id, right.id, prompt, options, correct, right.name,
                     f"{concept.name}: {concept.summary}")  # fmt: skip
 
@@ -281,7 +282,7 @@ def stages_question(protocol: Concept, subset: Sequence[Concept], rng: random.Ra
         if order not in wrong and len(wrong) < OPTION_COUNT - 1:
             wrong.append(order)
     options, correct = _shuffled_options(" → ".join(right), [" → ".join(w) for w in wrong], rng)
-    lines = "\n".join(f"**{letter[stage.id]}.** {stage.name}" for stage in shown)
+    lines = "\n".join(f"{emphasis(letter[stage.id] + '.')} {stage.name}" for stage in shown)
     caveat = clinic_caveat(protocol)
     prompt = f"Put these stages of the {protocol.name.casefold()} in order:\n{lines}" + (
         f"\n\n{caveat}" if caveat else ""

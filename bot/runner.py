@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import sys
 
@@ -25,11 +26,44 @@ class _NoVoiceNotice(logging.Filter):
         return "voice will NOT be supported" not in record.getMessage()
 
 
+_TEXT_KEYS = "token|content|value|values|description|title|query|text"
+_QUOTED = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # interaction and webhook tokens in URLs: /interactions/<id>/<token>/callback, /webhooks/<app id>/<token>
+    (re.compile(r"(/(?:interactions|webhooks)/\d+/)[A-Za-z0-9_.\-]+"), r"\1<token>"),
+    # typed text and tokens in logged payloads, JSON ("key": "…") or Python reprs ('key': '…'), lists included
+    (re.compile(rf"""(['"](?:{_TEXT_KEYS})['"]\s*:\s*)(?:{_QUOTED}|\[(?:\s*{_QUOTED}\s*,?)*\s*\])"""),
+     r"\1'<redacted>'"),
+)  # fmt: skip
+
+
+class RedactSecrets(logging.Filter):
+    """Keep interaction tokens (valid 15 minutes) and what people type out of every log line, at every level.
+
+    discord.py logs whole gateway events and REST payloads at DEBUG; they carry interaction tokens, options
+    and message text. Records are rewritten before any handler formats them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for pattern, replacement in _REDACTIONS:
+            redacted = pattern.sub(replacement, redacted)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 def setup_logging(settings: Settings, *, console: bool = False) -> None:
-    """Log to stderr with timestamps (discord.py's handler and format); the console shows warnings only."""
+    """Log to stderr with timestamps (discord.py's handler and format); the console shows warnings only.
+
+    Every handler redacts tokens and typed text (`RedactSecrets`)."""
     level = max(settings.log_level_number, logging.WARNING) if console else settings.log_level_number
     discord.utils.setup_logging(level=level, root=True)
     logging.getLogger("discord.client").addFilter(_NoVoiceNotice())
+    logging.getLogger("aiosqlite").setLevel(max(level, logging.INFO))  # its DEBUG lines hold every SQL parameter
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
 
 
 async def _run(bot: ImmunoBot, token: str, *, sync_only: bool) -> None:

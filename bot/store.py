@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.loader import GlossaryData
+from bot.markup import EMPHASIS_END, EMPHASIS_START
 from bot.models import Concept, SourceDocument
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ _SEARCH_WORD = re.compile(r"\w+")
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One full-text search result: which concept, the matching passage, and its relevance (higher is better)."""
+    """One full-text search result: which concept, the matching passage (matches marked as `bot.markup` emphasis),
+    and its relevance (higher is better)."""
 
     concept_id: str
     snippet: str
@@ -106,6 +109,68 @@ async def _to_completion(statement: Awaitable[object]) -> None:
         raise
 
 
+STORAGE_FULL = "Nothing was saved: the bot's storage is full. Please try again later."
+STORAGE_BUSY = "Nothing was saved: the bot's storage was busy for too long. Please try again in a moment."
+STORAGE_BROKEN = "Nothing was saved: the bot could not write to its storage. Please try again later."
+
+
+def storage_failure(error: BaseException) -> str | None:
+    """Say, for a user, that nothing was saved and why, if `error` (or what caused it) is a database failure.
+
+    A full disk, a database locked by another program past the busy timeout, an I/O error: each leaves the
+    database as it was (the transaction is rolled back), so "nothing was saved" is the truth.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.DatabaseError):
+            text = str(current).casefold()
+            if "full" in text:
+                return STORAGE_FULL
+            if "locked" in text or "busy" in text:
+                return STORAGE_BUSY
+            return STORAGE_BROKEN
+        current = getattr(current, "original", None) or current.__cause__ or current.__context__
+    return None
+
+
+def check_usable(path: Path) -> None:
+    """Refuse, before anything is written, a database file that is corrupt, truncated or read-only.
+
+    An existing file is first read (never written) through a read-only connection and checked page by page,
+    so a damaged file stays exactly as it is for its owner to restore. Raises SchemaError with one line.
+    """
+    read_only = (
+        f"the database {path} (or its folder) is read-only: the bot must be able to write there; "
+        "fix the permissions or point DATABASE_PATH elsewhere"
+    )
+    try:  # can we write there at all? (SQLite also needs its -wal and -shm files next to the database)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+        if path.exists():
+            with path.open("r+b"):  # opened for writing, nothing written
+                pass
+    except OSError:
+        raise SchemaError(read_only) from None
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            verdict = db.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise SchemaError(_unusable(path, str(error))) from None
+    if verdict is None or verdict[0] != "ok":
+        raise SchemaError(_unusable(path, str(verdict[0] if verdict else "no answer")))
+
+
+def _unusable(path: Path, why: str) -> str:
+    return (
+        f"the database {path} is damaged or not an Immunobot database ({why}); it was left untouched: "
+        "restore it from a backup, or point DATABASE_PATH at another file"
+    )
+
+
 def utc_now() -> str:
     """Return the current time as an ISO string, timezone-aware."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -125,6 +190,7 @@ class Store:
         location = str(path)
         if location != ":memory:":
             Path(location).parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(check_usable, Path(location))
         connection = await aiosqlite.connect(location, isolation_level=None)  # transactions are explicit
         store = cls(connection, location)
         try:
@@ -267,11 +333,11 @@ class Store:
         hidden_shipped = json.dumps(sorted(overridden))
         for expression in (" ".join(quoted), " OR ".join(quoted)):
             rows = await self._db.execute_fetchall(
-                "SELECT concept_id, snippet(concept_search, -1, '**', '**', '…', 14), "
+                "SELECT concept_id, snippet(concept_search, -1, ?, ?, '…', 14), "
                 "bm25(concept_search, 0.0, 0.0, 10.0, 6.0, 2.0, 1.0) AS score "
                 "FROM concept_search WHERE concept_search MATCH ? AND (guild_id = ? OR (guild_id = 0 AND "
                 "concept_id NOT IN (SELECT value FROM json_each(?)))) ORDER BY score LIMIT ?",
-                (expression, guild_id, hidden_shipped, limit),
+                (EMPHASIS_START, EMPHASIS_END, expression, guild_id, hidden_shipped, limit),
             )
             if rows:
                 return [SearchHit(row[0], row[1], -float(row[2])) for row in rows]
@@ -308,10 +374,10 @@ class Store:
             if not total:
                 continue
             rows = await self._db.execute_fetchall(
-                "SELECT concept_id, snippet(concept_search, -1, '**', '**', '…', 14), "
+                "SELECT concept_id, snippet(concept_search, -1, ?, ?, '…', 14), "
                 f"bm25(concept_search, 0.0, 0.0, 10.0, 6.0, 2.0, 1.0) AS score {scope} "
                 "ORDER BY score, concept_id LIMIT ? OFFSET ?",
-                (expression, guild_id, hidden_shipped, limit, offset),
+                (EMPHASIS_START, EMPHASIS_END, expression, guild_id, hidden_shipped, limit, offset),
             )
             return [SearchHit(row[0], row[1], -float(row[2])) for row in rows], total
         return [], 0

@@ -48,6 +48,10 @@ def _fold(text: str) -> str:
     return " ".join(re.sub(r"[_\-.,()]", " ", plain).split())
 
 
+MAX_TYPED = 64
+"""Characters of typed text autocomplete looks at (the longest IANA name has 32)."""
+
+
 @lru_cache(maxsize=1)
 def timezone_names() -> tuple[str, ...]:
     """Every IANA timezone name the machine knows (tzdata is a dependency, so this is never empty)."""
@@ -208,7 +212,7 @@ def _last_parts() -> list[str]:
 def suggest_timezones(current: str, limit: int = 25) -> list[str]:
     """Timezone names for autocomplete, closest first: common ones when nothing is typed; else names whose
     IANA name, city, country or abbreviation is what was typed, then starts with it, then resembles it."""
-    wanted = _fold(current)
+    wanted = _fold(current[:MAX_TYPED])  # no zone name is longer: bounds the work per keystroke
     if not wanted:
         return list(COMMON_TIMEZONES)
     keys, zones = _search_keys()

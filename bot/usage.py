@@ -1,8 +1,13 @@
-"""Lookup counts per guild, concept and day: recorded in memory at once, written to the database in batches.
+"""Lookup counts per guild, concept and day: recorded in memory at once, written to the database in batches;
+and the pace at which one member may look things up.
 
 `/define` must not wait on a database write to answer, so `record()` only bumps a counter; a background task
 writes what has gathered every `FLUSH_EVERY` (on the injected clock), sooner once `MAX_PENDING` lookups are
 waiting, and once more when the bot stops. A failed write keeps its counts for the next attempt.
+
+/top should say what a server studies, not what one member repeats: a member's lookups of one entry count
+once a day, and at most `COUNTED_PER_DAY` of a member's lookups count in a day. (Kept in memory: after a
+restart a member's lookup of the same entry that day may count once more.)
 """
 
 from __future__ import annotations
@@ -10,18 +15,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.clock import Clock
-from bot.store import Store
+from bot.store import Store, storage_failure
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = timedelta(seconds=30)
 MAX_PENDING = 500
 WEEK = 7
+LOOKUPS_PER_MINUTE = 30
+"""Lookups (/define, /search) one member may make in any 60 seconds: more than anyone reads, fewer than a script."""
+COUNTED_PER_DAY = 50
+"""A member's lookups that count towards /top in one day (each entry once)."""
+
+
+class LookupPace:
+    """A rolling one-minute window of each member's lookups, on the injected clock."""
+
+    def __init__(self, clock: Clock, per_minute: int = LOOKUPS_PER_MINUTE) -> None:
+        self._clock = clock
+        self._per_minute = per_minute
+        self._recent: dict[tuple[int, int], deque[datetime]] = {}
+
+    def wait(self, guild_id: int | None, user_id: int) -> float:
+        """Take one lookup for the member if the pace allows (0.0); else the seconds until it will (nothing taken)."""
+        now = self._clock.now()
+        window_start = now - timedelta(minutes=1)
+        if len(self._recent) > 10_000:  # forget members who stopped: memory stays bounded
+            self._recent = {key: times for key, times in self._recent.items() if times and times[-1] > window_start}
+        times = self._recent.setdefault((guild_id or 0, user_id), deque())
+        while times and times[0] <= window_start:
+            times.popleft()
+        if len(times) >= self._per_minute:
+            return max(1.0, (times[0] - window_start).total_seconds())
+        times.append(now)
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -72,17 +104,33 @@ class UsageRecorder:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
+        self._counted_day: date | None = None
+        self._counted: set[tuple[int, int, str]] = set()
+        self._counted_per_member: Counter[tuple[int, int]] = Counter()
+        self.pace = LookupPace(clock)
 
     @property
     def pending(self) -> int:
         """Lookups counted but not yet written."""
         return self._pending.total()
 
-    def record(self, guild_id: int, concept_id: str) -> None:
-        """Count one lookup now; never waits."""
-        self._pending[(guild_id, concept_id, self._clock.now().date())] += 1
+    def record(self, guild_id: int, concept_id: str, user_id: int) -> bool:
+        """Count one lookup now, unless the member already counted this entry today or reached the day's cap;
+        return whether it counted. Never waits."""
+        today = self._clock.now().date()
+        if today != self._counted_day:
+            self._counted_day = today
+            self._counted.clear()
+            self._counted_per_member.clear()
+        key = (guild_id, user_id, concept_id)
+        if key in self._counted or self._counted_per_member[(guild_id, user_id)] >= COUNTED_PER_DAY:
+            return False
+        self._counted.add(key)
+        self._counted_per_member[(guild_id, user_id)] += 1
+        self._pending[(guild_id, concept_id, today)] += 1
         if self.pending >= self._max_pending:
             self._wake.set()
+        return True
 
     async def flush(self) -> int:
         """Write everything counted so far; return how many lookups were written."""
@@ -125,5 +173,8 @@ class UsageRecorder:
             self._wake.clear()  # after waking: a full buffer signalled before the sleep is not missed
             try:
                 await self.flush()
-            except Exception:
-                log.exception("Writing lookup counts failed; %d will be retried", self.pending)
+            except Exception as error:
+                if storage_failure(error) is None:
+                    log.exception("Writing lookup counts failed; %d will be retried", self.pending)
+                else:  # a full or busy disk passes: keep counting in memory and try again
+                    log.warning("Lookup counts not written (%s); %d will be retried", error, self.pending)

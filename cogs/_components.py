@@ -80,7 +80,7 @@ class ConceptButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"
             return
         await interaction.response.send_message(**concept_reply(glossary, concept), ephemeral=not self.public)
         if self.public and interaction.guild_id is not None:  # a did-you-mean choice completes a /define
-            cast("ImmunoBot", interaction.client).usage.record(interaction.guild_id, concept.id)
+            cast("ImmunoBot", interaction.client).usage.record(interaction.guild_id, concept.id, interaction.user.id)
 
 
 class RelatedSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"concept:related:{ID}"):

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import discord
 
+from bot import markup
 from bot.glossary import Glossary
 from bot.models import Concept, Kind
 from bot.resolver import Suggestion
@@ -42,6 +43,14 @@ def plain(text: str) -> str:
 
     Cached: the same names and sentences are escaped for every reply, and the escaping is regex-heavy."""
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def marked(text: str) -> str:
+    """Show core text safely: everything escaped (moderators wrote part of it), then the core's own emphasis
+    markers (`bot.markup`) turned into markdown. Search snippets use the same markers for their highlights."""
+    return (
+        plain(text).replace(markup.EMPHASIS_START, "**").replace(markup.EMPHASIS_END, "**").replace(markup.QUOTE, "> ")
+    )
 
 
 def names(concepts: Iterable[Concept]) -> str:
@@ -100,13 +109,16 @@ class EmbedBuilder:
 
 
 def source_text(glossary: Glossary, concept: Concept) -> str:
-    """Say where an entry comes from."""
+    """Say where an entry comes from: the document and section, and what goes beyond it; or that it is editorial."""
     document = glossary.documents.get(concept.source.document)
-    text = document.title if document else "Editorial (beyond the source documents)"
+    editorial = concept.source.editorial
+    if document is None:
+        return f"Editorial: {plain(editorial)}" if editorial else "Editorial (beyond the source documents)"
+    text = plain(document.title)
     if concept.source.section:
         text += f" — {plain(concept.source.section)}"
-    if concept.source.editorial:
-        text += f"\nEditorial: {plain(concept.source.editorial)}"
+    if editorial:
+        text += f"\nBeyond the document: {plain(editorial)}"
     return text
 
 

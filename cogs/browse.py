@@ -144,7 +144,7 @@ def resolve_category(glossary: Glossary, text: str) -> Concept | str:
     concept = glossary.get(resolution.match.id) if resolution.match else None
     if concept is not None:
         return concept
-    options = ", ".join(s.name for s in resolution.suggestions[:5])
+    options = ", ".join(plain(s.name) for s in resolution.suggestions[:5])
     hint = f" Did you mean: {options}?" if options else " Run `/category` to see them all."
     return f"No category matches “{quoted(text)}”.{hint}"
 
@@ -259,7 +259,7 @@ class Browse(commands.Cog):
         lines = "\n".join(
             f"**{c.stage.order if c.stage else '?'}. {plain(c.name)}** — {plain(c.summary)}" for c in ordered
         )
-        builder = EmbedBuilder(protocol.name, f"{lines}\n\n⚠️ {caveat}", colour=WARNING_COLOUR)
+        builder = EmbedBuilder(plain(protocol.name), f"{lines}\n\n⚠️ {plain(caveat)}", colour=WARNING_COLOUR)
         builder.footer("Buttons show a stage's full text to you only. For study, not medical advice.")
         embed = builder.build()
         embed.set_image(url=f"attachment://{DIAGRAM_NAME}")

@@ -23,7 +23,7 @@ from bot.daily import (
 from bot.glossary import Glossary
 from bot.timezones import parse_timezone, suggest_timezones, timezone_label
 from cogs._components import ConceptButton, RelatedSelect, glossary_for
-from cogs._render import COLOUR, STUDY_NOTICE, WARNING_COLOUR, EmbedBuilder, choice_label, clip, source_text
+from cogs._render import COLOUR, STUDY_NOTICE, WARNING_COLOUR, EmbedBuilder, choice_label, clip, plain, source_text
 from cogs.browse import category_ids, resolve_category
 
 if TYPE_CHECKING:
@@ -60,10 +60,10 @@ def channel_problem(guild: discord.Guild | None, channel_id: int) -> str | None:
 def daily_post(glossary: Glossary, concept_id: str, day: date) -> dict[str, Any]:
     """The post: name, summary, category path and source, with "Show definition" and a related-entries menu."""
     concept = glossary.concepts[concept_id]
-    builder = EmbedBuilder(f"Concept of the day: {concept.name}", concept.summary)
+    builder = EmbedBuilder(f"Concept of the day: {plain(concept.name)}", plain(concept.summary))
     path = glossary.category_path(concept.id)
     if len(path) > 1:
-        builder.field("Category", " › ".join(c.name for c in path))
+        builder.field("Category", " › ".join(plain(c.name) for c in path))
     builder.field("Source", source_text(glossary, concept))
     builder.footer(f"{marker(day)} · {STUDY_NOTICE}")
     view = discord.ui.View(timeout=None)
@@ -228,8 +228,9 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
             interaction.guild.id, channel.id, post_time, zone, categories, DailyState.ACTIVE,
             active_since=self.bot.clock.now(),
         )  # fmt: skip
+        await interaction.response.defer(thinking=True)  # before the write: the answer says whether it was saved
         await self.scheduler.update(schedule)
-        await interaction.response.send_message(embed=self._status_embed(schedule, "Concept of the day is on"))
+        await interaction.followup.send(embed=self._status_embed(schedule, "Concept of the day is on"))
 
     @set_.autocomplete("timezone")
     async def _set_timezone(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -269,7 +270,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
             local = due.astimezone(schedule.zone)
             builder.field("Next post", f"{local:%a %d %b %Y, %H:%M} {schedule.timezone}\n"
                                        f"{timestamp(due, 'F')} ({timestamp(due, 'R')})")  # fmt: skip
-        names = [glossary.concepts[c].name for c in schedule.categories if c in glossary]
+        names = [plain(glossary.concepts[c].name) for c in schedule.categories if c in glossary]
         builder.field("Concepts from", ", ".join(names) if names else "All categories")
         return builder.build()
 
@@ -289,7 +290,9 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
         glossary = self.bot.catalog.view(interaction.guild.id)
         lines = []
         for record in recent:
-            name = glossary.concepts[record.concept_id].name if record.concept_id in glossary else record.concept_id
+            name = (
+                plain(glossary.concepts[record.concept_id].name) if record.concept_id in glossary else record.concept_id
+            )
             status = (
                 ""
                 if record.status == "posted"
@@ -318,8 +321,9 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
         updated = replace(schedule, state=state, stopped_reason=None)
         if state is DailyState.ACTIVE and schedule.state is not DailyState.ACTIVE:
             updated = replace(updated, active_since=self.bot.clock.now())
+        await interaction.response.defer(thinking=True)  # before the write: the answer says whether it was saved
         await self.scheduler.update(updated)
-        await interaction.response.send_message(embed=self._status_embed(updated, f"Concept of the day {verb}"))
+        await interaction.followup.send(embed=self._status_embed(updated, f"Concept of the day {verb}"))
 
     @app_commands.command(name="pause", description="Pause the daily posts (settings are kept)")
     async def pause(self, interaction: discord.Interaction) -> None:
@@ -343,13 +347,14 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome, record = await self.scheduler.post_now(interaction.guild.id)
         glossary = self.bot.catalog.view(interaction.guild.id)
-        name = glossary.concepts[record.concept_id].name if record and record.concept_id in glossary else "?"
+        name = plain(glossary.concepts[record.concept_id].name) if record and record.concept_id in glossary else "?"
         messages = {
             "unset": "The concept of the day is not set up here yet: use `/daily set` first.",
             "posted": f"Posted today's concept, **{name}**, in <#{record.channel_id if record else 0}>.",
             "already": f"Today's concept (**{name}**) is already posted; the next one comes tomorrow.",
             "empty": "There are no concepts in the chosen categories. Change them with `/daily set`.",
             "retry": "Discord did not accept the post just now; I'll try again in a few minutes.",
+            "busy": "Today's post is being sent by another copy of the bot right now; it will appear shortly.",
         }
         text = messages.get(outcome) or f"I couldn't post: {outcome.removeprefix('failed: ')}. See `/daily show`."
         await interaction.followup.send(text, ephemeral=True)

@@ -15,7 +15,7 @@ from bot.flashcards import Card, CardState, Flashcards, Grade, ReviewPosition, s
 from bot.glossary import Glossary
 from bot.timezones import parse_timezone, suggest_timezones
 from cogs._components import ID, MISSING, glossary_for
-from cogs._render import STUDY_NOTICE, EmbedBuilder, clip
+from cogs._render import STUDY_NOTICE, EmbedBuilder, clip, plain
 from cogs.browse import resolve_category, suggest_categories
 
 if TYPE_CHECKING:
@@ -61,10 +61,10 @@ def front(glossary: Glossary, position: ReviewPosition) -> dict[str, Any]:
         return {"embed": builder.footer(status_line(position)).build()}
     concept = glossary.concepts[card.concept_id]
     seen = "New card" if state is None else f"Reviewed {state.reviews} time{'s' if state.reviews != 1 else ''}"
-    builder = EmbedBuilder(concept.name, "Recall what it is, then press **Show answer**.")
+    builder = EmbedBuilder(plain(concept.name), "Recall what it is, then press **Show answer**.")
     path = glossary.category_path(concept.id)
     if len(path) > 1:
-        builder.field("Category", " › ".join(c.name for c in path[:-1]))
+        builder.field("Category", " › ".join(plain(c.name) for c in path[:-1]))
     builder.footer(f"{seen} · {status_line(position)}")
     view = discord.ui.View(timeout=None)
     reviews = state.reviews if state else 0
@@ -75,7 +75,7 @@ def front(glossary: Glossary, position: ReviewPosition) -> dict[str, Any]:
 def back(glossary: Glossary, concept_id: str, state: CardState | None, today: date, now: datetime) -> dict[str, Any]:
     """The card's answer with the four grades, each labelled with when the card would come back."""
     concept = glossary.concepts[concept_id]
-    builder = EmbedBuilder(concept.name, f"**{concept.summary}**\n\n{concept.definition}")
+    builder = EmbedBuilder(plain(concept.name), f"**{plain(concept.summary)}**\n\n{plain(concept.definition)}")
     builder.footer(f"How well did you recall it? · {STUDY_NOTICE}")
     view = discord.ui.View(timeout=None)
     reviews = state.reviews if state else 0

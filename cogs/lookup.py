@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -10,10 +11,13 @@ from discord.ext import commands
 
 from bot.catalog import SearchPage
 from bot.glossary import Glossary
+from bot.markup import EMPHASIS_END, EMPHASIS_START
+from bot.models import Concept
 from bot.resolver import Resolution
 from bot.search import STOP_WORDS, tokens
+from bot.usage import LOOKUPS_PER_MINUTE
 from cogs._components import ConceptButton, PageButton, concept_reply, glossary_for
-from cogs._render import EmbedBuilder, choice_label, clip, match_note, plain
+from cogs._render import EmbedBuilder, choice_label, clip, marked, match_note, plain
 
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
@@ -62,8 +66,10 @@ def search_reply(glossary: Glossary, results: SearchPage, key: str, typed: str) 
         concept = glossary.get(hit.concept_id)
         if concept is None:
             continue
-        snippet = "**".join(plain(part) for part in " ".join(hit.snippet.split()).split("**"))  # keep highlights
-        lines.append(f"**{number}. {plain(concept.name)}** — {clip(snippet, 240)}")
+        snippet = clip(" ".join(hit.snippet.split()), 220)
+        if snippet.count(EMPHASIS_START) > snippet.count(EMPHASIS_END):  # the clip cut a highlight
+            snippet += EMPHASIS_END
+        lines.append(f"**{number}. {plain(concept.name)}** — {marked(snippet)}")
         if len(view.children) < 5:
             view.add_item(ConceptButton(concept.id, concept.name, public=False))
     left_out = results.query.cut or key != " ".join(typed.split())
@@ -106,6 +112,30 @@ class Lookup(commands.Cog):
     def __init__(self, bot: ImmunoBot) -> None:
         self.bot = bot
 
+    async def hidden_entry(self, interaction: discord.Interaction, term: str) -> Concept | None:
+        """The hidden entry a moderator's term names (members are never told an entry is hidden)."""
+        hidden = self.bot.catalog.hidden_ids(interaction.guild_id)
+        if not hidden:
+            return None
+        from cogs.moderation._access import is_moderator
+
+        match = self.bot.catalog.complete_view(interaction.guild_id).resolver.resolve(term, within=hidden).match
+        if match is None or not await is_moderator(interaction):
+            return None
+        return self.bot.catalog.complete_view(interaction.guild_id).get(match.id)
+
+    async def too_fast(self, interaction: discord.Interaction) -> bool:
+        """Answer (privately) a member who looks things up faster than the pace allows; say when to try again."""
+        wait = self.bot.usage.pace.wait(interaction.guild_id, interaction.user.id)
+        if not wait:
+            return False
+        await interaction.response.send_message(
+            f"You are looking things up faster than {LOOKUPS_PER_MINUTE} times a minute. "
+            f"Try again in {math.ceil(wait)} s.",
+            ephemeral=True,
+        )
+        return True
+
     @app_commands.command(
         name="define", description="Explain an immunotherapy concept (typos and abbreviations are fine)"
     )
@@ -113,6 +143,8 @@ class Lookup(commands.Cog):
     @app_commands.autocomplete(term=suggest_terms)
     async def define(self, interaction: discord.Interaction, term: str) -> None:
         """Resolve the term again (Discord does not enforce autocomplete choices) and show the entry."""
+        if await self.too_fast(interaction):
+            return
         if not term.strip():
             await interaction.response.send_message(
                 "Type a term to look up, for example `/define immunotherapy`.", ephemeral=True
@@ -125,9 +157,15 @@ class Lookup(commands.Cog):
             if concept is not None:
                 how = match_note(resolution.subject, resolution.match)
                 await interaction.response.send_message(**concept_reply(glossary, concept, how=how))
-                if interaction.guild_id is not None:
-                    self.bot.usage.record(interaction.guild_id, concept.id)  # in memory; written in batches for /top
+                if interaction.guild_id is not None:  # in memory; written in batches for /top
+                    self.bot.usage.record(interaction.guild_id, concept.id, interaction.user.id)
                 return
+        hidden = await self.hidden_entry(interaction, term)
+        if hidden is not None:
+            await interaction.response.send_message(
+                f"“{plain(hidden.name)}” is hidden in this server — `/concept unhide` shows it again.", ephemeral=True
+            )
+            return
         await interaction.response.send_message(**await self.no_match_reply(interaction, resolution), ephemeral=True)
 
     async def no_match_reply(self, interaction: discord.Interaction, resolution: Resolution) -> dict[str, Any]:
@@ -176,6 +214,8 @@ class Lookup(commands.Cog):
     @app_commands.describe(text='Words to look for, e.g. calcineurin, bladder cancer, "tumour cell" (a phrase)')
     async def search(self, interaction: discord.Interaction, text: str) -> None:
         """Rank entries by full-text relevance and list them, ten per page, with the passage that matched."""
+        if await self.too_fast(interaction):
+            return
         key = search_key(text)
         results = await self.bot.catalog.search_page(key, interaction.guild_id, 0, SEARCH_PAGE_SIZE)
         if not results.hits:

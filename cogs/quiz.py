@@ -29,7 +29,7 @@ from bot.quiz import (
 )
 from bot.scores import Standing, rank
 from cogs._components import glossary_for
-from cogs._render import STUDY_NOTICE, EmbedBuilder, clip
+from cogs._render import STUDY_NOTICE, EmbedBuilder, clip, marked, plain
 from cogs.browse import resolve_category, suggest_categories
 from cogs.lookup import quoted
 
@@ -59,9 +59,9 @@ def question_message(session: Session, round_: Round, *, intro: str = "") -> dic
     """A question with its options: buttons A–D (with the names when they are short), or a menu of orders."""
     question = round_.question
     request = session.request
-    lines = [question.prompt]
+    lines = [marked(question.prompt)]
     if not question.uses_select:
-        lines += ["", *(f"**{letter(i)}.** {option}" for i, option in enumerate(question.options))]
+        lines += ["", *(f"**{letter(i)}.** {plain(option)}" for i, option in enumerate(question.options))]
     lines += ["", f"Closes <t:{int(round_.deadline.timestamp())}:R>."]
     builder = EmbedBuilder(f"Question {round_.number} of {session.total}", "\n".join(lines))
     builder.footer(f"{request.mode.label} · {request.round_seconds} s · your first answer counts · {STUDY_NOTICE}")
@@ -99,7 +99,7 @@ def reveal_message(result: RoundResult) -> dict[str, Any]:
     """The closed question: the right answer with its one-line summary, who got it, who did not; no buttons."""
     question = result.question
     right = f"{letter(question.correct)}. {question.answer}" if not question.uses_select else question.answer
-    description = f"{question.prompt}\n\n✅ **{right}**\n{question.explanation}"
+    description = f"{marked(question.prompt)}\n\n✅ **{plain(right)}**\n{plain(question.explanation)}"
     builder = EmbedBuilder(f"Question {result.number} of {result.total} — closed", description)
     builder.field("Got it", names_line(result.right) or "Nobody", inline=True)
     builder.field("Missed it", names_line(result.wrong) or "Nobody", inline=True)
@@ -387,7 +387,7 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
                 "A quiz has just been started in this channel: answer that one.", ephemeral=True
             )
             return
-        where = f" on {glossary.concepts[category_id].name}" if category_id else ""
+        where = f" on {plain(glossary.concepts[category_id].name)}" if category_id else ""
         intro = (
             f"**{quoted(interaction.user.display_name, 40)}** started a quiz{where}: {session.total} questions, "
             f"{chosen.label}, {seconds} s each. Anyone can play: answer with the buttons, your first answer counts. "

@@ -12,13 +12,15 @@ from discord.ext import commands
 from bot.glossary import Glossary
 from bot.scores import ScoreRepository, places, rank
 from cogs._components import ConceptButton, PageButton, glossary_for
-from cogs._render import STUDY_NOTICE, EmbedBuilder
+from cogs._render import STUDY_NOTICE, EmbedBuilder, plain
 from cogs.lookup import quoted
 
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
 
 PAGE_SIZE = 10
+TOP_READ = 50
+"""Most looked-up entries read for /top: enough to tell how many share the last place shown."""
 WEEK = timedelta(days=7)
 PERIODS = {"week": "this week (last 7 days)", "all": "all time"}
 
@@ -127,17 +129,22 @@ class Stats(commands.Cog):
         """List this week's most looked-up concepts, with buttons to read the first few."""
         assert interaction.guild_id is not None
         glossary = glossary_for(interaction)
-        found = [t for t in await self.bot.usage.top(interaction.guild_id) if t.concept_id in glossary][:PAGE_SIZE]
+        ranked = [t for t in await self.bot.usage.top(interaction.guild_id, TOP_READ) if t.concept_id in glossary]
+        found = ranked[:PAGE_SIZE]
         if not found:
             await interaction.response.send_message(
                 "Nobody has looked anything up with `/define` in this server this week.", ephemeral=True
             )
             return
         lines = []
-        for (place, tied), item in zip(places([t.uses for t in found]), found, strict=True):
+        for (place, tied), item in zip(places([t.uses for t in ranked]), found, strict=False):
             label = f"={place}" if tied else str(place)
             lookups = "lookup" if item.uses == 1 else "lookups"
-            lines.append(f"**{label}.** {glossary.concepts[item.concept_id].name} — {item.uses} {lookups}")
+            lines.append(f"**{label}.** {plain(glossary.concepts[item.concept_id].name)} — {item.uses} {lookups}")
+        sharing = sum(1 for t in ranked[PAGE_SIZE:] if t.uses == found[-1].uses)
+        if sharing:
+            more = "entry shares" if sharing == 1 else "entries share"
+            lines.append(f"…and {sharing}{'+' if len(ranked) >= TOP_READ else ''} more {more} that place.")
         builder = EmbedBuilder("Most looked up this week", "\n".join(lines))
         builder.footer("/define lookups in this server over the last 7 days. Buttons show an entry to you only.")
         view = discord.ui.View(timeout=None)

@@ -35,13 +35,20 @@ if [ ! -e "$venv" ]; then
   fi
 fi
 
+# The tests start a throwaway PostgreSQL: from the machine's server binaries, else from a wheel that bundles one.
+extras="test"
+pg_bindir="$(pg_config --bindir 2>/dev/null || true)"
+if ! [ -x "$pg_bindir/postgres" ] && ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
+  extras="test,pgserver"
+fi
+
 # Hash with Python itself: sha256sum is not on every system (macOS has shasum instead).
-wanted="$("$venv/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$root/pyproject.toml")"
+wanted="$("$venv/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$root/pyproject.toml") $extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "Installing Immunobot and its dependencies into .venv (the first time takes a minute) ..." >&2
   rm -f "$stamp"  # an interrupted install leaves no stamp, so the next run installs again
   if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2 \
-    || ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[test]" >&2; then
+    || ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]" >&2; then
     echo "Installing failed (see above). The first run needs network access to the Python package index (PyPI)," >&2
     echo "or a configured mirror (PIP_INDEX_URL). Run the command again once that works: it resumes by itself." >&2
     exit 1

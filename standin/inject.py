@@ -63,7 +63,11 @@ class InjectAPI:
 
     def _upload(self, upload: Upload) -> Attachment:
         file = UploadedFile("files[0]", upload.filename, upload.content, upload.content_type)
-        return self._s().messages._attachment(file, None, ephemeral=True)
+        attachment = self._s().messages._attachment(file, None, ephemeral=True)
+        if upload.url is not None:
+            attachment.url = upload.url
+        attachment.declared_size = upload.declared_size
+        return attachment
 
     def _message(self, ref: MessageRef) -> Message:
         if isinstance(ref, InteractionResult):

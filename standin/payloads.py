@@ -64,6 +64,10 @@ class Upload:
     filename: str
     content: bytes
     content_type: str | None = None
+    url: str | None = None
+    """A URL of the client's choosing instead of the stand-in's own (a forged payload)."""
+    declared_size: int | None = None
+    """The size the payload claims, instead of the content's length (a lying payload)."""
 
 
 class Resolver:

@@ -257,6 +257,13 @@ class InteractionResult:
         within = self.default_timeout if within is None else within
         return await self.changes.wait_for(lambda: self.response, within, self._describe)
 
+    async def answer(self, within: float | None = None) -> CallbackRecord | Message:
+        """What the user sees as the bot's answer: the response, or after a deferral ("thinking…") the followup."""
+        response = await self.wait_response(within)
+        if response.type == 5:
+            return await self.wait_followup(1, within)
+        return response
+
     async def wait_followup(self, n: int = 1, within: float | None = None) -> Message:
         """The n-th followup message (1-based)."""
         within = self.default_timeout if within is None else within

@@ -368,12 +368,13 @@ class Attachment:
     url: str
     description: str | None = None
     ephemeral: bool = False
+    declared_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": str(self.id),
             "filename": self.filename,
-            "size": len(self.content),
+            "size": len(self.content) if self.declared_size is None else self.declared_size,
             "url": self.url,
             "proxy_url": self.url,
             "content_type": self.content_type,

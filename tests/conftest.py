@@ -6,6 +6,7 @@ import pytest
 
 from bot.glossary import Glossary
 from bot.loader import GlossaryData, load_glossary
+from tests.pg import database_url, postgres_server, postgres_url  # noqa: F401 - fixtures for every test
 
 
 @pytest.fixture(scope="session")

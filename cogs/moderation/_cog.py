@@ -13,15 +13,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, Literal
 
+import aiohttp
 import discord
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
 from bot.editing import ConceptEditor, Outcome, Refused, Unchanged
 from bot.export import concepts_yaml
-from bot.models import MAX_ALIAS
+from bot.models import MAX_ALIAS, Concept
 from bot.overlay import Action, OverlayRepository
-from cogs._components import glossary_for
+from bot.store import storage_failure
+from cogs._components import ConceptButton, glossary_for
 from cogs._render import clip, concept_embed, plain
 from cogs.moderation._access import GUILD_ONLY, NOT_MODERATOR, NotModerator, is_bot_owner, is_moderator, manages_server
 from cogs.moderation._forms import (
@@ -36,10 +39,20 @@ from cogs.moderation._forms import (
     with_returned_text,
 )
 from cogs.moderation._history import history_reply
-from cogs.moderation._replies import MESSAGE_LIMIT, audit_line, chunks, count_entries, refusal_text, reply, saved_text
+from cogs.moderation._replies import (
+    MESSAGE_LIMIT,
+    audit_line,
+    chunks,
+    count_entries,
+    refusal_text,
+    reply,
+    saved_text,
+    working,
+)
 from cogs.moderation._terms import (
     entry_or_reply,
     moderated_view,
+    resolve_term,
     suggest_aliases,
     suggest_entries,
     suggest_hidden,
@@ -55,6 +68,42 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 1_000_000
+ATTACHMENT_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
+DOWNLOAD_SECONDS = 20
+
+
+class TooLarge(Exception):  # noqa: N818 - it names the situation
+    """The download went past its byte cap (whatever size was declared)."""
+
+
+def from_discord(url: str) -> bool:
+    """Say whether an attachment URL points at Discord's attachment hosts (over https).
+
+    When the bot talks to another Discord endpoint (a stand-in, for tests), that endpoint's host counts too.
+    """
+    parsed = yarl.URL(url)
+    if parsed.scheme == "https" and parsed.host in ATTACHMENT_HOSTS:
+        return True
+    api = yarl.URL(discord.http.Route.BASE)
+    return api.host != "discord.com" and (parsed.scheme, parsed.host, parsed.port) == (api.scheme, api.host, api.port)
+
+
+async def download(url: str, limit: int) -> bytes:
+    """Fetch a file, reading at most `limit` bytes: a larger body is refused as it streams in."""
+    timeout = aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, allow_redirects=False) as response:
+        if response.status != 200:  # redirects are not followed: a file must come from Discord's hosts themselves
+            raise aiohttp.ClientError(f"Discord answered {response.status}")
+        if (response.content_length or 0) > limit:
+            raise TooLarge
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise TooLarge
+        return bytes(data)
+
+
 SOMETHING_WENT_WRONG = "Something went wrong on our side and it has been logged. Nothing was saved."
 Reason = app_commands.Range[str, 1, REASON_LIMIT]
 
@@ -100,11 +149,14 @@ class Moderation(
         assert interaction.guild_id is not None
         view = self.bot.catalog.view(interaction.guild_id)
         shown = outcome.changes[0].revision
-        embed = None
+        embed, buttons = None, None
         single = len(outcome.changes) == 1 and shown.action not in (Action.IMPORT, Action.HIDE)
-        if single and shown.concept_id in view:
+        if single and shown.concept_id in view and shown.action is Action.ALIAS:  # one line, and the entry on demand
+            buttons = discord.ui.View(timeout=None)
+            buttons.add_item(ConceptButton(shown.concept_id, "Show the entry", public=False))
+        elif single and shown.concept_id in view:
             embed = concept_embed(view, view.concepts[shown.concept_id])
-        await reply(interaction, clip(saved_text(outcome, view), MESSAGE_LIMIT), embed=embed)
+        await reply(interaction, clip(saved_text(outcome, view), MESSAGE_LIMIT), embed=embed, view=buttons)
         await self.announce(interaction, [audit_line(change, interaction.user) for change in outcome.changes])
 
     async def announce(self, interaction: discord.Interaction, lines: Sequence[str]) -> None:
@@ -181,11 +233,15 @@ class Moderation(
         returned = {**entry_text(values).labelled(), "Why": values.get("reason", "")}
         try:
             await self.submit_form(interaction, match, values, returned)
-        except Exception:
-            log.exception(
-                "Entry form %s failed (guild %s, user %s)", match[0], interaction.guild_id, interaction.user.id
-            )
-            content, file = with_returned_text(SOMETHING_WENT_WRONG, returned)
+        except Exception as error:
+            stored = storage_failure(error)
+            if stored is None:
+                log.exception(
+                    "Entry form %s failed (guild %s, user %s)", match[0], interaction.guild_id, interaction.user.id
+                )
+            else:
+                log.warning("Entry form %s could not be saved: %s", match[0], error)
+            content, file = with_returned_text(stored or SOMETHING_WENT_WRONG, returned)
             try:
                 await reply(interaction, content, file=file)
             except discord.HTTPException:
@@ -206,6 +262,7 @@ class Moderation(
         text = entry_text(values)
         reason = values.get("reason", "").strip() or None
         author = interaction.user.id
+        await working(interaction)
         if match["id"]:
             outcome = await self.editor.edit(
                 interaction.guild_id, match["id"], int(match["base"]), text, author_id=author, reason=reason
@@ -235,6 +292,7 @@ class Moderation(
         found = await entry_or_reply(interaction, moderated_view(interaction), term)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.add_alias(
             interaction.guild_id, found.id, alias, author_id=interaction.user.id, reason=reason
         )
@@ -255,6 +313,7 @@ class Moderation(
         found = await entry_or_reply(interaction, moderated_view(interaction), term)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.remove_alias(
             interaction.guild_id, found.id, alias, author_id=interaction.user.id, reason=reason
         )
@@ -271,6 +330,7 @@ class Moderation(
         found = await entry_or_reply(interaction, glossary_for(interaction), term)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.set_hidden(
             interaction.guild_id, found.id, True, author_id=interaction.user.id, reason=reason
         )
@@ -283,12 +343,17 @@ class Moderation(
         """Show a hidden entry again."""
         assert interaction.guild_id is not None
         hidden = self.editor.catalog.hidden_ids(interaction.guild_id)
+        named = resolve_term(moderated_view(interaction), term)
+        if isinstance(named, Concept) and named.id not in hidden:
+            await reply(interaction, f"“{plain(named.name)}” is not hidden in this server.")
+            return
         if not hidden:
             await reply(interaction, "Nothing is hidden in this server.")
             return
         found = await entry_or_reply(interaction, moderated_view(interaction), term, within=hidden)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.set_hidden(
             interaction.guild_id, found.id, False, author_id=interaction.user.id, reason=reason
         )
@@ -326,6 +391,7 @@ class Moderation(
         found = await entry_or_reply(interaction, moderated_view(interaction), term)
         if found is None:
             return
+        await working(interaction)
         outcome = await self.editor.revert(
             interaction.guild_id, found.id, revision, author_id=interaction.user.id, reason=reason
         )
@@ -343,8 +409,12 @@ class Moderation(
         hidden = sorted(catalog.hidden_ids(guild.id))
         if everything:
             concepts = list(catalog.view(guild.id).concepts.values())
-        else:
-            concepts = [r.concept for r in catalog.overlay(guild.id).values() if not r.hidden]
+        else:  # what differs from the shipped text (an entry edited and reverted, or hidden then shown, does not)
+            concepts = [
+                r.concept
+                for r in catalog.overlay(guild.id).values()
+                if not r.hidden and r.concept != catalog.shipped.get(r.concept_id)
+            ]
         if not concepts:
             await reply(
                 interaction,
@@ -378,12 +448,26 @@ class Moderation(
         """Validate the whole file exactly like data/ and save every entry in it, or none."""
         assert interaction.guild_id is not None
         name = plain(clip(file.filename, 80))
+        too_large = f"{name} is larger than {MAX_IMPORT_BYTES // 1000} kB. Nothing was imported."
         if file.size > MAX_IMPORT_BYTES:
-            await reply(interaction, f"{name} is larger than {MAX_IMPORT_BYTES // 1000} kB. Nothing was imported.")
+            await reply(interaction, too_large)
+            return
+        if not from_discord(file.url):
+            log.warning("Import refused: attachment URL outside Discord's hosts (guild %s)", interaction.guild_id)
+            await reply(interaction, f"{name} does not come from Discord's file servers. Nothing was imported.")
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            text = (await file.read()).decode("utf-8-sig")
+            data = await download(file.url, MAX_IMPORT_BYTES)
+        except TooLarge:
+            await reply(interaction, too_large)
+            return
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("Import download failed (guild %s): %s", interaction.guild_id, error)
+            await reply(interaction, f"I could not download {name} from Discord just now. Nothing was imported.")
+            return
+        try:
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             await reply(interaction, f"{name} is not UTF-8 text: save it as UTF-8 YAML. Nothing was imported.")
             return
@@ -428,6 +512,7 @@ class Moderation(
             return
         notes: list[str] = []
         if changes:
+            await working(interaction)
             settings = settings.model_copy(update=changes)
             await self.editor.save_settings(guild.id, settings)
             notes.append("Saved.")

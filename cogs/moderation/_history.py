@@ -98,21 +98,20 @@ def revision_summary(
 def history_page(
     concept: Concept,
     shipped: Concept | None,
-    revisions: Sequence[Revision],
+    window: Sequence[Revision],
+    total: int,
     page: int,
     name_of: Callable[[str], str] = _same,
 ) -> tuple[discord.Embed, discord.ui.View | None]:
-    """One page of an entry's revisions (oldest first in `revisions`), newest first on the page."""
-    pages = max(1, -(-len(revisions) // PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    newest_first = list(reversed(range(len(revisions))))[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    """One page of an entry's `total` revisions: `window` holds the page's revisions newest first, plus the one
+    before them (for the oldest one's diff) when there is one."""
+    pages = max(1, -(-total // PAGE_SIZE))
     origin = "Revision 0 is the shipped entry." if shipped is not None else "It was added in this server."
     builder = EmbedBuilder(
-        f"History: {concept.name}", f"{len(revisions)} revision(s) in this server, newest first. {origin}"
+        f"History: {plain(concept.name)}", f"{total} revision(s) in this server, newest first. {origin}"
     )
-    for index in newest_first:
-        revision = revisions[index]
-        previous = revisions[index - 1] if index > 0 else None
+    for index, revision in enumerate(window[:PAGE_SIZE]):
+        previous = window[index + 1] if index + 1 < len(window) else None
         before = previous.concept if previous else shipped
         when = revision.created_at.strftime("%Y-%m-%d %H:%M UTC")
         builder.field(
@@ -124,11 +123,11 @@ def history_page(
 
 
 async def history_reply(interaction: discord.Interaction, concept: Concept, page: int) -> dict[str, Any] | str:
-    """The message for one page of an entry's history, or a sentence when it has none."""
+    """The message for one page of an entry's history, or a sentence when it has none (reads that page only)."""
     assert interaction.guild_id is not None
     editor = editor_for(interaction)
-    revisions = await editor.history(interaction.guild_id, concept.id)
-    if not revisions:
+    total = await editor.repository.count(interaction.guild_id, concept.id)
+    if not total:
         return f"“{plain(concept.name)}” has no changes in this server: it reads as shipped."
     entries = editor.catalog.complete_view(interaction.guild_id)
 
@@ -136,7 +135,11 @@ async def history_reply(interaction: discord.Interaction, concept: Concept, page
         found = entries.get(concept_id)
         return found.name if found is not None else concept_id
 
-    embed, view = history_page(concept, editor.catalog.shipped.get(concept.id), revisions, page, name_of)
+    page = min(max(page, 0), (total - 1) // PAGE_SIZE)
+    window = await editor.repository.newest(
+        interaction.guild_id, concept.id, offset=page * PAGE_SIZE, limit=PAGE_SIZE + 1
+    )
+    embed, view = history_page(concept, editor.catalog.shipped.get(concept.id), window, total, page, name_of)
     return {"embed": embed, "view": view} if view else {"embed": embed}
 
 

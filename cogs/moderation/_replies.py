@@ -76,6 +76,14 @@ def saved_text(saved: Saved, view: Glossary) -> str:
     if revision.action is Action.REVERT:
         return f"Reverted {name} ({plain(revision.reason or '')}), saved as revision {revision.number}."
     hidden = " It stays hidden until `/concept unhide`." if revision.hidden else ""
+    if revision.action is Action.ALIAS:
+        before = saved.changes[0].before
+        old = set(before.aliases) if before is not None else set()
+        added = [f"“{plain(a)}”" for a in revision.concept.aliases if a not in old]
+        removed = [f"“{plain(a)}”" for a in sorted(old - set(revision.concept.aliases))]
+        parts = [f"Added {', '.join(added)} to {name}"] if added else []
+        parts += [f"Removed {', '.join(removed)} from {name}"] if removed else []
+        return f"{'; '.join(parts) or f'Saved {name}'} (revision {revision.number}).{hidden}"
     return f"Saved {name} as revision {revision.number}.{hidden}"
 
 
@@ -102,12 +110,20 @@ def chunks(lines: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     return messages
 
 
+async def working(interaction: discord.Interaction) -> None:
+    """Acknowledge now, privately, before a write that may wait on the database: the answer then comes when the
+    write is done (or failed), however long that takes, and says which it was."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
 async def reply(
     interaction: discord.Interaction,
     content: str,
     *,
     embed: discord.Embed | None = None,
     file: discord.File | None = None,
+    view: discord.ui.View | None = None,
 ) -> None:
     """Answer privately, as the first response or after a deferral."""
     extra: dict[str, Any] = {}
@@ -115,6 +131,8 @@ async def reply(
         extra["embed"] = embed
     if file is not None:
         extra["file"] = file
+    if view is not None:
+        extra["view"] = view
     if interaction.response.is_done():
         await interaction.followup.send(content, ephemeral=True, **extra)
     else:

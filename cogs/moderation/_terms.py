@@ -12,8 +12,11 @@ from bot.models import Concept
 from cogs._components import glossary_for
 from cogs._render import choice_label, clip, plain
 from cogs.lookup import quoted
-from cogs.moderation._access import editor_for
+from cogs.moderation._access import editor_for, is_moderator
 from cogs.moderation._replies import reply
+
+MAX_TYPED = 100
+"""Characters of a partly typed option that autocomplete looks at (no name is longer)."""
 
 
 def moderated_view(interaction: discord.Interaction) -> Glossary:
@@ -49,20 +52,30 @@ def _choices(glossary: Glossary, current: str, within: Container[str] | None = N
     return [app_commands.Choice(name=choice_label(s.name, s.matched), value=s.name) for s in found]
 
 
+# discord.py never calls a cog's `interaction_check` for autocomplete: each suggester checks rights itself, so a
+# member who can see /concept (a server may allow it) learns no hidden entry, alias or revision reason.
+
+
 async def suggest_entries(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    """Every entry of the guild, hidden ones included."""
-    return _choices(moderated_view(interaction), current)
+    """Every entry of the guild, hidden ones included (moderators only)."""
+    if not await is_moderator(interaction):
+        return []
+    return _choices(moderated_view(interaction), current[:MAX_TYPED])
 
 
 async def suggest_visible(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    """The entries members of the guild see."""
-    return _choices(glossary_for(interaction), current)
+    """The entries members of the guild see (offered to moderators only, like every /concept option)."""
+    if not await is_moderator(interaction):
+        return []
+    return _choices(glossary_for(interaction), current[:MAX_TYPED])
 
 
 async def suggest_hidden(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    """The entries hidden in the guild."""
+    """The entries hidden in the guild (moderators only)."""
+    if not await is_moderator(interaction):
+        return []
     hidden = editor_for(interaction).catalog.hidden_ids(interaction.guild_id)
-    return _choices(moderated_view(interaction), current, hidden) if hidden else []
+    return _choices(moderated_view(interaction), current[:MAX_TYPED], hidden) if hidden else []
 
 
 def _named_entry(interaction: discord.Interaction) -> Concept | None:
@@ -72,33 +85,40 @@ def _named_entry(interaction: discord.Interaction) -> Concept | None:
 
 
 async def suggest_aliases(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    """The aliases of the entry named in `term`, those containing what was typed first."""
+    """The aliases of the entry named in `term`, those containing what was typed first (moderators only)."""
+    if not await is_moderator(interaction):
+        return []
     concept = _named_entry(interaction)
     if concept is None:
         return []
-    typed = current.casefold().strip()
+    typed = current[:MAX_TYPED].casefold().strip()
     ordered = sorted(concept.aliases, key=lambda alias: typed not in alias.casefold())
     return [app_commands.Choice(name=clip(alias, 100), value=alias) for alias in ordered[:25]]
 
 
 async def suggest_revisions(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-    """The revisions of the entry named in `term`, newest first, each with what it did and why."""
+    """The revisions of the entry named in `term`, newest first, each with what it did and why.
+
+    Reads at most one page of revisions whose number starts with what was typed, however long the history.
+    """
+    if not await is_moderator(interaction):
+        return []
     concept = _named_entry(interaction)
     if concept is None or interaction.guild_id is None:
         return []
     editor = editor_for(interaction)
+    typed = current.strip()[:MAX_TYPED]
     choices = [
         app_commands.Choice(
             name=clip(
                 f"{r.number} · {r.action.past_tense} · {r.created_at:%Y-%m-%d}"
-                + (f" · {r.reason}" if r.reason else ""),
+                + (f" · {' '.join(r.reason.split())}" if r.reason else ""),
                 100,
             ),
             value=r.number,
         )
-        for r in reversed(await editor.history(interaction.guild_id, concept.id))
+        for r in await editor.repository.newest(interaction.guild_id, concept.id, limit=25, prefix=typed)
     ]
-    if editor.catalog.shipped.get(concept.id) is not None:
+    if editor.catalog.shipped.get(concept.id) is not None and "0".startswith(typed):
         choices.append(app_commands.Choice(name="0 · the shipped entry", value=0))
-    typed = current.strip()
-    return [choice for choice in choices if str(choice.value).startswith(typed)][:25]
+    return choices[:25]

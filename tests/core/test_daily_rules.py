@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from bot.daily import DailySchedule, next_due, parse_post_time
+from bot.daily import CLAIM_LEASE, Busy, DailyRepository, DailySchedule, next_due, parse_post_time
 from bot.glossary import Glossary
+from bot.store import Store
 from bot.timezones import parse_timezone, suggest_timezones
 
 
@@ -76,3 +77,31 @@ def test_pool_of_a_category_includes_its_descendants(glossary: Glossary) -> None
     assert {"tacrolimus", "bcg", "immunosuppressant"} <= drawn
     assert "monoclonal-antibody" not in drawn
     assert "effect-axis" not in glossary.pool([])
+
+
+async def test_a_claim_is_owned_a_second_process_waits_then_takes_over(tmp_path) -> None:
+    """Two processes on one database: while the first owns the day's claim (its send may be in flight), the second
+    gets Busy and sends nothing; once the lease has run out it takes over, asking first whether the post went out."""
+    async with await Store.open(tmp_path / "claims.db") as store:
+        repository = DailyRepository(store)
+        schedule = DailySchedule(1, 10, time(8, 0), "UTC")
+        day, now = date(2026, 11, 23), datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+        first = await repository.claim_day(schedule, day, ["a", "b"], owner="first:1", now=now)
+        assert isinstance(first, tuple)
+        assert first[1] is False
+        second = await repository.claim_day(schedule, day, ["a", "b"], owner="second:1", now=now + timedelta(minutes=1))
+        assert second == Busy("first:1", now + CLAIM_LEASE)
+        again = await repository.claim_day(schedule, day, ["a", "b"], owner="first:2", now=now + timedelta(minutes=1))
+        assert isinstance(again, tuple)  # the owner's own process: its earlier attempt has ended
+        later = now + CLAIM_LEASE + timedelta(minutes=2)
+        taken = await repository.claim_day(schedule, day, ["a", "b"], owner="second:2", now=later)
+        assert isinstance(taken, tuple)
+        assert taken[0].concept_id == first[0].concept_id
+        assert taken[1] is True  # may have been sent: the taker looks for the post before sending
+        rows = await store.fetch_all("SELECT claim_owner FROM daily_posts")
+        assert rows == [("second:2",)]
+
+
+def test_timezone_suggestions_read_a_bounded_prefix() -> None:
+    """However long the typed text, autocomplete looks at its first 64 characters only (bounded work per key)."""
+    assert suggest_timezones("Europe/" + "x" * 6000) == suggest_timezones(("Europe/" + "x" * 6000)[:64])

@@ -63,7 +63,7 @@ def test_good_directory_loads(tmp_path: Path) -> None:
         (lambda text: text.replace("The first.", "x" * 201), ["'alpha'", "'summary'", "at most 200"]),
         (lambda text: text.replace("Alpha is the first entry.", "y" * 1501), ["'alpha'", "'definition'", "at most 1500"]),
         (lambda text: text.replace("id: beta", "id: alpha"), ["'alpha'", "'id'", "duplicate id"]),
-        (lambda text: text.replace("[AT]", "['Beta-therapy']"), ["'beta'", "'name'", "entry 'alpha' after normalisation"]),
+        (lambda text: text.replace("[AT]", "['Beta-therapy']"), ["'beta'", "'name'", "already a name of “Alpha therapy” (entry 'alpha')"]),
         (lambda text: text.replace("related: [alpha]", "related: [gamma]"), ["'beta'", "'related.0'", "unknown id 'gamma'"]),
         (lambda text: text.replace("    aliases: [AT]\n", "    aliases: [AT]\n    parent: beta\n"), ["'parent'", "cycle"]),
         (lambda text: text.replace("section: One}", "section: One}\n    unexpected: 1"), ["'alpha'", "'unexpected'", "Extra inputs"]),

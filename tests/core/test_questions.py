@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.glossary import Glossary
+from bot.markup import EMPHASIS_END, EMPHASIS_START, emphasis
 from bot.models import Concept, Kind
 from bot.questions import (
     BLANK,
@@ -52,7 +53,7 @@ def test_term_question_offers_summaries_with_their_own_names_blanked(glossary: G
     plan = plan_quiz(glossary, mode=Mode.TERM, category_id=None, count=20, seed=3)
     for question in plan.questions:
         concept = glossary.concepts[question.concept_id]
-        assert question.prompt == f"What is **{concept.name}**?"
+        assert question.prompt == f"What is {emphasis(concept.name)}?"
         assert len(set(question.options)) == len(question.options) >= 2
         assert question.options[question.correct] == blank_names(concept.summary, concept.names)
         assert not question.names_are_options
@@ -90,7 +91,11 @@ def test_stage_questions_offer_orders_with_one_right(glossary: Glossary) -> None
         assert question.uses_select
         assert len(set(question.options)) == len(question.options) == 4
         lines = question.prompt.splitlines()[1:]
-        listed = dict(line.removeprefix("**").split(".** ") for line in lines if line.startswith("**"))
+        listed = dict(
+            line.removeprefix(EMPHASIS_START).split(f".{EMPHASIS_END} ")
+            for line in lines
+            if line.startswith(EMPHASIS_START)
+        )
         assert "not a clinical guideline" in question.prompt  # the clinic's regime is labelled wherever shown
         right = [listed[letter] for letter in question.options[question.correct].split(" → ")]
         assert right == [stage.name for stage in stages if stage.name in right]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -12,7 +13,10 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.store import Store
-from bot.usage import TopConcept, UsageRecorder, UsageRepository
+from bot.usage import COUNTED_PER_DAY, LOOKUPS_PER_MINUTE, LookupPace, TopConcept, UsageRecorder, UsageRepository
+
+USERS = itertools.count(1)
+"""A new member for each lookup, where a test is about counting, not about one member's repeats."""
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
@@ -46,8 +50,8 @@ async def test_record_waits_for_nothing_and_writes_in_one_batch(store: Store) ->
     recorder.start()
     try:
         for concept in ("tacrolimus", "tacrolimus", "sirolimus"):
-            recorder.record(1, concept)
-        recorder.record(2, "tacrolimus")
+            recorder.record(1, concept, next(USERS))
+        recorder.record(2, "tacrolimus", next(USERS))
         assert recorder.pending == 4
         await asyncio.sleep(0.01)
         assert await written(store) == 0
@@ -64,7 +68,7 @@ async def test_a_full_buffer_is_written_early(store: Store) -> None:
     recorder.start()
     try:
         for _ in range(5):
-            recorder.record(1, "cytokine")
+            recorder.record(1, "cytokine", next(USERS))
         await until_written(store, 5)
         rows = await store.fetch_all("SELECT guild_id, concept_id, day, uses FROM concept_uses")
         assert rows == [(1, "cytokine", "2026-11-23", 5)]
@@ -76,7 +80,7 @@ async def test_stop_writes_what_is_left(store: Store) -> None:
     """Shutdown flushes the last counts."""
     recorder = UsageRecorder(UsageRepository(store), ManualClock(T0))
     recorder.start()
-    recorder.record(1, "bcg")
+    recorder.record(1, "bcg", next(USERS))
     await recorder.stop()
     assert await written(store) == 1
 
@@ -90,11 +94,11 @@ async def test_failed_write_keeps_the_counts(store: Store, monkeypatch: pytest.M
     async def broken(counts: Counter[tuple[int, str, date]]) -> None:
         raise RuntimeError("disk full")
 
-    recorder.record(1, "bcg")
+    recorder.record(1, "bcg", next(USERS))
     monkeypatch.setattr(repository, "add", broken)
     with pytest.raises(RuntimeError):
         await recorder.flush()
-    recorder.record(1, "bcg")
+    recorder.record(1, "bcg", next(USERS))
     assert recorder.pending == 2
     monkeypatch.setattr(repository, "add", original)
     assert await recorder.flush() == 2
@@ -106,12 +110,40 @@ async def test_top_is_this_weeks_and_ties_are_stable(store: Store) -> None:
     clock = ManualClock(T0)
     recorder = UsageRecorder(UsageRepository(store), clock)
     clock.set(T0 - timedelta(days=7))
-    recorder.record(1, "old")
+    recorder.record(1, "old", next(USERS))
     clock.set(T0 - timedelta(days=6))
-    recorder.record(1, "b-entry")
+    recorder.record(1, "b-entry", next(USERS))
     clock.set(T0)
     for concept in ("a-entry", "c-entry", "c-entry"):
-        recorder.record(1, concept)
-    recorder.record(2, "other-guild")
+        recorder.record(1, concept, next(USERS))
+    recorder.record(2, "other-guild", next(USERS))
     assert await recorder.top(1) == [TopConcept("c-entry", 2), TopConcept("a-entry", 1), TopConcept("b-entry", 1)]
     assert recorder.pending == 0
+
+
+async def test_a_members_repeats_count_once_a_day_and_up_to_a_cap(store: Store) -> None:
+    """One member's lookups of one entry count once a day; at most COUNTED_PER_DAY of theirs count in a day."""
+    clock = ManualClock(T0)
+    recorder = UsageRecorder(UsageRepository(store), clock)
+    assert [recorder.record(1, "bcg", 7) for _ in range(100)].count(True) == 1
+    assert recorder.record(2, "bcg", 7)  # another server counts on its own
+    assert recorder.record(1, "bcg", 8)  # another member too
+    counted = [recorder.record(1, f"entry-{i}", 7) for i in range(COUNTED_PER_DAY + 10)]
+    assert counted.count(True) == COUNTED_PER_DAY - 1  # bcg was the first
+    clock.advance(timedelta(days=1))
+    assert recorder.record(1, "bcg", 7)
+    assert await recorder.top(1, limit=1) == [TopConcept("bcg", 3)]
+
+
+def test_pace_allows_a_minute_of_lookups_then_says_how_long_to_wait() -> None:
+    """LOOKUPS_PER_MINUTE in any rolling minute, per member and server; the wait is until the oldest expires."""
+    clock = ManualClock(T0)
+    pace = LookupPace(clock)
+    for _ in range(LOOKUPS_PER_MINUTE):
+        assert pace.wait(1, 7) == 0
+        clock.advance(timedelta(seconds=1))
+    assert pace.wait(1, 7) == 30.0  # the first lookup was 30 s ago
+    assert pace.wait(1, 8) == 0
+    assert pace.wait(2, 7) == 0
+    clock.advance(timedelta(seconds=30))
+    assert pace.wait(1, 7) == 0

@@ -124,7 +124,7 @@ def test_same_server_and_person_across_console_runs(tmp_path: Path) -> None:
     """The console's server and user keep their ids, so a moderator's edit is still there next run."""
     first = console("/concept alias add term:tacrolimus alias:console-alias-test\n", tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "Saved “Tacrolimus”" in first.stdout
+    assert "Added “console-alias-test” to “Tacrolimus”" in first.stdout
     second = console("/define console-alias-test\n", tmp_path)
     assert second.returncode == 0, second.stderr
     assert "│ TACROLIMUS" in second.stdout
@@ -245,11 +245,7 @@ def test_tab_candidates_and_choices_listing_for_options_without_autocomplete(tmp
     assert result.returncode == 0, result.stderr
     assert "  questions: takes a whole number from 5 to 20." in result.stdout
     assert "  definition → term\n  term → definition\n" in result.stdout
-    browsed = result.stdout.split("/define term:?\n", 1)[1].splitlines()
-    names = [line.strip() for line in browsed if line.startswith("  ")]
-    assert names[0] == "Active immunotherapy"  # an empty term browses the glossary alphabetically
-    assert names == sorted(names, key=str.casefold)
-    assert len(names) == 25
+    assert "/define term:?\n  Active immunotherapy\n  Adjuvant and neoadjuvant therapy\n" in result.stdout
 
 
 class Terminal:
@@ -357,3 +353,11 @@ def test_ctrl_c_while_reading_a_pipe_stops_cleanly(tmp_path: Path) -> None:
     assert process.returncode == 130
     assert "Traceback" not in errors
     assert "KeyboardInterrupt" not in errors
+
+
+def test_open_quiz_buttons_stay_pressable_after_other_replies(tmp_path: Path) -> None:
+    """An open quiz question's buttons keep their numbers after another command's reply, until it closes."""
+    script = "/quiz start mode:definition questions:5\n/define term:BCG\n/flashcards status\n1\n"
+    result = console(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Locked in" in result.stdout, result.stdout

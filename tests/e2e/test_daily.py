@@ -47,13 +47,15 @@ def daily_posts(discord_: StandIn, channel: Channel) -> list[Message]:
 async def set_daily(
     discord_: StandIn, server: Server, channel: Channel, when: str = "08:00", zone: str = "Europe/London", **more: str
 ):
-    """Run `/daily set` as the moderator."""
-    return await discord_.slash(
+    """Run `/daily set` as the moderator and wait for its answer (the bot acknowledges before it saves)."""
+    result = await discord_.slash(
         server.guild,
         server.moderator,
         "daily set",
         options={"channel": channel, "time": when, "timezone": zone, **more},
     )
+    await result.answer()
+    return result
 
 
 async def test_set_show_and_post_at_the_local_time(discord_: StandIn, server: Server, start_bot: Start) -> None:
@@ -62,9 +64,9 @@ async def test_set_show_and_post_at_the_local_time(discord_: StandIn, server: Se
     channel = server.guild.channel("daily")
     async with start_bot(clock=clock) as bot:
         answer = await set_daily(discord_, server, channel)
-        assert answer.response.embeds[0]["title"] == "Concept of the day is on"
+        assert (await answer.answer()).embeds[0]["title"] == "Concept of the day is on"
         shown = await discord_.slash(server.guild, server.moderator, "daily show")
-        fields = {f["name"]: f["value"] for f in shown.response.embeds[0]["fields"]}
+        fields = {f["name"]: f["value"] for f in (await shown.answer()).embeds[0]["fields"]}
         eight = int(datetime(2026, 11, 23, 8, tzinfo=UTC).timestamp())
         assert f"<t:{eight}:F>" in fields["Next post"]
         assert f"<t:{eight}:R>" in fields["Next post"]
@@ -82,7 +84,7 @@ async def test_set_show_and_post_at_the_local_time(discord_: StandIn, server: Se
         show = next(cid for cid in post.custom_ids if cid.startswith("concept:peek:"))
         revealed = await discord_.click(server.guild, server.member, post, show)
         assert revealed.response.ephemeral
-        assert revealed.response.embeds[0]["description"]
+        assert (await revealed.answer()).embeds[0]["description"]
     assert_never_pinged(discord_)
 
 
@@ -105,11 +107,11 @@ async def test_bad_settings_are_refused_and_nothing_is_saved(
             extra = {"category": category} if category else {}
             result = await set_daily(discord_, server, channel, **arguments, **extra)  # type: ignore[arg-type]
             assert result.response.ephemeral, arguments
-            assert message in result.response.content
+            assert message in (await result.answer()).content
         refused = await set_daily(discord_, server, closed)
         assert refused.response.ephemeral
-        assert "lacks Send Messages" in refused.response.content
-        assert "Nothing was saved" in refused.response.content
+        assert "lacks Send Messages" in (await refused.answer()).content
+        assert "Nothing was saved" in (await refused.answer()).content
         assert await DailyRepository(bot.store).schedules() == []
         assert scheduler(bot).schedule_of(server.guild.id) is None
 
@@ -130,7 +132,7 @@ async def test_members_without_manage_server_are_refused(server: Server, setting
                 options={"channel": guild.channel("general"), "time": "08:00", "timezone": "UTC"},
             )
             assert result.response.ephemeral
-            assert "Manage Server" in result.response.content
+            assert "Manage Server" in (await result.answer()).content
             assert await DailyRepository(bot.store).schedules() == []
 
 
@@ -141,8 +143,9 @@ async def test_two_guilds_in_different_timezones(discord_: StandIn, server: Serv
     clock = ManualClock(datetime(2026, 11, 22, 20, 0, tzinfo=UTC))
     async with start_bot(clock=clock) as bot:
         await set_daily(discord_, server, server.guild.channel("daily"), "09:00", "Europe/London")
-        await discord_.slash(other, other_mod, "daily set",
-                             options={"channel": other.channel("daily"), "time": "09:00", "timezone": "Asia/Tokyo"})  # fmt: skip
+        tokyo = await discord_.slash(other, other_mod, "daily set",
+                                     options={"channel": other.channel("daily"), "time": "09:00", "timezone": "Asia/Tokyo"})  # fmt: skip
+        await tokyo.answer()
         await at(bot, clock, datetime(2026, 11, 23, 0, 0, tzinfo=UTC))  # 09:00 in Tokyo
         assert len(daily_posts(discord_, other.channel("daily"))) == 1
         assert daily_posts(discord_, server.guild.channel("daily")) == []
@@ -257,7 +260,7 @@ async def test_deleted_channel_stops_and_show_says_why(discord_: StandIn, server
         )
         await at(bot, clock, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
         shown = await discord_.slash(server.guild, server.moderator, "daily show")
-        status = next(f["value"] for f in shown.response.embeds[0]["fields"] if f["name"] == "Status")
+        status = next(f["value"] for f in (await shown.answer()).embeds[0]["fields"] if f["name"] == "Status")
         assert "was deleted" in status
         assert discord_.find_requests("POST", f"/channels/{doomed.id}/messages") == []
 
@@ -280,7 +283,7 @@ async def test_lost_permission_stops_once_and_logs_once(
         assert "Send Messages" in schedule.stopped_reason
         resumed = await discord_.slash(server.guild, server.moderator, "daily resume")
         assert resumed.response.ephemeral
-        assert "still can't post" in resumed.response.content
+        assert "still can't post" in (await resumed.answer()).content
     assert daily_posts(discord_, channel) == []
     assert sum("Daily posts stopped" in record.getMessage() for record in caplog.records) == 1
 
@@ -354,15 +357,15 @@ async def test_now_pause_resume_off(discord_: StandIn, server: Server, start_bot
         assert "already posted" in (await again.wait_followup()).content
         await at(bot, clock, datetime(2026, 11, 23, 12, tzinfo=UTC))
         assert len(daily_posts(discord_, channel)) == 1
-        await discord_.slash(server.guild, server.moderator, "daily pause")
+        await (await discord_.slash(server.guild, server.moderator, "daily pause")).answer()
         await at(bot, clock, datetime(2026, 11, 24, 12, tzinfo=UTC))
         assert len(daily_posts(discord_, channel)) == 1
-        await discord_.slash(server.guild, server.moderator, "daily resume")
+        await (await discord_.slash(server.guild, server.moderator, "daily resume")).answer()
         await at(bot, clock, datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
         assert len(daily_posts(discord_, channel)) == 1  # resumed after 08:00: the next post is tomorrow's
         await at(bot, clock, datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
         assert len(daily_posts(discord_, channel)) == 2
-        await discord_.slash(server.guild, server.moderator, "daily off")
+        await (await discord_.slash(server.guild, server.moderator, "daily off")).answer()
         await at(bot, clock, datetime(2026, 11, 26, 12, tzinfo=UTC))
         assert len(daily_posts(discord_, channel)) == 2
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
+import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+
+import pytest
 
 from standin import StandIn
 
@@ -69,3 +74,87 @@ async def test_sync_command_syncs_and_exits(discord_: StandIn, tmp_path: Path) -
     assert discord_.sync_count == 1
     assert {"define", "daily"} <= {command["name"] for command in discord_.commands()}
     assert discord_.identifies == []
+
+
+def _corrupt(path: Path) -> None:
+    path.write_bytes(b"This is not a database, whatever its name says." * 100)
+
+
+def _truncated(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE filler (value TEXT)")
+        db.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,)] * 2000)
+        db.commit()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _read_only(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE filler (value TEXT)")
+        db.commit()
+    path.chmod(0o444)
+    _immutable(path, True)
+
+
+def _immutable(path: Path, on: bool) -> None:
+    """Permissions do not stop root: as root, make the file immutable instead (or writable again)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
+
+
+DAMAGED = "is damaged or not an Immunobot database"
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected", "console"),
+    [(_corrupt, DAMAGED, False), (_truncated, DAMAGED, False), (_read_only, "is read-only", False),
+     (_corrupt, DAMAGED, True)],
+    ids=["corrupt", "truncated", "read-only", "corrupt-console"],
+)  # fmt: skip
+async def test_unusable_database_is_one_line_exit_1_and_left_untouched(
+    discord_: StandIn, tmp_path: Path, damage, expected: str, console: bool
+) -> None:
+    """A corrupt, truncated or read-only database file: one clear line, exit status 1, the file byte for byte."""
+    path = tmp_path / "bot.db"
+    damage(path)
+    before = path.read_bytes()
+    try:
+        process = await start_process(discord_, tmp_path, "" if console else discord_.token)
+        await asyncio.wait_for(process.wait(), 60)
+    finally:
+        await asyncio.to_thread(_immutable, path, False)
+    text = (tmp_path / "bot.log").read_text()
+    assert process.returncode == 1, text
+    assert expected in text
+    assert "Traceback" not in text
+    assert len([line for line in text.splitlines() if "bot.db" in line]) == 1, text
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["bot.db", "bot.log"]
+    path.chmod(0o644)
+
+
+async def test_debug_logs_hold_no_interaction_tokens_or_typed_text(discord_: StandIn, tmp_path: Path) -> None:
+    """LOG_LEVEL=DEBUG logs gateway events and REST calls, but no interaction token and nothing anyone typed."""
+    guild = discord_.add_guild("Hosted")
+    member = discord_.add_member(guild, "reader")
+    process = await start_process(discord_, tmp_path, discord_.token)
+    typed = ["zebrafish quokka", "marmoset 'walrus'", 'narwhal "axolotl"']
+    try:
+        await discord_.wait_for_identify(1, within=30)
+        await discord_.changes.wait_for(lambda: discord_.commands(), 30, "the command sync")
+        results = [await discord_.slash(guild, member, "define", term=text, within=15) for text in typed]
+        results.append(await discord_.slash(guild, member, "search", text="pangolin", within=15))
+        results.append(await discord_.autocomplete(guild, member, "define", focused="term", term="okapi", within=15))
+        discord_.user_message(guild, member, "a message about the capybara")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    log = (tmp_path / "bot.log").read_text()
+    assert process.returncode == 0, log
+    assert "WebSocket Event" in log  # the debug level was on
+    assert "<token>" in log
+    for result in results:
+        assert result.token not in log
+    for word in ("zebrafish", "quokka", "marmoset", "walrus", "narwhal", "axolotl", "pangolin", "okapi", "capybara"):
+        assert word not in log, word

@@ -59,7 +59,9 @@ async def submit(
     """Submit the opened form with some fields retyped."""
     assert opened.modal is not None
     values = {**form_values(opened), **changes}
-    return await discord_.submit_modal(guild, user, opened.modal["custom_id"], values)
+    submitted = await discord_.submit_modal(guild, user, opened.modal["custom_id"], values)
+    await submitted.answer()  # saved (or refused) once answered: the bot acknowledges first, then writes
+    return submitted
 
 
 async def edit(
@@ -79,7 +81,7 @@ async def eventually(discord_: StandIn, check: Callable[[], object], what: str) 
 async def summary_seen(discord_: StandIn, guild: Guild, user: Member, term: str) -> str:
     """What /define shows as the summary of `term` in a guild."""
     result = await discord_.slash(guild, user, "define", term=term)
-    return result.response.embeds[0]["description"].split("\n\n")[0].strip("*")
+    return (await result.answer()).embeds[0]["description"].split("\n\n")[0].strip("*")
 
 
 async def test_concept_is_offered_to_server_managers_in_servers_only(discord_: StandIn, server: Server, bot) -> None:
@@ -104,9 +106,9 @@ async def test_edit_form_round_trip_changes_this_server_only(discord_: StandIn, 
     saved = await submit(
         discord_, server.guild, server.moderator, opened, summary="Our course: a calcineurin blocker.", reason="wording"
     )
-    assert saved.response.ephemeral
-    assert "Saved “Tacrolimus” as revision 1" in saved.response.content
-    assert saved.response.embeds[0]["title"] == "Tacrolimus"
+    assert (await saved.answer()).ephemeral
+    assert "Saved “Tacrolimus” as revision 1" in (await saved.answer()).content
+    assert (await saved.answer()).embeds[0]["title"] == "Tacrolimus"
     assert await summary_seen(discord_, server.guild, server.member, "FK506") == "Our course: a calcineurin blocker."
     assert await summary_seen(discord_, other, reader, "tacrolimus") == shipped
     rows = await bot.store.fetch_all(
@@ -126,21 +128,21 @@ async def test_new_entry_is_found_everywhere_in_its_server(discord_: StandIn, se
         "reason": "week 5 syllabus",
     }  # fmt: skip
     added = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], fields)
-    assert "Added “Gamma delta T-cell therapy”" in added.response.content
+    assert "Added “Gamma delta T-cell therapy”" in (await added.answer()).content
     found = await discord_.slash(server.guild, server.member, "define", term="gd t cells")
-    assert found.response.embeds[0]["title"] == "Gamma delta T-cell therapy"
-    category = next(f["value"] for f in found.response.embeds[0]["fields"] if f["name"] == "Category")
+    assert (await found.answer()).embeds[0]["title"] == "Gamma delta T-cell therapy"
+    category = next(f["value"] for f in (await found.answer()).embeds[0]["fields"] if f["name"] == "Category")
     assert category.endswith("Cell therapy › Gamma delta T-cell therapy")
     typed = await discord_.autocomplete(server.guild, server.member, "define", focused="term", term="gamma delta t")
     assert typed.choices[0]["value"] == "Gamma delta T-cell therapy"
     listed = await discord_.slash(server.guild, server.member, "category", options={"name": "cell therapy"})
-    assert "Gamma delta T-cell therapy" in listed.response.embeds[0]["description"]
+    assert "Gamma delta T-cell therapy" in (await listed.answer()).embeds[0]["description"]
     searched = await discord_.slash(server.guild, server.member, "search", text="butyrophilin")
-    assert "Gamma delta T-cell therapy" in searched.response.embeds[0]["description"]
+    assert "Gamma delta T-cell therapy" in (await searched.answer()).embeds[0]["description"]
     other = discord_.add_guild("Other group")
     outsider = discord_.add_member(other, "bob")
     elsewhere = await discord_.slash(other, outsider, "search", text="butyrophilin")
-    assert elsewhere.response.ephemeral
+    assert (await elsewhere.answer()).ephemeral
 
 
 async def test_member_without_rights_is_refused_and_nothing_changes(discord_: StandIn, server: Server, bot) -> None:
@@ -159,8 +161,8 @@ async def test_member_without_rights_is_refused_and_nothing_changes(discord_: St
     ]
     for command, options in attempts:
         result = await discord_.slash(server.guild, server.member, command, options=options)
-        assert result.response.ephemeral, command
-        assert result.response.content == NOT_MODERATOR, command
+        assert (await result.answer()).ephemeral, command
+        assert (await result.answer()).content == NOT_MODERATOR, command
     assert await bot.store.table_counts() == before
 
 
@@ -170,9 +172,9 @@ async def test_rights_in_another_server_count_for_nothing(discord_: StandIn, ser
     tutors = discord_.add_role(other, "tutors")
     discord_.add_member(other, server.member.user, permissions=MANAGE_GUILD, roles=[tutors])
     configured = await discord_.slash(other, other.members[server.member.id], "concept config", role=tutors)
-    assert "Saved." in configured.response.content
+    assert "Saved." in (await configured.answer()).content
     refused = await discord_.slash(server.guild, server.member, "concept edit", term="tacrolimus")
-    assert refused.response.content == NOT_MODERATOR
+    assert (await refused.answer()).content == NOT_MODERATOR
     assert refused.modal is None
     allowed = await discord_.slash(other, other.members[server.member.id], "concept edit", term="tacrolimus")
     assert allowed.modal is not None
@@ -184,15 +186,15 @@ async def test_moderator_role_grants_rights_but_not_the_settings(discord_: Stand
     tutor = discord_.add_member(server.guild, "tina", roles=[tutors])
     assert (await discord_.slash(server.guild, tutor, "concept edit", term="bcg")).response.content == NOT_MODERATOR
     set_role = await discord_.slash(server.guild, server.moderator, "concept config", role=tutors)
-    assert f"<@&{tutors.id}>" in set_role.response.content
+    assert f"<@&{tutors.id}>" in (await set_role.answer()).content
     saved = await edit(discord_, server, "bcg", user=tutor, summary="Tina's summary.")
-    assert "revision 1" in saved.response.content
+    assert "revision 1" in (await saved.answer()).content
     escalate = await discord_.slash(server.guild, tutor, "concept config", role=server.guild.everyone)
-    assert "Only members with Manage Server" in escalate.response.content
+    assert "Only members with Manage Server" in (await escalate.answer()).content
     shown = await discord_.slash(server.guild, tutor, "concept config")
-    assert f"Moderator role: <@&{tutors.id}>" in shown.response.content
+    assert f"Moderator role: <@&{tutors.id}>" in (await shown.answer()).content
     everyone = await discord_.slash(server.guild, server.moderator, "concept config", role=server.guild.everyone)
-    assert "cannot be the moderator role" in everyone.response.content
+    assert "cannot be the moderator role" in (await everyone.answer()).content
 
 
 async def test_rights_revoked_while_the_form_is_open_refuse_the_save_and_return_the_text(
@@ -201,13 +203,13 @@ async def test_rights_revoked_while_the_form_is_open_refuse_the_save_and_return_
     """The form's submission is checked again: a demoted moderator's text comes back, nothing is saved."""
     tutors = discord_.add_role(server.guild, "tutors")
     tutor = discord_.add_member(server.guild, "tina", roles=[tutors])
-    await discord_.slash(server.guild, server.moderator, "concept config", role=tutors)
+    await (await discord_.slash(server.guild, server.moderator, "concept config", role=tutors)).answer()
     opened = await open_edit(discord_, server.guild, tutor, "bcg")
     tutor.roles.remove(tutors.id)
     discord_.member_updated(server.guild, tutor)
     refused = await submit(discord_, server.guild, tutor, opened, summary="My careful new summary.")
-    assert refused.response.content.startswith(NOT_MODERATOR)
-    assert "My careful new summary." in refused.response.content
+    assert (await refused.answer()).content.startswith(NOT_MODERATOR)
+    assert "My careful new summary." in (await refused.answer()).content
     assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(0,)]
 
 
@@ -217,10 +219,10 @@ async def test_second_of_two_concurrent_edits_is_refused_with_its_text(discord_:
     first = await open_edit(discord_, server.guild, server.moderator, "sirolimus")
     second = await open_edit(discord_, server.guild, second_moderator, "sirolimus")
     saved = await submit(discord_, server.guild, server.moderator, first, summary="First moderator's summary.")
-    assert "revision 1" in saved.response.content
+    assert "revision 1" in (await saved.answer()).content
     refused = await submit(discord_, server.guild, second_moderator, second, summary="Second moderator's summary.")
-    content = refused.response.content
-    assert refused.response.ephemeral
+    content = (await refused.answer()).content
+    assert (await refused.answer()).ephemeral
     assert "changed since you opened it" in content
     assert f"Revision 1 was saved by <@{server.moderator.id}>" in content
     assert "```\nSecond moderator's summary.\n```" in content
@@ -228,10 +230,8 @@ async def test_second_of_two_concurrent_edits_is_refused_with_its_text(discord_:
     assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(1,)]
     reopened = await open_edit(discord_, server.guild, second_moderator, "sirolimus")
     assert form_values(reopened)["summary"] == "First moderator's summary."
-    assert (
-        "revision 2"
-        in (await submit(discord_, server.guild, second_moderator, reopened, summary="Agreed.")).response.content
-    )
+    agreed = await submit(discord_, server.guild, second_moderator, reopened, summary="Agreed.")
+    assert "revision 2" in (await agreed.answer()).content
 
 
 async def test_refused_edit_names_entry_and_field_returns_the_text_and_changes_nothing(
@@ -241,17 +241,20 @@ async def test_refused_edit_names_entry_and_field_returns_the_text_and_changes_n
     before = await bot.store.table_counts()
     blank = await edit(discord_, server, "sirolimus", summary="  ")
     assert "your entry: entry 'sirolimus': field 'summary': String should have at least 1 character" in (
-        blank.response.content
+        (await blank.answer()).content
     )
     taken = await edit(discord_, server, "sirolimus", aliases="rapamycin\nFK 506")
-    content = taken.response.content
-    assert "entry 'sirolimus': field 'aliases': 'FK 506' is the same as 'FK506' of entry 'tacrolimus'" in content
+    content = (await taken.answer()).content
+    assert (
+        "entry 'sirolimus': field 'aliases': 'FK 506' is already a name of “Tacrolimus” (entry 'tacrolimus'), written 'FK506'"
+        in content
+    )
     assert "```\nrapamycin\nFK 506\n```" in content
     long_definition = "word " * 299 + "end."
     many_aliases = "\n".join(["FK 506", *(f"sirolimus name {number}" for number in range(30))])
     attached = await edit(discord_, server, "sirolimus", aliases=many_aliases, definition=long_definition)
-    assert "Your text is attached" in attached.response.content
-    returned = attached.response.attachments[0]
+    assert "Your text is attached" in (await attached.answer()).content
+    returned = (await attached.answer()).attachments[0]
     assert returned.filename == "your-text.txt"
     assert long_definition in returned.content.decode()
     assert await bot.store.table_counts() == before
@@ -265,14 +268,17 @@ async def test_aliases_take_part_in_lookup_at_once_and_collisions_are_refused(
     added = await discord_.slash(
         server.guild, server.moderator, "concept alias add", term="sirolimus", alias="rapa-drug"
     )
-    assert "revision 1" in added.response.content
+    assert "revision 1" in (await added.answer()).content
     found = await discord_.slash(server.guild, server.member, "define", term="rapa drug")
-    assert found.response.embeds[0]["title"] == "Sirolimus"
+    assert (await found.answer()).embeds[0]["title"] == "Sirolimus"
     typed = await discord_.autocomplete(server.guild, server.member, "define", focused="term", term="rapa-dr")
     assert typed.choices[0]["name"] == "Sirolimus (rapa-drug)"
     taken = await discord_.slash(server.guild, server.moderator, "concept alias add", term="sirolimus", alias="FK-506")
-    assert "'FK-506' is the same as 'FK506' of entry 'tacrolimus'" in taken.response.content
-    assert "```\nFK-506\n```" in taken.response.content
+    assert (
+        "'FK-506' is already a name of “Tacrolimus” (entry 'tacrolimus'), written 'FK506'"
+        in (await taken.answer()).content
+    )
+    assert "```\nFK-506\n```" in (await taken.answer()).content
     offered = await discord_.autocomplete(
         server.guild, server.moderator, "concept alias remove", focused="alias", term="Sirolimus", alias="drug"
     )
@@ -280,28 +286,28 @@ async def test_aliases_take_part_in_lookup_at_once_and_collisions_are_refused(
     removed = await discord_.slash(
         server.guild, server.moderator, "concept alias remove", term="sirolimus", alias="rapa-drug"
     )
-    assert "revision 2" in removed.response.content
+    assert "revision 2" in (await removed.answer()).content
     gone = await discord_.slash(server.guild, server.member, "define", term="rapa drug")
-    assert gone.response.ephemeral
+    assert (await gone.answer()).ephemeral
     wrong = await discord_.slash(server.guild, server.moderator, "concept alias remove", term="sirolimus", alias="nope")
-    assert "is not an alias of “Sirolimus”" in wrong.response.content
+    assert "is not an alias of “Sirolimus”" in (await wrong.answer()).content
 
 
 async def test_hide_and_unhide(discord_: StandIn, server: Server, bot) -> None:
     """A hidden entry disappears for members (lookup, search) and comes back unchanged."""
     hidden = await discord_.slash(server.guild, server.moderator, "concept hide", term="BCG", reason="not taught")
-    assert "now hidden" in hidden.response.content
-    assert "Entries that link to it" in hidden.response.content
+    assert "now hidden" in (await hidden.answer()).content
+    assert "Entries that link to it" in (await hidden.answer()).content
     missing = await discord_.slash(server.guild, server.member, "define", term="BCG")
-    assert missing.response.ephemeral
+    assert (await missing.answer()).ephemeral
     offered = await discord_.autocomplete(server.guild, server.moderator, "concept unhide", focused="term", term="")
     assert [choice["value"] for choice in offered.choices] == ["Bacillus Calmette–Guérin"]
     shown = await discord_.slash(server.guild, server.moderator, "concept unhide", term="BCG")
-    assert "shown again" in shown.response.content
+    assert "shown again" in (await shown.answer()).content
     found = await discord_.slash(server.guild, server.member, "define", term="BCG")
-    assert found.response.embeds[0]["title"] == "Bacillus Calmette–Guérin"
+    assert (await found.answer()).embeds[0]["title"] == "Bacillus Calmette–Guérin"
     nothing = await discord_.slash(server.guild, server.moderator, "concept unhide", term="BCG")
-    assert nothing.response.content == "Nothing is hidden in this server."
+    assert (await nothing.answer()).content == "“Bacillus Calmette–Guérin” is not hidden in this server."
 
 
 async def test_history_pages_with_diffs_and_revert(discord_: StandIn, server: Server, bot) -> None:
@@ -309,15 +315,15 @@ async def test_history_pages_with_diffs_and_revert(discord_: StandIn, server: Se
     for number in range(1, 5):
         await edit(discord_, server, "azathioprine", summary=f"Summary number {number}.", reason=f"step {number}")
     history = await discord_.slash(server.guild, server.moderator, "concept history", term="azathioprine")
-    embed = history.response.embeds[0]
-    assert history.response.ephemeral
+    embed = (await history.answer()).embeds[0]
+    assert (await history.answer()).ephemeral
     assert embed["title"] == "History: Azathioprine"
     assert [f["name"].split(" · ")[0] for f in embed["fields"]] == ["Revision 4", "Revision 3", "Revision 2"]
     assert "Summary: Summary number ~~3.~~ **4.**" in embed["fields"][0]["value"]
     assert f"by <@{server.moderator.id}> — “step 4”" in embed["fields"][0]["value"]
     assert "page 1 of 2" in embed["footer"]["text"].lower()
     older = await discord_.click(server.guild, server.moderator, history, "concept-history:azathioprine:1")
-    page_two = older.response.embeds[0]
+    page_two = (await older.answer()).embeds[0]
     assert [f["name"].split(" · ")[0] for f in page_two["fields"]] == ["Revision 1"]
     assert "Summary: ~~" in page_two["fields"][0]["value"]  # against the shipped text
     choices = await discord_.autocomplete(
@@ -325,12 +331,12 @@ async def test_history_pages_with_diffs_and_revert(discord_: StandIn, server: Se
     )
     assert [choice["value"] for choice in choices.choices] == [4, 3, 2, 1, 0]
     reverted = await discord_.slash(server.guild, server.moderator, "concept revert", term="azathioprine", revision=2)
-    assert "saved as revision 5" in reverted.response.content
+    assert "saved as revision 5" in (await reverted.answer()).content
     assert await summary_seen(discord_, server.guild, server.member, "azathioprine") == "Summary number 2."
     bad = await discord_.slash(server.guild, server.moderator, "concept revert", term="azathioprine", revision=42)
-    assert "has no revision 42: choose one from 0 to 5" in bad.response.content
+    assert "has no revision 42: choose one from 0 to 5" in (await bad.answer()).content
     untouched = await discord_.slash(server.guild, server.moderator, "concept history", term="sirolimus")
-    assert "has no changes in this server" in untouched.response.content
+    assert "has no changes in this server" in (await untouched.answer()).content
 
 
 async def test_history_button_checks_rights_again(discord_: StandIn, server: Server, bot) -> None:
@@ -341,7 +347,7 @@ async def test_history_button_checks_rights_again(discord_: StandIn, server: Ser
     role = server.guild.roles[server.moderator.roles[0]]
     discord_.set_role_permissions(role, 0)
     refused = await discord_.click(server.guild, server.moderator, history, "concept-history:bcg:1")
-    assert refused.response.content == NOT_MODERATOR
+    assert (await refused.answer()).content == NOT_MODERATOR
     assert refused.edits == []
 
 
@@ -367,7 +373,7 @@ async def test_import_good_file_and_bad_file(discord_: StandIn, server: Server, 
     assert "not valid YAML at line" in (await broken.wait_followup()).content
 
     exported = await discord_.slash(server.guild, server.moderator, "concept export", everything=True)
-    whole = exported.response.attachments[0].content.decode()
+    whole = (await exported.answer()).attachments[0].content.decode()
     data = yaml.safe_load(whole)
     tacrolimus = next(entry for entry in data["concepts"] if entry["id"] == "tacrolimus")
     tacrolimus["summary"] = "Imported wording."
@@ -384,7 +390,7 @@ async def test_import_good_file_and_bad_file(discord_: StandIn, server: Server, 
     assert await summary_seen(discord_, server.guild, server.member, "our entry") == "S."
 
     overlay = await discord_.slash(server.guild, server.moderator, "concept export")
-    attachment = overlay.response.attachments[0]
+    attachment = (await overlay.answer()).attachments[0]
     assert attachment.filename == f"glossary-{server.guild.id}.yaml"
     _, items, problems = parse_yaml(attachment.content.decode(), attachment.filename)
     assert problems == []
@@ -394,8 +400,8 @@ async def test_import_good_file_and_bad_file(discord_: StandIn, server: Server, 
 async def test_export_with_no_changes_says_so(discord_: StandIn, server: Server, bot) -> None:
     """A server without edits gets a sentence, not an empty file."""
     result = await discord_.slash(server.guild, server.moderator, "concept export")
-    assert "nothing to export" in result.response.content
-    assert result.response.attachments == []
+    assert "nothing to export" in (await result.answer()).content
+    assert (await result.answer()).attachments == []
 
 
 async def test_bot_owners_may_export_anywhere_but_not_edit(discord_: StandIn, server: Server, start_bot: Start) -> None:
@@ -406,12 +412,12 @@ async def test_bot_owners_may_export_anywhere_but_not_edit(discord_: StandIn, se
         await edit(discord_, server, "bcg", summary="A better summary.")
         for owner in (application_owner, configured_owner):
             exported = await discord_.slash(server.guild, owner, "concept export")
-            text = exported.response.attachments[0].content.decode()
+            text = (await exported.answer()).attachments[0].content.decode()
             assert "A better summary." in text
             refused = await discord_.slash(server.guild, owner, "concept edit", term="bcg")
-            assert refused.response.content == NOT_MODERATOR
+            assert (await refused.answer()).content == NOT_MODERATOR
         stranger = await discord_.slash(server.guild, server.member, "concept export")
-        assert stranger.response.content == NOT_MODERATOR
+        assert (await stranger.answer()).content == NOT_MODERATOR
 
 
 async def test_bad_input_is_explained_and_changes_nothing(discord_: StandIn, server: Server, bot) -> None:
@@ -423,7 +429,7 @@ async def test_bad_input_is_explained_and_changes_nothing(discord_: StandIn, ser
         ("concept hide", {"term": "vaccine"}, "does not clearly name one entry. Did you mean"),
         ("concept revert", {"term": "bcg", "revision": 7}, "has no revision 7: choose one from 0 to 1"),
         ("concept alias add", {"term": "bcg", "alias": "BCG vaccine"}, "already answers to"),
-        ("concept unhide", {"term": "bcg"}, "Nothing is hidden in this server."),
+        ("concept unhide", {"term": "bcg"}, "“Bacillus Calmette–Guérin” is not hidden in this server."),
         ("concept add", {"category": "qqqzzz"}, "No entry matches “qqqzzz”."),
         ("concept import", {"file": Upload("latin1.yaml", "é".encode("latin-1"))}, "is not UTF-8 text"),
         ("concept import", {"file": Upload("huge.yaml", b"#" * 1_000_001)}, "is larger than 1000 kB"),
@@ -442,9 +448,9 @@ async def test_bad_input_is_explained_and_changes_nothing(discord_: StandIn, ser
 async def test_audit_channel_gets_one_line_per_change(discord_: StandIn, server: Server, bot) -> None:
     """With an audit channel set, each change posts one line naming entry, moderator, revision and reason."""
     log_channel = discord_.add_channel(server.guild, "mod-log")
-    await discord_.slash(server.guild, server.moderator, "concept config", audit_channel=log_channel)
+    await (await discord_.slash(server.guild, server.moderator, "concept config", audit_channel=log_channel)).answer()
     await edit(discord_, server, "bcg", summary="Changed.", reason="<@&123> @everyone **bold**")
-    await discord_.slash(server.guild, server.moderator, "concept hide", term="sirolimus")
+    await (await discord_.slash(server.guild, server.moderator, "concept hide", term="sirolimus")).answer()
     await eventually(discord_, lambda: len(discord_.channel_messages(log_channel)) == 3, "three audit lines")
     lines = [message.content for message in discord_.channel_messages(log_channel)]
     assert lines[0].startswith("⚙️ Moderation settings changed")
@@ -470,10 +476,12 @@ async def test_missing_or_forbidden_audit_channel_never_fails_an_edit(
 
     async def saved(revision: int) -> None:
         answer = await edit(discord_, server, "bcg", summary=f"Text {revision}.")
-        assert f"revision {revision}" in answer.response.content
+        assert f"revision {revision}" in (await answer.answer()).content
 
     async with start_bot():
-        await discord_.slash(server.guild, server.moderator, "concept config", audit_channel=log_channel)
+        await (
+            await discord_.slash(server.guild, server.moderator, "concept config", audit_channel=log_channel)
+        ).answer()
         await lines(1)
         discord_.set_channel_permissions(log_channel, discord_.bot_role(server.guild), deny=SEND_MESSAGES)
         await saved(1)
@@ -506,12 +514,12 @@ async def test_hostile_text_is_shown_without_pings_or_broken_embeds(discord_: St
         "reason": "@here",
     }
     added = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], hostile)
-    embed = added.response.embeds[0]
+    embed = (await added.answer()).embeds[0]
     assert embed["title"].startswith("\\*\\*Bold\\*\\* <@\u200b123456789012345678> @\u200beveryone")
     rewritten = " ".join(f"*new{number}*" for number in range(200))[:1500]
     await edit(discord_, server, hostile["name"], definition=rewritten, summary="<@&1> " + "z" * 190)
     history = await discord_.slash(server.guild, server.moderator, "concept history", term=hostile["name"])
-    embed = history.response.embeds[0]
+    embed = (await history.answer()).embeds[0]
     assert embed["title"].startswith("History:")
     assert all(len(field["value"]) <= 1024 for field in embed["fields"])
     assert "\\*new0\\*" in embed["fields"][0]["value"]
@@ -528,7 +536,7 @@ async def test_acknowledged_edit_survives_kill_9(discord_: StandIn, tmp_path: Pa
         await discord_.changes.wait_for(lambda: discord_.commands(), 30, "the command sync")
         opened = await discord_.slash(guild, moderator, "concept edit", term="sirolimus", within=15)
         saved = await submit(discord_, guild, moderator, opened, summary="Survives a hard kill.", reason="durability")
-        assert "revision 1" in saved.response.content
+        assert "revision 1" in (await saved.answer()).content
         process.kill()  # SIGKILL the moment the answer arrived: no shutdown, no checkpoint
         await asyncio.wait_for(process.wait(), 30)
     finally:

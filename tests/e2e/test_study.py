@@ -812,16 +812,21 @@ async def test_flashcards_follow_the_user_across_guilds_and_guild_entries_stay_h
 
 
 async def test_top_counts_define_lookups_this_week(discord_: StandIn, server: Server, start_bot: Start) -> None:
-    """/define counts per concept and guild (batched, flushed at shutdown); /top ranks this week's with ties."""
+    """/define counts per concept and guild (batched, flushed at shutdown), a member's repeats of one entry once a
+    day; /top ranks this week's with ties."""
     guild = server.guild
+    bob, carol = discord_.add_member(guild, "bob"), discord_.add_member(guild, "carol")
     other = discord_.add_guild("Elsewhere")
     stranger = discord_.add_member(other, "stranger")
     clock = ManualClock(T0)
     async with start_bot(clock=clock) as bot:
         empty = await discord_.slash(guild, server.member, "top")
         assert empty.response.ephemeral
-        for term in ("tacrolimus", "FK506", "tacrolimus", "MMF", "MMF", "BCG", "qwertyuiop"):
-            await discord_.slash(guild, server.member, "define", term=term)
+        lookups = [(server.member, ("tacrolimus", "FK506", "tacrolimus", "BCG", "qwertyuiop")),
+                   (bob, ("tacrolimus", "MMF")), (carol, ("MMF", "tacrolimus", "MMF"))]  # fmt: skip
+        for who, terms in lookups:
+            for term in terms:
+                await discord_.slash(guild, who, "define", term=term)
         await discord_.slash(other, stranger, "define", term="BCG")
         await discord_.slash(None, server.member, "define", term="BCG")  # a direct message: no guild to count for
         vague = await discord_.slash(guild, server.member, "define", term="vaccine")

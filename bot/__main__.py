@@ -16,9 +16,17 @@ SUBCOMMANDS = {
     "load": "validate data/ and load it into the database",
     "sync": "push the slash commands to Discord now (needs DISCORD_TOKEN)",
     "health": "exit 0 if the running bot's HEALTH_FILE is fresh",
-    "migrate-to": "copy the SQLite database into an empty PostgreSQL one and verify",
+    "migrate-to": "copy the SQLite database into an empty PostgreSQL one",
 }
 """Each subcommand with its one line for --help (the same line argparse shows in the subcommand's own help)."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps every subcommand's summary on its name's line (argparse wraps below names longer than the others)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=20)
+        self._action_max_length = 16
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Discord; without one it starts the offline console (the real bot on a local\n"
         "stand-in of Discord).",
         epilog=f"examples:\n  {prog}\n  {prog} lookup immunoterapy\n  printf 'FK506\\nMMF\\n' | {prog} lookup --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"Immunobot {__version__}")
     parser.add_argument("--console", action="store_true", help="start the offline console even if a token is set")

@@ -8,9 +8,12 @@
             result.response.embeds                           # what the bot answered (CallbackRecord)
             click = await discord_.click(guild, alice, result, "more")
 
-Modules: state (world model), limits (Discord's payload limits), server (StandIn, routing,
-records, faults), rest / callbacks (REST routes), gateway (websocket), world / inject (test
-API), payloads (INTERACTION_CREATE builders), records (what tests assert on), harness.
+Modules: state (world model), spec (Discord's OpenAPI spec: requests and responses validated),
+rules (documented cross-field rules), limits (Discord's payload limits where the docs are stricter),
+ratelimits (X-RateLimit-* buckets, 429s), server (StandIn, routing, records, faults), rest /
+callbacks (REST routes), gateway (websocket: heartbeats, close codes, intents, shards), world /
+inject (test API), payloads (INTERACTION_CREATE builders), records (what tests assert on),
+harness; ``python -m standin`` serves a world file on its own.
 """
 
 from .gateway import GatewayRecord

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from .limits import autocomplete_errors, field_error, form_error, modal_errors
 from .messages import HTTPError, check_limits, check_not_empty, not_found
-from .records import CallbackRecord, EditRecord, InteractionResult, RecordedRequest
+from .records import DISCORD_DEADLINE, CallbackRecord, EditRecord, InteractionResult, RecordedRequest
 from .state import EPHEMERAL, LOADING, Message
 
 if TYPE_CHECKING:
     from .server import StandIn
 
 Reply = tuple[int, Any]
+TOKEN_LIFETIME = 15 * 60.0
 
 # interaction type -> callback types Discord accepts for it
 ALLOWED_CALLBACKS = {1: {1}, 2: {4, 5, 9}, 3: {4, 5, 6, 7, 9}, 4: {8}, 5: {4, 5, 6, 7}}
@@ -36,6 +37,9 @@ class InteractionRoutes:
                 raise HTTPError(404, {"code": 10062, "message": "Unknown interaction"})
         elif result is None or params["app_id"] != str(self.s.application_id):
             raise not_found(10015, "Webhook")
+        elif self.s.now() - result.dispatched_at > TOKEN_LIFETIME:
+            # receiving-and-responding.mdx: interaction tokens are valid for 15 minutes.
+            raise HTTPError(401, {"code": 50027, "message": "Invalid Webhook Token"})
         return result
 
     # -- interaction callback ----------------------------------------------------------------
@@ -43,7 +47,9 @@ class InteractionRoutes:
         result = self._interaction(params)
         if result.response is not None:
             raise HTTPError(400, {"code": 40060, "message": "Interaction has already been acknowledged."})
-        if self.s.enforce_deadline and rec.at - result.dispatched_at > 3.0:
+        if self.s.enforce_deadline and rec.at - result.dispatched_at > DISCORD_DEADLINE:
+            # receiving-and-responding.mdx: no initial response within 3 s invalidates the token.
+            rec.late = True
             raise HTTPError(404, {"code": 10062, "message": "Unknown interaction"})
         body = rec.json or {}
         ctype = int(body.get("type", 0))
@@ -87,18 +93,19 @@ class InteractionRoutes:
 
         if ctype in (1, 8) or rec.query.get("with_response") not in ("1", "true", "True"):
             return 204, None
-        interaction = {
-            "id": str(result.id),
-            "type": result.type,
-            "activity_instance_id": None,
-            "response_message_id": None if message is None else str(message.id),
-            "response_message_loading": ctype == 5,
-            "response_message_ephemeral": bool(message is not None and message.ephemeral),
-        }
-        resource: dict[str, Any] = {"type": ctype}
-        if message is not None and ctype in (4, 5, 7):
-            resource["message"] = message.to_dict()
-        return 200, {"interaction": interaction, "resource": resource}
+        interaction: dict[str, Any] = {"id": str(result.id), "type": result.type}
+        if message is not None:
+            interaction.update(
+                response_message_id=str(message.id),
+                response_message_loading=ctype == 5,
+                response_message_ephemeral=message.ephemeral,
+            )
+        body: dict[str, Any] = {"interaction": interaction}
+        if message is not None and ctype in (4, 7):
+            # receiving-and-responding.mdx: resource.message only for CHANNEL_MESSAGE_WITH_SOURCE / UPDATE_MESSAGE;
+            # the spec's resource is one of those (or an activity), so other types answer without one.
+            body["resource"] = {"type": ctype, "message": message.to_dict()}
+        return 200, body
 
     # -- interaction webhooks ----------------------------------------------------------------
     def _webhook_message(self, result: InteractionResult, message_id: str) -> Message:

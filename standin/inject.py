@@ -8,7 +8,6 @@ with one of those names must be passed through ``options={...}``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +88,7 @@ class InjectAPI:
         *,
         message: Message | None = None,
         within: float | None = None,
+        opener: InteractionResult | None = None,
     ) -> InteractionResult:
         """Low level: dispatch INTERACTION_CREATE of ``kind`` with ``data`` now."""
         s = self._s()
@@ -118,7 +118,8 @@ class InjectAPI:
             changes=s.changes,
             default_timeout=s.response_timeout if within is None else within,
             source_message=message,
-            dispatched_at=time.perf_counter(),
+            opener=opener,
+            dispatched_at=s.now(),
         )
         s.register_interaction(result)
         s.gateway.dispatch("INTERACTION_CREATE", payload)
@@ -320,7 +321,9 @@ class InjectAPI:
             raise AssertionError(f"no modal {custom_id!r} was opened for this user (opened: {s.opened_modal_ids()})")
         modal, opener = opened
         data = modal_submit_data(modal, values)
-        interaction = self.interact(5, guild, user, opener.channel, data, message=opener.source_message, within=within)
+        interaction = self.interact(
+            5, guild, user, opener.channel, data, message=opener.source_message, within=within, opener=opener
+        )
         return await self._finish(interaction, wait)
 
     # -- messages from users ---------------------------------------------------------------------
@@ -343,15 +346,16 @@ class InjectAPI:
     def dispatch_message(self, event: str, message: Message, *, data: dict[str, Any] | None = None) -> None:
         """Send MESSAGE_* for a stored message, filtered by intents as Discord does."""
         s = self._s()
-        session = s.gateway.current
+        session = s.gateway.session_for(message.guild_id)
         if session is None:
             return
         intent = GUILD_MESSAGES if message.guild_id is not None else DIRECT_MESSAGES
         if data is None:
-            data = message.to_dict()
-            if message.member is not None:
-                data["member"] = message.member.to_dict(with_user=False)
+            data = message.to_gateway_dict()
             mentioned = any(u.id == s.bot_user.id for u in message.mentions)
-            if message.author.id != s.bot_user.id and not mentioned and not session.intents & MESSAGE_CONTENT:
+            # gateway.mdx (Message content intent): DMs, mentions and the bot's own messages are exempt.
+            in_guild = message.guild_id is not None
+            own = message.author.id == s.bot_user.id
+            if in_guild and not own and not mentioned and not session.intents & MESSAGE_CONTENT:
                 data.update(content="", embeds=[], attachments=[], components=[])
         s.gateway.dispatch(event, data, intent=intent)

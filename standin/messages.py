@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from .limits import form_error, message_errors
@@ -14,6 +15,52 @@ if TYPE_CHECKING:
 
 KEPT_FLAGS = EPHEMERAL
 SETTABLE_FLAGS = (1 << 2) | (1 << 12) | (1 << 15)  # suppress embeds, suppress notifications, components v2
+
+
+# Defaults Discord fills in on the components it stores (the spec's component response objects require them).
+COMPONENT_DEFAULTS: dict[int, dict[str, Any]] = {
+    **{kind: {"min_values": 1, "max_values": 1} for kind in (3, 5, 6, 7, 8)},
+    11: {"description": None, "spoiler": False},
+    14: {"spacing": 1, "divider": True},
+    17: {"accent_color": None, "spoiler": False},
+}
+
+
+def stored_embeds(embeds: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Embeds as Discord stores them: ``type`` "rich" and every field's ``inline`` set."""
+    out = []
+    for embed in embeds or []:
+        embed = {"type": "rich", **embed}
+        if isinstance(embed.get("fields"), list):
+            embed["fields"] = [{"inline": False, **f} for f in embed["fields"]]
+        out.append(embed)
+    return out
+
+
+def stored_components(components: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A copy with the ``id`` Discord assigns to every component the bot left unnumbered
+    (reference.mdx: ids are generated sequentially, skipping ids the app chose) and Discord's defaults."""
+    copied: list[dict[str, Any]] = copy.deepcopy(list(components or []))
+    order: list[dict[str, Any]] = []
+    stack = list(reversed(copied))
+    while stack:
+        comp = stack.pop()
+        if not isinstance(comp, dict):
+            continue
+        order.append(comp)
+        children = [comp[k] for k in ("component", "accessory") if isinstance(comp.get(k), dict)]
+        stack.extend(reversed([*(comp.get("components") or []), *children]))
+    used = {c["id"] for c in order if isinstance(c.get("id"), int)}
+    next_id = 1
+    for comp in order:
+        for key, value in COMPONENT_DEFAULTS.get(comp.get("type"), {}).items():  # type: ignore[arg-type]
+            comp.setdefault(key, value)
+        if not isinstance(comp.get("id"), int):
+            while next_id in used:
+                next_id += 1
+            comp["id"] = next_id
+            used.add(next_id)
+    return copied
 
 
 class HTTPError(Exception):
@@ -64,8 +111,12 @@ def interaction_metadata(result: InteractionResult) -> dict[str, Any]:
     }
     if result.type == 2:
         data["name"] = (result.payload.get("data") or {}).get("name")
-    if result.source_message is not None:
+    if result.source_message is not None and result.type == 3:
         data["interacted_message_id"] = str(result.source_message.id)
+    if result.type == 5 and result.opener is not None:
+        data["triggering_interaction_metadata"] = interaction_metadata(result.opener)
+        if result.opener.message is not None:
+            data["original_response_message_id"] = str(result.opener.message.id)
     return data
 
 
@@ -136,8 +187,8 @@ class MessageStore:
             guild_id=guild_id,
             author=author,
             content=payload.get("content") or "",
-            embeds=list(payload.get("embeds") or []),
-            components=list(payload.get("components") or []),
+            embeds=stored_embeds(payload.get("embeds")),
+            components=stored_components(payload.get("components")),
             flags=flags | (int(payload.get("flags") or 0) & SETTABLE_FLAGS),
             type=kind,
             tts=bool(payload.get("tts")),
@@ -168,6 +219,10 @@ class MessageStore:
         for key in ("content", "embeds", "components"):
             if key in payload:
                 value = payload[key]
+                if key == "components":
+                    value = stored_components(value)
+                elif key == "embeds":
+                    value = stored_embeds(value)
                 setattr(message, key, ("" if key == "content" else []) if value is None else value)
         if "flags" in payload and payload["flags"] is not None:
             message.flags = (message.flags & KEPT_FLAGS) | (int(payload["flags"]) & SETTABLE_FLAGS)

@@ -45,6 +45,10 @@ class RecordedRequest:
     response: Any = None
     route: str | None = None  # route template that matched; None = unknown endpoint
     fault: bool = False  # answered by an injected fault
+    invalid: bool = False  # refused by the spec's schema or a documented rule
+    rate_limited: bool = False  # answered 429 by the stand-in's own rate limits (not an injected fault)
+    global_limited: bool = False  # answered 429 by the stand-in's global limit (50 requests per second)
+    late: bool = False  # an interaction's first response after Discord's 3 s deadline
 
     def matches(self, method: str | None = None, path: str | None = None, status: int | None = None) -> bool:
         return (
@@ -214,6 +218,7 @@ class InteractionResult:
     deleted: list[int] = field(default_factory=list)
     message: Message | None = None  # the message the response created or updated
     source_message: Message | None = None  # for components: the message clicked
+    opener: InteractionResult | None = None  # for modal submits: the interaction that opened the modal
 
     @property
     def message_id(self) -> int | None:

@@ -155,8 +155,14 @@ class Rest:
         return 200, {"url": self.s.gateway_url}
 
     async def gateway_bot(self, rec: RecordedRequest, params: dict[str, str]) -> Reply:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return 200, {"url": self.s.gateway_url, "shards": 1, "session_start_limit": limit}
+        started = len(self.s.gateway.records)
+        limit = {
+            "total": 1000,
+            "remaining": max(0, 1000 - started),
+            "reset_after": 86_400_000,
+            "max_concurrency": self.s.max_concurrency,
+        }
+        return 200, {"url": self.s.gateway_url, "shards": self.s.shards, "session_start_limit": limit}
 
     # -- application commands ----------------------------------------------------------------
     def _scope(self, params: dict[str, str]) -> int | None:
@@ -177,6 +183,14 @@ class Rest:
             "description_localizations": None,
             **cmd,
         }
+        # Discord answers its normalised form (application-commands.mdx): permissions as a string,
+        # integration_types defaulting to guild install, no nulls where the object has values.
+        perms = stored.get("default_member_permissions")
+        stored["default_member_permissions"] = None if perms is None else str(perms)
+        if stored.get("integration_types") is None:
+            stored["integration_types"] = [0]
+        if stored.get("description") is None:
+            stored["description"] = ""
         stored["id"] = old["id"] if old else str(self.s.world.ids.next())
         stored["application_id"] = str(self.s.application_id)
         stored["version"] = str(self.s.world.ids.next())

@@ -108,6 +108,8 @@ class User:
             "bot": self.bot,
             "system": False,
             "public_flags": 0,
+            "flags": 0,
+            "primary_guild": None,
             "banner": None,
             "accent_color": None,
             "avatar_decoration_data": None,
@@ -335,6 +337,18 @@ class Guild:
             "public_updates_channel_id": None,
             "nsfw_level": 0,
             "premium_progress_bar_enabled": False,
+            "home_header": None,
+            "application_id": None,
+            "region": "deprecated",
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "max_presences": None,
+            "max_members": 500000,
+            "max_stage_video_channel_users": 50,
+            "max_video_channel_users": 25,
+            "safety_alerts_channel_id": None,
+            "nsfw": False,
+            "incidents_data": None,
         }
 
     def to_gateway_dict(self) -> dict[str, Any]:
@@ -443,7 +457,17 @@ class Message:
                 return comp
         return None
 
+    def to_gateway_dict(self) -> dict[str, Any]:
+        """MESSAGE_CREATE / MESSAGE_UPDATE: the REST object plus guild_id and member (message.mdx)."""
+        data = self.to_dict()
+        if self.guild_id is not None:
+            data["guild_id"] = str(self.guild_id)
+        if self.member is not None:
+            data["member"] = self.member.to_dict(with_user=False)
+        return data
+
     def to_dict(self) -> dict[str, Any]:
+        """The REST message object (no guild_id / member: only gateway events carry those)."""
         data: dict[str, Any] = {
             "id": str(self.id),
             "channel_id": str(self.channel_id),
@@ -463,10 +487,6 @@ class Message:
             "flags": self.flags,
             "components": self.components,
         }
-        if self.guild_id is not None:
-            data["guild_id"] = str(self.guild_id)
-        if self.member is not None:
-            data["member"] = self.member.to_dict(with_user=False)
         if self.webhook_id is not None:
             data["webhook_id"] = str(self.webhook_id)
         if self.application_id is not None:

@@ -133,6 +133,8 @@ daily_posts = Table(
     Column("intent_at", Str, nullable=False),
     Column("posted_at", Str),
     Column("detail", Str),
+    Column("claim_owner", Str),
+    Column("claim_expires", Str),
     PrimaryKeyConstraint("guild_id", "local_date"),
     CheckConstraint("status IN ('pending', 'posted', 'failed')", name="status"),
     **WITHOUT_ROWID,

@@ -31,9 +31,11 @@ class Server:
 
 @pytest.fixture
 async def discord_() -> AsyncIterator[StandIn]:
-    """A fresh stand-in of Discord on loopback."""
+    """A fresh stand-in of Discord on loopback; the test fails if the bot sent anything Discord would refuse
+    as an invalid form body (spec schema or documented rule) or the stand-in answered off-spec."""
     async with StandIn() as standin:
         yield standin
+        standin.assert_discord_accepted()
 
 
 @pytest.fixture

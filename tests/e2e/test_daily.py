@@ -323,7 +323,8 @@ async def test_many_guilds_at_once_under_rate_limits(discord_: StandIn, start_bo
         assert lookup.latency < 1.0
     counts = [len(daily_posts(discord_, guild.channel("daily"))) for guild in guilds]
     assert counts == [1] * len(guilds)
-    assert len(discord_.find_requests("POST", "/channels/*/messages", status=429)) == 25
+    injected = [r for r in discord_.find_requests("POST", "/channels/*/messages", status=429) if r.fault]
+    assert len(injected) == 25  # (150 posts at once may also meet Discord's global limit: discord.py retries)
 
 
 async def test_full_cycle_without_repeats(discord_: StandIn, server: Server, start_bot: Start) -> None:
@@ -399,14 +400,14 @@ async def test_timezone_by_city_country_or_abbreviation(discord_: StandIn, serve
         assert typo.choices[0]["value"] == "Asia/Tokyo"
         for typed, zone in (("London", "Europe/London"), ("Germany", "Europe/Berlin"), ("JST", "Asia/Tokyo")):
             answer = await set_daily(discord_, server, channel, zone=typed)
-            assert not answer.response.ephemeral, answer.response.content
-            assert f"({zone})" in str(answer.response.embeds[0]), typed
+            assert not answer.response.ephemeral
+            assert f"({zone})" in str((await answer.answer()).embeds[0]), typed
         # Monday 07:00 UTC is 16:00 in Tokyo: the next 08:00 there is on Tuesday
         assert scheduler(bot).schedule_of(server.guild.id).timezone == "Asia/Tokyo"
         shown = await discord_.slash(server.guild, server.moderator, "daily show")
-        assert "Tue 24 Nov 2026, 08:00 Asia/Tokyo" in str(shown.response.embeds[0])
+        assert "Tue 24 Nov 2026, 08:00 Asia/Tokyo" in str((await shown.answer()).embeds[0])
         refused = await set_daily(discord_, server, channel, zone="IST")
         assert refused.response.ephemeral
-        assert "Europe/Dublin" in refused.response.content
-        assert "Asia/Kolkata" in refused.response.content
+        assert "Europe/Dublin" in (await refused.answer()).content
+        assert "Asia/Kolkata" in (await refused.answer()).content
         assert scheduler(bot).schedule_of(server.guild.id).timezone == "Asia/Tokyo"  # unchanged

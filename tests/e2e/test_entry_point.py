@@ -130,7 +130,7 @@ async def test_unusable_database_is_one_line_exit_1_and_left_untouched(
     assert "Traceback" not in text
     assert len([line for line in text.splitlines() if "bot.db" in line]) == 1, text
     assert path.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["bot.db", "bot.log"]
+    assert sorted(os.listdir(tmp_path)) == ["bot.db", "bot.db.lock", "bot.log"]  # the one-process lock only
     path.chmod(0o644)
 
 

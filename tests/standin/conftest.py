@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from standin import Guild, Member, NoIdentifyDelay, StandIn
+from standin.records import InteractionResult
 
 GLOSSARY = ["antibody", "antigen", "checkpoint inhibitor", "cytokine", "immunotherapy", "immunogenicity"]
 
@@ -148,10 +149,33 @@ def build_commands(bot: StudyBot) -> None:
         await interaction.response.send_message("Panel", view=PanelView())
 
 
+def registered_interaction(discord_: StandIn, guild: Guild) -> InteractionResult:
+    """A registered interaction to answer (the validation happens before any bot is involved)."""
+    channel = guild.default_channel
+    message = discord_.messages.create(
+        channel_id=channel.id, guild_id=guild.id, author=discord_.bot_user, payload={"content": "x"}, files=[]
+    )
+    result = InteractionResult(
+        id=discord_.world.ids.next(),
+        token="tok" + str(discord_.world.ids.next()),
+        type=3,
+        payload={},
+        guild=guild,
+        user=discord_.bot_user,
+        channel=channel,
+        changes=discord_.changes,
+        default_timeout=1.0,
+        source_message=message,
+    )
+    discord_.register_interaction(result)
+    return result
+
+
 @pytest.fixture
 async def discord_() -> AsyncIterator[StandIn]:
     async with StandIn() as standin:
         yield standin
+        standin.assert_discord_accepted(requests=False)  # these tests send invalid requests on purpose
 
 
 @pytest.fixture

@@ -19,17 +19,17 @@ from bot.search import Vocabulary
 _PARENTHESIS = re.compile(r"\(([^()]*)\)")
 _BRAND_OR_CODE = re.compile(r"[A-Z][a-z][\w-]*|[A-Z][A-Z0-9]*[0-9][A-Z0-9]*|[A-Z]{2,5}")
 """A brand ("Provenge"), a code name ("OKT3") or an abbreviation ("ATG"); not a descriptor ("CAR-T", "anti-CD20")."""
-_COMBINED = re.compile(r"\s+(?:\+|plus|with)\s+", re.IGNORECASE)
 
 
 def example_terms(example: str) -> list[str]:
     """The names an `examples:` line gives, so each can be looked up: the line without parentheses, the items of a
-    list after a colon, the parts of a combination, and a brand or code name in parentheses after a generic one.
+    list after a colon, and a brand or code name in parentheses after a generic one.
 
     "sipuleucel-T (Provenge)" → sipuleucel-T, Provenge; "CAR-T cells: tisagenlecleucel, axicabtagene ciloleucel"
-    → CAR-T cells, tisagenlecleucel, axicabtagene ciloleucel; "tacrolimus + MMF + prednisone (kidney
-    transplant)" → tacrolimus, MMF, prednisone. A description in parentheses ("(allogeneic)", "(anti-CD20)")
-    names nothing and is left out, as is anything in parentheses after a capitalised name ("GVAX (allogeneic…)").
+    → CAR-T cells, tisagenlecleucel, axicabtagene ciloleucel. A description in parentheses ("(allogeneic)",
+    "(anti-CD20)") names nothing and is left out, as is anything in parentheses after a capitalised name ("GVAX
+    (allogeneic…)"). A combination ("tacrolimus + MMF + prednisone") is one term: its drugs are entries of their
+    own or another entry's examples, not examples of the regimen's entry.
     """
     head = _PARENTHESIS.sub(" ", example).strip()
     terms: list[str] = []
@@ -39,8 +39,6 @@ def example_terms(example: str) -> list[str]:
         terms += listed.split(",")
     else:
         terms.append(head)
-    for part in list(terms):
-        terms += _COMBINED.split(part)
     first_word = head.split()[0] if head.split() else ""
     if first_word[:1].islower():  # a generic (INN) name: a capitalised single word in parentheses is a brand/code
         for inside in _PARENTHESIS.findall(example):

@@ -29,6 +29,7 @@ import aiosqlite
 
 from bot.clock import Clock
 from bot.glossary import Glossary
+from bot.scores import WEAK_CONCEPTS_SQL, WEAK_MIN_ANSWERS, weak_order
 from bot.store import Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class DailySchedule:
     stopped_reason: str | None = None
     active_since: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     """Set when a moderator turns posting on or resumes it: a time already past then is not "missed"."""
+    pool: str = "cycle"
+    """"cycle": the shuffled cycle; "weak": what the server keeps missing in quizzes first, else the cycle."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -149,7 +152,11 @@ class Busy:
     until: datetime
 
 
-_SCHEDULE_COLUMNS = "guild_id, channel_id, post_time, timezone, categories, state, stopped_reason, active_since"
+_SCHEDULE_COLUMNS = "guild_id, channel_id, post_time, timezone, categories, state, stopped_reason, active_since, pool"
+WEAK_POOL_DAYS = 30
+"""How far back the weak pool looks at quiz answers."""
+WEAK_POOL_GAP_DAYS = 7
+"""A weak concept is not posted again within this many days."""
 
 
 class DailyRepository:
@@ -175,7 +182,7 @@ class DailyRepository:
 
     @staticmethod
     def _schedule(row: tuple[object, ...]) -> DailySchedule:
-        guild_id, channel_id, post_time, timezone, categories, state, reason, active_since = row
+        guild_id, channel_id, post_time, timezone, categories, state, reason, active_since, pool = row
         return DailySchedule(
             guild_id=int(str(guild_id)),
             channel_id=int(str(channel_id)),
@@ -185,6 +192,7 @@ class DailyRepository:
             state=DailyState(str(state)),
             stopped_reason=None if reason is None else str(reason),
             active_since=datetime.fromisoformat(str(active_since)),
+            pool=str(pool),
         )
 
     async def save_schedule(self, schedule: DailySchedule) -> None:
@@ -192,11 +200,11 @@ class DailyRepository:
         async with self._store.transaction() as db:
             await db.execute(
                 "INSERT INTO daily_schedules (guild_id, channel_id, post_time, timezone, categories, state, "
-                "stopped_reason, active_since, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "stopped_reason, active_since, updated_at, pool) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
                 "post_time = excluded.post_time, timezone = excluded.timezone, categories = excluded.categories, "
                 "state = excluded.state, stopped_reason = excluded.stopped_reason, "
-                "active_since = excluded.active_since, updated_at = excluded.updated_at",
+                "active_since = excluded.active_since, updated_at = excluded.updated_at, pool = excluded.pool",
                 (
                     schedule.guild_id,
                     schedule.channel_id,
@@ -207,6 +215,7 @@ class DailyRepository:
                     schedule.stopped_reason,
                     schedule.active_since.isoformat(),
                     utc_now(),
+                    schedule.pool,
                 ),
             )
 
@@ -289,15 +298,57 @@ class DailyRepository:
                     (owner, lease, schedule.guild_id, day.isoformat()),
                 )
                 return existing, True
-            concept_id = await self._next_in_cycle(db, schedule.guild_id, candidates)
+            concept_id, reason = await self._choose(db, schedule, day, candidates)
             if concept_id is None:
                 return None
             await db.execute(
                 "INSERT INTO daily_posts (guild_id, local_date, concept_id, channel_id, status, intent_at, "
-                "claim_owner, claim_expires) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                (schedule.guild_id, day.isoformat(), concept_id, schedule.channel_id, utc_now(), owner, lease),
+                "claim_owner, claim_expires, reason) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (schedule.guild_id, day.isoformat(), concept_id, schedule.channel_id, utc_now(), owner, lease, reason),
             )
             return PostRecord(day, concept_id, "pending", None, schedule.channel_id, None), False
+
+    async def _choose(
+        self, db: aiosqlite.Connection, schedule: DailySchedule, day: date, candidates: list[str]
+    ) -> tuple[str | None, str | None]:
+        """The day's concept and, for the weak pool, why it was chosen: the concept the server's quiz answers
+        miss most (over WEAK_POOL_DAYS, not posted in the last WEAK_POOL_GAP_DAYS), else the cycle's next."""
+        if schedule.pool != "weak":
+            return await self._next_in_cycle(db, schedule.guild_id, candidates), None
+        since = (day - timedelta(days=WEAK_POOL_DAYS)).isoformat()
+        recent = {
+            str(row[0])
+            for row in await db.execute_fetchall(
+                "SELECT concept_id FROM daily_posts WHERE guild_id = ? AND local_date >= ?",
+                (schedule.guild_id, (day - timedelta(days=WEAK_POOL_GAP_DAYS)).isoformat()),
+            )
+        }
+        allowed = set(candidates) - recent
+        scores = weak_order(await db.execute_fetchall(WEAK_CONCEPTS_SQL, (schedule.guild_id, since, WEAK_MIN_ANSWERS)))
+        weakest = next((score for score in scores if score.concept_id in allowed), None)
+        if weakest is None:
+            reason = (
+                "Chosen from the usual cycle: no concept stands out in this server's quiz answers of the last "
+                f"{WEAK_POOL_DAYS} days."
+            )
+            return await self._next_in_cycle(db, schedule.guild_id, candidates), reason
+        await db.execute(  # taken out of the current cycle, so the cycle does not bring it back soon
+            "UPDATE daily_queue SET posted = 1 WHERE guild_id = ? AND concept_id = ? "
+            "AND cycle = (SELECT max(cycle) FROM daily_queue WHERE guild_id = ?)",
+            (schedule.guild_id, weakest.concept_id, schedule.guild_id),
+        )
+        reason = (
+            f"Chosen because this server keeps missing it: {weakest.correct} of {weakest.answered} quiz answers "
+            f"right in the last {WEAK_POOL_DAYS} days."
+        )
+        return weakest.concept_id, reason
+
+    async def reason(self, guild_id: int, day: date) -> str | None:
+        """Why the day's concept was chosen (weak pool only)."""
+        rows = await self._store.fetch_all(
+            "SELECT reason FROM daily_posts WHERE guild_id = ? AND local_date = ?", (guild_id, day.isoformat())
+        )
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
 
     async def _next_in_cycle(self, db: aiosqlite.Connection, guild_id: int, candidates: list[str]) -> str | None:
         """Take the next concept of the guild's shuffled cycle, extending or renewing the cycle as needed."""

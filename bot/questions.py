@@ -49,6 +49,7 @@ class Mode(StrEnum):
     TERM = "term"
     CLASSIFICATION = "classification"
     STAGES = "stages"
+    TYPED = "typed"
 
     @property
     def label(self) -> str:
@@ -59,6 +60,7 @@ class Mode(StrEnum):
             Mode.TERM: "term → definition",
             Mode.CLASSIFICATION: "classification",
             Mode.STAGES: "stages in order",
+            Mode.TYPED: "typed answer",
         }[self]
 
 
@@ -70,6 +72,7 @@ class QuestionKind(StrEnum):
     CLASSIFICATION = "classification"  # an entry: pick the class the sources put it in
     AXIS = "axis"  # a class: pick the classification axis it belongs to
     STAGES = "stages"  # some of a protocol's stages: pick their order (a select menu)
+    TYPED = "typed"  # a summary with the name blanked: type the term (judged by the resolver)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ class Question:
     def uses_select(self) -> bool:
         """Ordering questions offer their candidate orders in a select menu."""
         return self.kind is QuestionKind.STAGES
+
+    @property
+    def typed(self) -> bool:
+        """Answered by typing the term (one "option": the entry's name, which is not shown)."""
+        return self.kind is QuestionKind.TYPED
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,13 @@ def definition_question(glossary: Glossary, concept: Concept, rng: random.Random
     options, correct = _shuffled_options(concept.name, [c.name for c in wrong], rng)
     prompt = f"Which entry is this?\n\n{quotation(blank_names(concept.summary, concept.names))}"
     return Question(QuestionKind.DEFINITION, concept.id, category_of(concept), prompt, options, correct,
+                    concept.name, concept.summary)  # fmt: skip
+
+
+def typed_question(glossary: Glossary, concept: Concept, rng: random.Random) -> Question | None:
+    """The summary with the entry's names blanked; type the term (any of its names, typos forgiven)."""
+    prompt = f"Type the entry this describes:\n\n> {blank_names(concept.summary, concept.names)}"
+    return Question(QuestionKind.TYPED, concept.id, category_of(concept), prompt, (concept.name,), 0,
                     concept.name, concept.summary)  # fmt: skip
 
 
@@ -306,6 +321,7 @@ _MAKERS = {
     QuestionKind.TERM: term_question,
     QuestionKind.CLASSIFICATION: classification_question,
     QuestionKind.AXIS: axis_question,
+    QuestionKind.TYPED: typed_question,
 }
 
 
@@ -315,6 +331,8 @@ def _kinds_for(mode: Mode, concept: Concept) -> list[QuestionKind]:
         return [QuestionKind.DEFINITION]
     if mode is Mode.TERM:
         return [QuestionKind.TERM]
+    if mode is Mode.TYPED:
+        return [QuestionKind.TYPED]
     if mode is Mode.CLASSIFICATION:
         return classification
     return [QuestionKind.DEFINITION, QuestionKind.TERM, *classification]

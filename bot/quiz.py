@@ -38,6 +38,12 @@ SHUTDOWN_WAIT = 5.0
 """Seconds to let a quiz's task finish at shutdown."""
 SETTINGS_PATH = "$.quiz_round_seconds"
 """This feature's key in a guild's `guild_settings` JSON."""
+MAX_QUIZZES_PER_MEMBER = 2
+"""Quizzes one member may have running at once (in different channels or servers)."""
+MAX_TYPED_LENGTH = 100
+"""The longest typed answer taken (the longest name in the glossary is well under it)."""
+FAST_SHARE = 0.25
+"""A right answer within this share of the question's time counts as Easy for the member's card."""
 
 
 class SessionStatus(StrEnum):
@@ -67,6 +73,7 @@ class Outcome(StrEnum):
     TOO_LATE = "too_late"  # the question has closed (the quiz goes on)
     ENDED = "ended"  # the quiz is over, or ran before a restart
     INVALID = "invalid"  # an option the question does not have
+    ELSEWHERE = "elsewhere"  # a click from another server or channel than the quiz's (a forged or copied id)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class Round:
     deadline: datetime
     message_id: int | None = None
     answers: dict[int, int] = field(default_factory=dict)
+    opened_at: datetime | None = None
     closed: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -127,6 +135,11 @@ class RoundResult:
     wrong: tuple[str, ...]
     reason: CloseReason
     standings: tuple[Standing, ...]
+    typed: tuple[tuple[str, str, bool], ...] = ()
+    """For a typed-answer question: (player, what they typed, right) in the order they answered."""
+    channel_id: int = 0
+    message_id: int | None = None
+    """Where the question is shown."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,22 @@ class AnswerResult:
     closed: RoundResult | None = None
     current_round: int | None = None
     seconds_left: int = 0
+
+
+class TooManyQuizzesError(Exception):
+    """The member already runs as many quizzes as one member may."""
+
+    def __init__(self, running: Sequence[Session]) -> None:
+        super().__init__(f"{len(running)} quizzes running")
+        self.running = tuple(running)
+
+
+class AnswerListener(Protocol):
+    """Told of every counted answer (the member's flashcards take it as evidence)."""
+
+    async def __call__(self, session: Session, user_id: int, question: Question, correct: bool, fast: bool) -> None:
+        """React to one counted answer."""
+        ...
 
 
 class ChannelUnavailableError(Exception):
@@ -233,15 +262,15 @@ class QuizRepository:
 
     async def record_answer(
         self, session_id: int, number: int, guild_id: int, user_id: int, name: str, choice: int, correct: bool,
-        now: datetime,
+        now: datetime, typed: str | None = None,
     ) -> bool:  # fmt: skip
         """Store a member's answer if the question is still open and they have not answered; say whether it was."""
         async with self._store.transaction() as db:
             cursor = await db.execute(
-                "INSERT INTO quiz_answers (session_id, round, user_id, guild_id, choice, correct, answered_at) "
-                "SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM quiz_rounds WHERE session_id = ? "
+                "INSERT INTO quiz_answers (session_id, round, user_id, guild_id, choice, correct, answered_at, typed) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM quiz_rounds WHERE session_id = ? "
                 "AND round = ? AND closed_at IS NULL) ON CONFLICT DO NOTHING",
-                (session_id, number, user_id, guild_id, choice, int(correct), _stamp(now), session_id, number),
+                (session_id, number, user_id, guild_id, choice, int(correct), _stamp(now), typed, session_id, number),
             )
             if cursor.rowcount != 1:
                 return False
@@ -256,8 +285,9 @@ class QuizRepository:
     async def close_round(
         self, session_id: int, number: int, reason: CloseReason, now: datetime, status: SessionStatus | None = None,
         ended_by: int | None = None,
-    ) -> list[tuple[int, str, bool]]:  # fmt: skip
-        """Close a question (and, with `status`, its session) in one transaction; return its answers in order."""
+    ) -> list[tuple[int, str, bool, str | None]]:  # fmt: skip
+        """Close a question (and, with `status`, its session) in one transaction; return its answers in order:
+        (user, name, right, what they typed)."""
         async with self._store.transaction() as db:
             await db.execute(
                 "UPDATE quiz_rounds SET closed_at = ?, close_reason = ? WHERE session_id = ? AND round = ? "
@@ -270,12 +300,12 @@ class QuizRepository:
                     (status.value, _stamp(now), ended_by, session_id),
                 )
             rows = await db.execute_fetchall(
-                "SELECT a.user_id, coalesce(p.display_name, ''), a.correct FROM quiz_answers a "
+                "SELECT a.user_id, coalesce(p.display_name, ''), a.correct, a.typed FROM quiz_answers a "
                 "LEFT JOIN quiz_players p ON p.guild_id = a.guild_id AND p.user_id = a.user_id "
                 "WHERE a.session_id = ? AND a.round = ? ORDER BY a.answered_at, a.user_id",
                 (session_id, number),
             )
-        return [(int(row[0]), str(row[1]), bool(row[2])) for row in rows]
+        return [(int(row[0]), str(row[1]), bool(row[2]), None if row[3] is None else str(row[3])) for row in rows]
 
     async def end_session(
         self, session_id: int, status: SessionStatus, now: datetime, ended_by: int | None = None
@@ -310,7 +340,10 @@ class QuizRepository:
 class QuizHub:
     """Every running quiz of the bot: starts them, takes answers, runs their timers, stops and recovers them."""
 
-    def __init__(self, store: Store, presenter: QuizPresenter, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, presenter: QuizPresenter, clock: Clock, on_answer: AnswerListener | None = None
+    ) -> None:
+        self._on_answer = on_answer
         self._repository = QuizRepository(store)
         self._scores = ScoreRepository(store)
         self._presenter = presenter
@@ -331,16 +364,24 @@ class QuizHub:
         """Every running quiz."""
         return list(self._by_id.values())
 
+    def started_by(self, user_id: int) -> list[Session]:
+        """The running quizzes a member started (starting ones included)."""
+        return [session for session in self._by_channel.values() if session.request.starter_id == user_id]
+
     async def recover(self) -> list[tuple[int, int]]:
         """At start-up: end the quizzes a stopped bot left running; return their open questions' messages."""
         return await self._repository.interrupt_running(self._clock.now())
 
     async def start(self, request: QuizRequest, questions: Sequence[Question]) -> Session | None:
-        """Open a quiz and its first question (shown by the caller); None if the channel already has one."""
+        """Open a quiz and its first question (shown by the caller); None if the channel already has one.
+        Raises TooManyQuizzesError when the member already runs MAX_QUIZZES_PER_MEMBER."""
         if request.channel_id in self._by_channel or not questions:
             return None
+        mine = self.started_by(request.starter_id)
+        if len(mine) >= MAX_QUIZZES_PER_MEMBER:
+            raise TooManyQuizzesError(mine)
         now = self._clock.now()
-        first = Round(1, questions[0], now + timedelta(seconds=request.round_seconds))
+        first = Round(1, questions[0], now + timedelta(seconds=request.round_seconds), opened_at=now)
         session = Session(0, request, tuple(questions), first)
         self._by_channel[request.channel_id] = session  # claimed before any await: a second start is refused
         try:
@@ -361,27 +402,38 @@ class QuizHub:
         """The first question could not be shown: end the quiz at once."""
         await self._end(session, SessionStatus.INTERRUPTED, CloseReason.RESTART)
 
-    async def answer(self, session_id: int, number: int, user_id: int, name: str, choice: int) -> AnswerResult:
-        """Take a member's answer to question `number` of a quiz."""
+    async def answer(
+        self, session_id: int, number: int, user_id: int, name: str, choice: int, *, guild_id: int | None,
+        channel_id: int | None, typed: str | None = None,
+    ) -> AnswerResult:  # fmt: skip
+        """Take a member's answer to question `number` of a quiz, clicked in `guild_id`/`channel_id`. A typed
+        answer comes judged: `choice` 0 when right, -1 when wrong, with the text."""
         session = self._by_id.get(session_id)
         if session is None or session.status is not SessionStatus.RUNNING:
             return AnswerResult(Outcome.ENDED)
+        if (guild_id, channel_id) != (session.request.guild_id, session.request.channel_id):
+            return AnswerResult(Outcome.ELSEWHERE)
         current = session.current
         if current.number != number or current.closed:
             return AnswerResult(Outcome.TOO_LATE, current_round=current.number)
         if user_id in current.answers:
             return AnswerResult(Outcome.DUPLICATE, choice=current.answers[user_id], question=current.question)
-        if not 0 <= choice < len(current.question.options):
+        if current.question.typed != (typed is not None) or not (
+            0 <= choice < len(current.question.options) or (typed is not None and choice == -1)
+        ):
+            return AnswerResult(Outcome.INVALID)
+        if typed is not None and len(typed) > MAX_TYPED_LENGTH:
             return AnswerResult(Outcome.INVALID)
         current.answers[user_id] = choice  # reserved before any await: a second click waits behind this one
         joined = user_id not in session.players
         session.players[user_id] = name
         taken = False
+        now = self._clock.now()
+        correct = choice == current.question.correct
         try:
             taken = await self._repository.record_answer(
-                session.id, number, session.request.guild_id, user_id, name, choice,
-                choice == current.question.correct, self._clock.now(),
-            )  # fmt: skip
+                session.id, number, session.request.guild_id, user_id, name, choice, correct, now, typed
+            )
         finally:
             if not taken:  # not stored (an error, or closed in the database since our check): undo the reservation
                 del current.answers[user_id]
@@ -389,12 +441,24 @@ class QuizHub:
                     del session.players[user_id]
         if not taken:
             return AnswerResult(Outcome.TOO_LATE, current_round=current.number)
+        await self._tell(session, user_id, current, correct, now)
         if number > 1 and set(session.players) <= set(current.answers):
             closed = await self._close(session, current, CloseReason.ANSWERED)
             if closed is not None:
                 return AnswerResult(Outcome.CLOSED_IT, choice=choice, closed=closed)
         left = max(0, int((current.deadline - self._clock.now()).total_seconds()))
         return AnswerResult(Outcome.ACCEPTED, choice=choice, question=current.question, seconds_left=left)
+
+    async def _tell(self, session: Session, user_id: int, round_: Round, correct: bool, now: datetime) -> None:
+        """Pass a counted answer on (to the member's flashcards); a failure there never loses the answer."""
+        if self._on_answer is None:
+            return
+        opened = round_.opened_at or (round_.deadline - timedelta(seconds=session.request.round_seconds))
+        fast = (now - opened).total_seconds() <= session.request.round_seconds * FAST_SHARE
+        try:
+            await self._on_answer(session, user_id, round_.question, correct, fast)
+        except Exception:
+            log.exception("Quiz %s: could not update member %s's card from an answer", session.id, user_id)
 
     async def stop(self, channel_id: int, by: int) -> tuple[RoundResult | None, list[Standing]] | None:
         """Stop the channel's quiz (the caller checked who may): close its question; return it and the standings."""
@@ -472,10 +536,13 @@ class QuizHub:
             round_.number,
             session.total,
             round_.question,
-            tuple(name for _, name, correct in answers if correct),
-            tuple(name for _, name, correct in answers if not correct),
+            tuple(name for _, name, correct, _ in answers if correct),
+            tuple(name for _, name, correct, _ in answers if not correct),
             reason,
             tuple(standings),
+            tuple((name, typed, correct) for _, name, correct, typed in answers if typed is not None),
+            session.request.channel_id,
+            round_.message_id,
         )
 
     async def _run(self, session: Session) -> None:
@@ -513,7 +580,9 @@ class QuizHub:
             if session.status is not SessionStatus.RUNNING:
                 return
             await self._repository.open_round(session.id, number, question, now)
-            session.current = Round(number, question, now + timedelta(seconds=session.request.round_seconds))
+            session.current = Round(
+                number, question, now + timedelta(seconds=session.request.round_seconds), opened_at=now
+            )
             message_id = await self._presenter.ask(session, session.current)
             session.current.message_id = message_id
             await self._repository.set_message(session.id, number, message_id)

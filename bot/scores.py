@@ -7,13 +7,17 @@ answer per member per question. A point is a correct answer.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store import Store
 
 WEAKEST_SHOWN = 3
+WEAK_MIN_ANSWERS = 3
+"""A concept counts as one the server keeps missing only once it has been answered this many times."""
+WEAK_DAYS = 30
+"""How far back the server's weak concepts look."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,20 @@ class MemberStats:
         return self.correct / self.answered if self.answered else 0.0
 
 
+@dataclass(frozen=True)
+class ConceptScore:
+    """How a server does on questions about one concept."""
+
+    concept_id: str
+    answered: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float:
+        """Share answered correctly (0–1)."""
+        return self.correct / self.answered if self.answered else 0.0
+
+
 def streaks(results: Sequence[bool]) -> tuple[int, int]:
     """The longest run of correct answers, and the run at the end (a wrong answer breaks a run)."""
     best = current = 0
@@ -99,6 +117,22 @@ def weakest(categories: Sequence[CategoryScore], limit: int = WEAKEST_SHOWN) -> 
     missed = [c for c in categories if c.correct < c.answered]
     missed.sort(key=lambda c: (c.accuracy, -c.answered, c.category_id or ""))
     return tuple(missed[:limit])
+
+
+WEAK_CONCEPTS_SQL = (
+    "SELECT r.concept_id, count(*), sum(a.correct) FROM quiz_answers a "
+    "JOIN quiz_rounds r ON r.session_id = a.session_id AND r.round = a.round "
+    "WHERE a.guild_id = ? AND a.answered_at >= ? GROUP BY r.concept_id "
+    "HAVING count(*) >= ? AND sum(a.correct) < count(*)"
+)
+"""A guild's concepts answered at least N times since a moment and missed at least once (also read by the
+concept of the day's weak pool, inside its own transaction)."""
+
+
+def weak_order(rows: Iterable[Sequence[object]]) -> list[ConceptScore]:
+    """Rows of WEAK_CONCEPTS_SQL, lowest accuracy first (more answers first on equal accuracy, then by id)."""
+    scores = [ConceptScore(str(row[0]), int(str(row[1])), int(str(row[2]))) for row in rows]
+    return sorted(scores, key=lambda c: (c.accuracy, -c.answered, c.concept_id))
 
 
 class ScoreRepository:
@@ -151,3 +185,13 @@ class ScoreRepository:
             quizzes=len({row[2] for row in rows}),
             weakest=weakest(categories),
         )
+
+    async def weak_concepts(
+        self, guild_id: int, since: datetime, min_answers: int = WEAK_MIN_ANSWERS
+    ) -> list[ConceptScore]:
+        """Concepts the guild's members answered at least `min_answers` times since `since` and missed at least
+        once, lowest accuracy first (more answers first on equal accuracy, then by id, so the order is stable)."""
+        rows = await self._store.fetch_all(
+            WEAK_CONCEPTS_SQL, (guild_id, since.isoformat(timespec="seconds"), min_answers)
+        )
+        return weak_order(rows)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 ID = r"(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)"
 MISSING = "That entry is no longer in this server's glossary. Try /define to look it up again."
+GUILD_ONLY = "This command works in a server, not in direct messages: use it in a channel of your study server."
 
 
 def glossary_for(interaction: discord.Interaction) -> Glossary:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -57,14 +57,17 @@ def channel_problem(guild: discord.Guild | None, channel_id: int) -> str | None:
     return f"the bot lacks {', '.join(missing)} in #{channel.name}" if missing else None
 
 
-def daily_post(glossary: Glossary, concept_id: str, day: date) -> dict[str, Any]:
-    """The post: name, summary, category path and source, with "Show definition" and a related-entries menu."""
+def daily_post(glossary: Glossary, concept_id: str, day: date, reason: str | None = None) -> dict[str, Any]:
+    """The post: name, summary, category path and source, with "Show definition" and a related-entries menu;
+    for the weak pool, why this concept was chosen."""
     concept = glossary.concepts[concept_id]
     builder = EmbedBuilder(f"Concept of the day: {plain(concept.name)}", plain(concept.summary))
     path = glossary.category_path(concept.id)
     if len(path) > 1:
         builder.field("Category", " › ".join(plain(c.name) for c in path))
     builder.field("Source", source_text(glossary, concept))
+    if reason:
+        builder.field("Why this one", reason)
     builder.footer(f"{marker(day)} · {STUDY_NOTICE}")
     view = discord.ui.View(timeout=None)
     view.add_item(ConceptButton(concept.id, "Show definition", public=False, style=discord.ButtonStyle.primary))
@@ -95,8 +98,9 @@ class DiscordPostSender:
         glossary = self.bot.catalog.view(schedule.guild_id)
         if concept_id not in glossary:  # removed since it was chosen: the shipped text is the honest fallback
             glossary = self.bot.catalog.shipped
+        reason = await DailyRepository(self.bot.store).reason(schedule.guild_id, day)
         try:
-            message = await channel.send(**daily_post(glossary, concept_id, day))
+            message = await channel.send(**daily_post(glossary, concept_id, day, reason))
         except discord.NotFound as error:
             raise PostError("the daily channel was deleted", permanent=True) from error
         except discord.Forbidden as error:
@@ -198,6 +202,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
         time="Local time, 24-hour HH:MM, e.g. 08:00",
         timezone="Your timezone: a city, a country or an IANA name, e.g. London or Europe/London",
         category="Only these categories, comma-separated (e.g. immunosuppressant); leave empty for all",
+        pool="cycle: every concept in turn (default); weak: what this server keeps missing in quizzes, else the cycle",
     )
     async def set_(
         self,
@@ -206,6 +211,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
         time: str,
         timezone: str,
         category: str | None = None,
+        pool: Literal["cycle", "weak"] = "cycle",
     ) -> None:
         """Validate everything first; save only a schedule that can work."""
         assert interaction.guild is not None
@@ -224,9 +230,13 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
                 ephemeral=True,
             )
             return
+        if pool not in ("cycle", "weak"):
+            await interaction.response.send_message("Choose the pool `cycle` or `weak`. Nothing was saved.",
+                                                    ephemeral=True)  # fmt: skip
+            return
         schedule = DailySchedule(
             interaction.guild.id, channel.id, post_time, zone, categories, DailyState.ACTIVE,
-            active_since=self.bot.clock.now(),
+            active_since=self.bot.clock.now(), pool=pool,
         )  # fmt: skip
         await interaction.response.defer(thinking=True)  # before the write: the answer says whether it was saved
         await self.scheduler.update(schedule)
@@ -272,6 +282,8 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
                                        f"{timestamp(due, 'F')} ({timestamp(due, 'R')})")  # fmt: skip
         names = [plain(glossary.concepts[c].name) for c in schedule.categories if c in glossary]
         builder.field("Concepts from", ", ".join(names) if names else "All categories")
+        if schedule.pool == "weak":
+            builder.field("Pool", "Weak: what this server keeps missing in quizzes first, else the usual cycle")
         return builder.build()
 
     @app_commands.command(name="show", description="The current settings, the next post and the last concepts posted")

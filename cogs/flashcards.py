@@ -1,7 +1,9 @@
-"""/flashcards: private spaced-repetition review (SM-2, see `bot.flashcards`), one card at a time."""
+"""/flashcards: private spaced-repetition review (FSRS, see `bot.flashcards`), one card at a time, and settings."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Self, cast
@@ -11,7 +13,23 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.flashcards import Card, CardState, Flashcards, Grade, ReviewPosition, sm2
+from bot.flashcards import (
+    DEFAULT_RETENTION,
+    MAX_RETENTION,
+    MIN_RETENTION,
+    Card,
+    CardState,
+    Flashcards,
+    Grade,
+    GradeRefused,
+    Member,
+    ReviewPosition,
+    choice_labels,
+    deck,
+    estimate_daily_reviews,
+    local_day,
+    outcomes,
+)
 from bot.glossary import Glossary
 from bot.timezones import parse_timezone, suggest_timezones
 from cogs._components import ID, MISSING, glossary_for
@@ -20,6 +38,8 @@ from cogs.browse import resolve_category, suggest_categories
 
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
+
+log = logging.getLogger(__name__)
 
 ACTIONS = "show|again|hard|good|easy"
 GRADE_STYLES = {
@@ -38,11 +58,6 @@ def card_of(interaction: discord.Interaction, concept_id: str) -> tuple[Glossary
         return None
     scope = 0 if concept_id in client.catalog.shipped or interaction.guild_id is None else interaction.guild_id
     return view, Card(scope, concept_id)
-
-
-def days(count: int) -> str:
-    """An interval as people say it."""
-    return "today" if count == 0 else "1 day" if count == 1 else f"{count} days"
 
 
 def status_line(position: ReviewPosition) -> str:
@@ -72,18 +87,35 @@ def front(glossary: Glossary, position: ReviewPosition) -> dict[str, Any]:
     return {"embed": builder.build(), "view": view}
 
 
-def back(glossary: Glossary, concept_id: str, state: CardState | None, today: date, now: datetime) -> dict[str, Any]:
-    """The card's answer with the four grades, each labelled with when the card would come back."""
+def back(
+    glossary: Glossary, concept_id: str, state: CardState | None, today: date, now: datetime, member: Member
+) -> dict[str, Any]:
+    """The card's answer with the four grades, each labelled with when the card would really come back."""
     concept = glossary.concepts[concept_id]
     builder = EmbedBuilder(plain(concept.name), f"**{plain(concept.summary)}**\n\n{plain(concept.definition)}")
     builder.footer(f"How well did you recall it? · {STUDY_NOTICE}")
     view = discord.ui.View(timeout=None)
     reviews = state.reviews if state else 0
-    for grade in Grade:
-        after = sm2(state, grade, today, now).interval_days
-        label = f"{grade.value.capitalize()} · {days(after)}"
+    for grade, wait in choice_labels(outcomes(state, now, today, member.retention, member.timezone)).items():
+        label = f"{grade.value.capitalize()} · {wait}"
         view.add_item(FlashcardButton(grade.value, reviews, concept_id, label, GRADE_STYLES[grade]))
     return {"embed": builder.build(), "view": view}
+
+
+def not_due(day: date | None) -> str:
+    """Why a grade for a card that is not due was refused."""
+    when = f" until {day:%a %d %b %Y}" if day else ""
+    return f"That card is not due{when}, so the grade was not applied. Run `/flashcards review` for your due cards."
+
+
+REFUSED = {
+    GradeRefused.STALE: lambda _: "You already graded this card; only your first grade counts.",
+    GradeRefused.NOT_DUE: not_due,
+    GradeRefused.NO_NEW_LEFT: lambda _: (
+        "You have started all the new cards you can today, so that grade was not applied. "
+        "Run `/flashcards review` for your due cards."
+    ),
+}
 
 
 class FlashcardButton(
@@ -127,14 +159,16 @@ class FlashcardButton(
                     ephemeral=True,
                 )
                 return
-            today = await flashcards.today(user_id, now)
-            await interaction.response.edit_message(**back(glossary, card.concept_id, state, today, now))
+            member = await flashcards.repository.member(user_id)
+            today = local_day(now, member.timezone)
+            if state is not None and state.due_on(member.timezone) > today:
+                await interaction.response.send_message(not_due(state.due_on(member.timezone)), ephemeral=True)
+                return
+            await interaction.response.edit_message(**back(glossary, card.concept_id, state, today, now, member))
             return
         graded = await flashcards.grade(user_id, card, Grade(self.action), self.reviews, now)
-        if graded is None:
-            await interaction.response.send_message(
-                "You already graded this card; only your first grade counts.", ephemeral=True
-            )
+        if graded.refused is not None:
+            await interaction.response.send_message(REFUSED[graded.refused](graded.due_on), ephemeral=True)
             return
         category = await flashcards.repository.review_filter(user_id, interaction.guild_id or 0)
         position = await flashcards.position(
@@ -152,6 +186,12 @@ class FlashcardsCog(
         self.bot = bot
         self.flashcards = Flashcards(bot.store)
         super().__init__()
+
+    async def cog_load(self) -> None:
+        """Move cards an SM-2 version of the bot kept to FSRS (once; nothing to do afterwards)."""
+        moved = await self.flashcards.repository.upgrade_sm2()
+        if moved:
+            log.info("Moved %s flashcards from SM-2 to FSRS by replaying their reviews", moved)
 
     async def _position(self, interaction: discord.Interaction, category_id: str | None) -> ReviewPosition:
         return await self.flashcards.position(
@@ -223,6 +263,65 @@ class FlashcardsCog(
             f"(it is {local:%a %d %b, %H:%M} there now).",
             ephemeral=True,
         )
+
+    @app_commands.command(
+        name="settings", description="How well you want to remember, and whether quizzes update cards"
+    )
+    @app_commands.describe(
+        retention=f"Desired retention {MIN_RETENTION:.2f}–{MAX_RETENTION:.2f} (default {DEFAULT_RETENTION:.2f}): "
+        "higher means more reviews",
+        quiz_cards="Whether your quiz answers update your flashcards (default: on)",
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        retention: app_commands.Range[float, MIN_RETENTION, MAX_RETENTION] | None = None,
+        quiz_cards: bool | None = None,
+    ) -> None:
+        """Show or change the member's desired retention and quiz feeding, with what the retention costs."""
+        repository = self.flashcards.repository
+        user_id, now = interaction.user.id, self.bot.clock.now()
+        if retention is not None and not MIN_RETENTION <= retention <= MAX_RETENTION:
+            await interaction.response.send_message(
+                f"Retention is a share of cards you want to recall when they come back: "
+                f"{MIN_RETENTION:.2f} to {MAX_RETENTION:.2f} (e.g. 0.90). Nothing was changed.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if retention is not None:
+            await repository.set_retention(user_id, round(retention, 2), now)
+        if quiz_cards is not None:
+            await repository.set_quiz_cards(user_id, quiz_cards, now)
+        member = await repository.member(user_id)
+        cards = len(deck_of(interaction))
+        mine, default = await asyncio.gather(
+            asyncio.to_thread(estimate_daily_reviews, cards, member.retention),
+            asyncio.to_thread(estimate_daily_reviews, cards, DEFAULT_RETENTION),
+        )
+        changed_retention = member.retention != DEFAULT_RETENTION
+        changed = "Saved. " if retention is not None or quiz_cards is not None else ""
+        builder = EmbedBuilder("Your flashcard settings", f"{changed}Change them with `/flashcards settings`.")
+        builder.field(
+            "Desired retention",
+            f"**{member.retention:.2f}**: cards come back when FSRS expects you to recall {member.retention:.0%} "
+            f"of them. With this server's {cards} cards that is about **{mine:.1f} reviews a day** over a year"
+            + (f" (about {default:.1f} at the default {DEFAULT_RETENTION:.2f})." if changed_retention else "."),
+        )  # fmt: skip
+        builder.field(
+            "Quizzes update your cards",
+            "On: a wrong quiz answer brings that card back soon, a right one counts as a review."
+            if member.quizzes_feed_cards
+            else "Off: quizzes leave your cards alone.",
+        )
+        builder.footer(f"Scheduling: FSRS-6 with default parameters. Your day: {member.timezone}.")
+        await interaction.followup.send(embed=builder.build(), ephemeral=True)
+
+
+def deck_of(interaction: discord.Interaction) -> list[Card]:
+    """The interaction's user's deck where they are."""
+    client = cast("ImmunoBot", interaction.client)
+    return deck(glossary_for(interaction), client.catalog.shipped, interaction.guild_id)
 
 
 async def setup(bot: ImmunoBot) -> None:

@@ -13,9 +13,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.flashcards import Flashcards, card_for
 from bot.questions import MAX_QUESTIONS, MIN_QUESTIONS, STAGE_LETTERS, Mode, Question, QuizError, plan_quiz
 from bot.quiz import (
+    MAX_QUIZZES_PER_MEMBER,
     MAX_ROUND_SECONDS,
+    MAX_TYPED_LENGTH,
     MIN_ROUND_SECONDS,
     AnswerResult,
     ChannelUnavailableError,
@@ -26,12 +29,14 @@ from bot.quiz import (
     Round,
     RoundResult,
     Session,
+    TooManyQuizzesError,
 )
 from bot.scores import Standing, rank
-from cogs._components import glossary_for
+from cogs._components import GUILD_ONLY, glossary_for
 from cogs._render import STUDY_NOTICE, EmbedBuilder, clip, marked, plain
 from cogs.browse import resolve_category, suggest_categories
 from cogs.lookup import quoted
+from cogs.moderation._forms import submitted_values
 
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
@@ -39,7 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROUND = r"quiz:(?P<session>\d{1,12}):(?P<round>\d{1,3})"
+TYPED_FORM = re.compile(rf"{ROUND}:typed")
 ENDED = "This quiz has ended. Start a new one with `/quiz start`."
+ELSEWHERE = "That answer belongs to a quiz in another channel, so it was not counted. Answer where the quiz runs."
 RESTARTED = "⏹ This quiz ended when the bot restarted. Answers given before then are counted."
 NEEDED = {"view_channel": "View Channel", "send_messages": "Send Messages", "embed_links": "Embed Links"}
 CLOSED_BECAUSE = {
@@ -60,7 +67,9 @@ def question_message(session: Session, round_: Round, *, intro: str = "") -> dic
     question = round_.question
     request = session.request
     lines = [marked(question.prompt)]
-    if not question.uses_select:
+    if question.typed:
+        lines += ["", "Press **Type your answer**: any of its names counts, typos and British spellings forgiven."]
+    elif not question.uses_select:
         lines += ["", *(f"**{letter(i)}.** {plain(option)}" for i, option in enumerate(question.options))]
     lines += ["", f"Closes <t:{int(round_.deadline.timestamp())}:R>."]
     builder = EmbedBuilder(f"Question {round_.number} of {session.total}", "\n".join(lines))
@@ -81,6 +90,9 @@ def answer_view(session_id: int, number: int, question: Question, *, closed: boo
     if question.uses_select:
         view.add_item(OrderSelect(session_id, number, question.options, disabled=closed))
         return view
+    if question.typed:
+        view.add_item(TypeAnswerButton(session_id, number, disabled=closed))
+        return view
     for index, option in enumerate(question.options):
         label = f"{letter(index)}. {option}" if question.names_are_options else letter(index)
         style = discord.ButtonStyle.primary
@@ -98,17 +110,25 @@ def names_line(names: Sequence[str]) -> str:
 def reveal_message(result: RoundResult) -> dict[str, Any]:
     """The closed question: the right answer with its one-line summary, who got it, who did not; no buttons."""
     question = result.question
-    right = f"{letter(question.correct)}. {question.answer}" if not question.uses_select else question.answer
+    plain_answer = question.uses_select or question.typed
+    right = question.answer if plain_answer else f"{letter(question.correct)}. {question.answer}"
     description = f"{marked(question.prompt)}\n\n✅ **{plain(right)}**\n{plain(question.explanation)}"
     builder = EmbedBuilder(f"Question {result.number} of {result.total} — closed", description)
     builder.field("Got it", names_line(result.right) or "Nobody", inline=True)
     builder.field("Missed it", names_line(result.wrong) or "Nobody", inline=True)
+    if question.typed and result.typed:
+        builder.long_field("What each member typed", [typed_line(*answer) for answer in result.typed])
     builder.footer(f"{CLOSED_BECAUSE[result.reason]} · {STUDY_NOTICE}")
     return {
         "embed": builder.build(),
         "view": answer_view(result.session_id, result.number, question, closed=True),
         "allowed_mentions": discord.AllowedMentions.none(),
     }
+
+
+def typed_line(name: str, typed: str, correct: bool) -> str:
+    """One member's typed answer for the reveal: shown as typed, markdown and mentions neutralised."""
+    return f"{'✅' if correct else '❌'} {quoted(name, 40)}: “{quoted(typed, 60)}”"
 
 
 def standings_text(standings: Sequence[Standing], total: int) -> str:
@@ -166,6 +186,61 @@ class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"{
         await take_answer(interaction, self.session_id, self.number, self.choice)
 
 
+class TypeAnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"{ROUND}:type"):
+    """Opens the form to type an answer to a typed-answer question."""
+
+    def __init__(self, session_id: int, number: int, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Type your answer", style=discord.ButtonStyle.primary,
+                custom_id=f"quiz:{session_id}:{number}:type", disabled=disabled,
+            )
+        )  # fmt: skip
+        self.session_id, self.number = session_id, number
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> Self:
+        """Rebuild from the custom id."""
+        return cls(int(match["session"]), int(match["round"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Open the answer form while the question is open (else say why not)."""
+        cog = quiz_cog(interaction)
+        session = next((s for s in cog.hub.sessions() if s.id == self.session_id), None) if cog else None
+        if session is None:
+            await interaction.response.send_message(ENDED, ephemeral=True)
+            return
+        if (interaction.guild_id, interaction.channel_id) != (session.request.guild_id, session.request.channel_id):
+            await interaction.response.send_message(ELSEWHERE, ephemeral=True)
+            return
+        if session.current.number != self.number or session.current.closed:
+            await interaction.response.send_message(
+                f"Question {self.number} has closed. Question {session.current.number} is open now.", ephemeral=True
+            )
+            return
+        form = discord.ui.Modal(
+            title=f"Question {self.number}: your answer", custom_id=f"quiz:{self.session_id}:{self.number}:typed"
+        )
+        form.add_item(
+            discord.ui.Label(
+                text="The entry's name",
+                description="Any of its names or abbreviations; typos are forgiven. Your first answer counts.",
+                component=discord.ui.TextInput(custom_id="answer", max_length=MAX_TYPED_LENGTH),
+            )
+        )
+        form.stop()  # discord.py keeps no copy: the submission reaches Quiz.on_interaction
+        await interaction.response.send_modal(form)
+
+
+def judge_typed(interaction: discord.Interaction, question: Question, text: str) -> bool:
+    """Right when the one resolver confidently reads the text as the question's entry (typos, aliases, British
+    spellings); a generic word that fits several entries, or another entry's name, is wrong."""
+    match = glossary_for(interaction).resolver.resolve(text).match
+    return match is not None and match.id == question.concept_id
+
+
 class OrderSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"{ROUND}:order"):
     """The candidate orders of a stages question."""
 
@@ -206,32 +281,66 @@ def chosen(result: AnswerResult) -> str:
     return letter(result.choice)
 
 
-async def take_answer(interaction: discord.Interaction, session_id: int, number: int, choice: int) -> None:
-    """Count a click, and tell the member what became of it (privately, unless it closed the question)."""
+async def take_answer(
+    interaction: discord.Interaction, session_id: int, number: int, choice: int, typed: str | None = None
+) -> None:
+    """Count a click (or a typed answer), and tell the member what became of it (privately, unless a click
+    closed the question)."""
     cog = quiz_cog(interaction)
     if cog is None:
         await interaction.response.send_message(ENDED, ephemeral=True)
         return
     user = interaction.user
-    result = await cog.hub.answer(session_id, number, user.id, user.display_name, choice)
+    result = await cog.hub.answer(
+        session_id, number, user.id, user.display_name, choice, guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id, typed=typed,
+    )  # fmt: skip
     if result.outcome is Outcome.CLOSED_IT and result.closed is not None:
-        await interaction.response.edit_message(**reveal_message(result.closed))
+        if typed is None:
+            await interaction.response.edit_message(**reveal_message(result.closed))
+        else:  # a form has no message to edit: reveal on the question's message, and confirm privately
+            await cog.presenter.show_closed(result.closed)
+            await interaction.response.send_message(f"Taken: “{quoted(typed, 60)}”. That was the last answer "
+                                                    "awaited, so the question has closed.", ephemeral=True)  # fmt: skip
         return
-    if result.outcome is Outcome.ACCEPTED:
+    if result.outcome is Outcome.ACCEPTED and typed is not None:
+        text = (
+            f"Taken: “{quoted(typed, 60)}”. Right or wrong is shown when the question closes "
+            f"(in {result.seconds_left} s at most)."
+        )
+    elif result.outcome is Outcome.ACCEPTED:
         text = (
             f"Locked in: **{chosen(result)}**. The answer is shown when the question closes "
             f"(in {result.seconds_left} s at most)."
         )
+    elif result.outcome is Outcome.DUPLICATE and typed is not None:
+        text = "You already answered this question; only your first answer counts."
     elif result.outcome is Outcome.DUPLICATE:
         text = f"You already answered this question with **{chosen(result)}**; only your first answer counts."
     elif result.outcome is Outcome.TOO_LATE:
         now_open = f" Question {result.current_round} is open now." if result.current_round != number else ""
         text = f"Question {number} has closed, so that answer was not counted.{now_open}"
+    elif result.outcome is Outcome.INVALID and typed is not None and len(typed) > MAX_TYPED_LENGTH:
+        text = (
+            f"That answer is {len(typed):,} characters long; answers are names of at most {MAX_TYPED_LENGTH} "
+            "characters. It was not counted."
+        )
     elif result.outcome is Outcome.INVALID:
         text = "That is not one of this question's options."
+    elif result.outcome is Outcome.ELSEWHERE:
+        text = ELSEWHERE
     else:
         text = ENDED
     await interaction.response.send_message(text, ephemeral=True)
+
+
+def too_many(running: Sequence[Session]) -> str:
+    """Why a member cannot start another quiz, and where theirs run."""
+    where = ", ".join(f"<#{session.request.channel_id}>" for session in running)
+    return (
+        f"You already run {len(running)} quizzes ({where}); one member may run {MAX_QUIZZES_PER_MEMBER} at once. "
+        "Finish or `/quiz stop` one first."
+    )
 
 
 class DiscordQuizPresenter:
@@ -250,6 +359,15 @@ class DiscordQuizPresenter:
         except (discord.Forbidden, discord.NotFound) as error:
             raise ChannelUnavailableError(f"Discord refused the next question ({error.status} {error.text})") from error
         return message.id
+
+    async def show_closed(self, result: RoundResult) -> None:
+        """Turn a question's message into its answer (when a typed answer closed it: a form has no message)."""
+        if result.message_id is None:
+            return
+        try:
+            await self._channel(result.channel_id).get_partial_message(result.message_id).edit(**reveal_message(result))
+        except discord.HTTPException as error:
+            log.warning("Could not show the answer of quiz %s question %s: %s", result.session_id, result.number, error)
 
     async def reveal(self, session: Session, result: RoundResult) -> None:
         """Turn the question's message into its answer."""
@@ -292,9 +410,40 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
     def __init__(self, bot: ImmunoBot) -> None:
         self.bot = bot
         self.presenter = DiscordQuizPresenter(bot)
-        self.hub = QuizHub(bot.store, self.presenter, bot.clock)
+        self.flashcards = Flashcards(bot.store)
+        self.hub = QuizHub(bot.store, self.presenter, bot.clock, self.feed_cards)
         self._recovery: asyncio.Task[None] | None = None
         super().__init__()
+
+    async def feed_cards(self, session: Session, user_id: int, question: Question, correct: bool, fast: bool) -> None:
+        """A counted answer is evidence for the member's card of the concept asked (unless they turned it off)."""
+        if question.concept_id not in self.bot.catalog.view(session.request.guild_id):
+            return
+        card = card_for(question.concept_id, self.bot.catalog.shipped, session.request.guild_id)
+        await self.flashcards.quiz_answer(user_id, card, correct, fast, self.bot.clock.now())
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Take typed answers from their form (the forms are not kept in memory)."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = cast(dict[str, Any], interaction.data or {})
+        match = TYPED_FORM.fullmatch(str(data.get("custom_id", "")))
+        if match is None:
+            return
+        typed = submitted_values(data).get("answer", "")
+        session_id, number = int(match["session"]), int(match["round"])
+        session = next((s for s in self.hub.sessions() if s.id == session_id), None)
+        if len(typed) > MAX_TYPED_LENGTH or not typed.strip() or session is None:
+            choice = -1
+        else:
+            question = session.current.question if session.current.number == number else None
+            choice = 0 if question is not None and judge_typed(interaction, question, typed) else -1
+        if not typed.strip():
+            await interaction.response.send_message("An empty answer is not an answer; nothing was counted.",
+                                                    ephemeral=True)  # fmt: skip
+            return
+        await take_answer(interaction, session_id, number, choice, typed)
 
     async def cog_load(self) -> None:
         """End the quizzes a stopped bot left running; mark their questions once connected."""
@@ -315,6 +464,7 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         await asyncio.gather(*(self.presenter.ended(channel, message) for channel, message in left_open))
 
     @app_commands.command(name="start", description="Start a quiz in this channel; everyone answers with buttons")
+    @app_commands.guild_only()
     @app_commands.describe(
         category="Only this category, e.g. immunosuppressant (leave empty for everything)",
         questions=f"How many questions ({MIN_QUESTIONS}–{MAX_QUESTIONS}, default 10)",
@@ -333,8 +483,9 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         round_seconds: app_commands.Range[int, MIN_ROUND_SECONDS, MAX_ROUND_SECONDS] | None = None,
     ) -> None:
         """Check the channel and the options, make the questions, post the first one."""
-        assert interaction.guild_id is not None
-        assert interaction.channel_id is not None
+        if interaction.guild_id is None or interaction.channel_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            return
         missing = [label for flag, label in NEEDED.items() if not getattr(interaction.app_permissions, flag)]
         if missing:
             await interaction.response.send_message(
@@ -342,6 +493,10 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
                 "Ask a moderator to allow that, or start the quiz in another channel.",
                 ephemeral=True,
             )
+            return
+        mine = self.hub.started_by(interaction.user.id)
+        if len(mine) >= MAX_QUIZZES_PER_MEMBER:
+            await interaction.response.send_message(too_many(mine), ephemeral=True)
             return
         running = self.hub.running(interaction.channel_id)
         if running is not None:
@@ -381,7 +536,11 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
             interaction.guild_id, interaction.channel_id, interaction.user.id, interaction.user.display_name,
             chosen, category_id, seconds, seed,
         )  # fmt: skip
-        session = await self.hub.start(request, plan.questions)
+        try:
+            session = await self.hub.start(request, plan.questions)
+        except TooManyQuizzesError as error:
+            await interaction.response.send_message(too_many(error.running), ephemeral=True)
+            return
         if session is None:
             await interaction.response.send_message(
                 "A quiz has just been started in this channel: answer that one.", ephemeral=True
@@ -390,7 +549,8 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         where = f" on {plain(glossary.concepts[category_id].name)}" if category_id else ""
         intro = (
             f"**{quoted(interaction.user.display_name, 40)}** started a quiz{where}: {session.total} questions, "
-            f"{chosen.label}, {seconds} s each. Anyone can play: answer with the buttons, your first answer counts. "
+            f"{chosen.label}, {seconds} s each. Anyone can play: answer with "
+            f"{'**Type your answer**' if chosen is Mode.TYPED else 'the buttons'}, your first answer counts. "
             f"The first question stays open the full {seconds} s so everyone can join."
         )
         if plan.note:
@@ -410,7 +570,9 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
     @app_commands.command(name="stop", description="Stop this channel's quiz (whoever started it, or a moderator)")
     async def stop(self, interaction: discord.Interaction) -> None:
         """Stop the quiz, show the open question's answer and the standings."""
-        assert interaction.channel_id is not None
+        if interaction.guild_id is None or interaction.channel_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            return
         session = self.hub.running(interaction.channel_id)
         if session is None:
             await interaction.response.send_message("There is no quiz running in this channel.", ephemeral=True)
@@ -441,7 +603,9 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         seconds: app_commands.Range[int, MIN_ROUND_SECONDS, MAX_ROUND_SECONDS] | None = None,
     ) -> None:
         """Show the server's default time per question, or (moderators) change it."""
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            return
         repository = self.hub.repository
         if seconds is None:
             current = await repository.round_seconds(interaction.guild_id)
@@ -470,5 +634,5 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
 
 async def setup(bot: ImmunoBot) -> None:
     """Load the extension and its persistent components."""
-    bot.add_dynamic_items(AnswerButton, OrderSelect)
+    bot.add_dynamic_items(AnswerButton, OrderSelect, TypeAnswerButton)
     await bot.add_cog(Quiz(bot))

@@ -9,9 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.flashcards import Flashcards
 from bot.glossary import Glossary
 from bot.scores import ScoreRepository, places, rank
-from cogs._components import ConceptButton, PageButton, glossary_for
+from cogs._components import GUILD_ONLY, ConceptButton, PageButton, glossary_for
 from cogs._render import STUDY_NOTICE, EmbedBuilder, plain
 from cogs.lookup import quoted
 
@@ -71,18 +72,26 @@ def category_name(glossary: Glossary, category_id: str | None) -> str:
     return concept.name if concept else category_id
 
 
-@app_commands.guild_only()
 class Stats(commands.Cog):
     """Scores and usage."""
 
     def __init__(self, bot: ImmunoBot) -> None:
         self.bot = bot
+        self.flashcards = Flashcards(bot.store)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        """Every command here is about one server: in a DM, say so plainly (Discord should not offer them there)."""
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage(GUILD_ONLY)  # answered by the bot's error handler, privately
+        return True
 
     @app_commands.command(name="leaderboard", description="This server's quiz leaderboard")
+    @app_commands.guild_only()
     @app_commands.describe(period="This week (last 7 days) or all time (default: week)")
     async def leaderboard(self, interaction: discord.Interaction, period: Literal["week", "all"] = "week") -> None:
         """Show the first page of the leaderboard."""
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:
+            return
         if period not in PERIODS:
             await interaction.response.send_message("Choose week or all.", ephemeral=True)
             return
@@ -96,38 +105,63 @@ class Stats(commands.Cog):
             return
         await interaction.response.send_message(**page)
 
-    @app_commands.command(name="stats", description="Quiz statistics: answered, accuracy, best streak, weakest areas")
+    @app_commands.command(
+        name="stats", description="Quiz statistics and flashcard recall: accuracy, streaks, weakest areas, reviews due"
+    )
+    @app_commands.guild_only()
     @app_commands.describe(member="Whose statistics (default: yours)")
     async def stats(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
-        """Show a member's quiz statistics in this server."""
-        assert interaction.guild_id is not None
+        """Show a member's quiz statistics in this server, and their flashcards' recall estimate and reviews due."""
+        if interaction.guild_id is None:
+            return
         who = member or interaction.user
         figures = await ScoreRepository(self.bot.store).member_stats(interaction.guild_id, who.id)
+        glossary = glossary_for(interaction)
+        own = who.id == interaction.user.id  # flashcards are private: only your own /stats shows them
+        recall = (
+            await self.flashcards.recall(
+                who.id, glossary, self.bot.catalog.shipped, interaction.guild_id, self.bot.clock.now()
+            )
+            if own
+            else None
+        )
         name = quoted(who.display_name, 40)
-        if figures.answered == 0:
+        if figures.answered == 0 and (recall is None or recall.cards == 0):
+            cards = " or reviewed any flashcards" if own else ""
             await interaction.response.send_message(
-                f"{name} has not answered any quiz questions in this server yet. Start one with `/quiz start`.",
+                f"{name} has not answered any quiz questions in this server{cards} yet. "
+                "Start with `/quiz start`" + (" or `/flashcards review`." if own else "."),
                 ephemeral=True,
             )
             return
-        glossary = glossary_for(interaction)
         quizzes = "quiz" if figures.quizzes == 1 else "quizzes"
         builder = EmbedBuilder(f"Quiz statistics: {name}")
-        builder.field("Answered", f"{figures.answered} (in {figures.quizzes} {quizzes})", inline=True)
-        builder.field("Accuracy", f"{figures.accuracy:.0%} ({figures.correct} correct)", inline=True)
-        builder.field("Best streak", f"{figures.best_streak} in a row (now {figures.current_streak})", inline=True)
-        weakest = "\n".join(
-            f"{category_name(glossary, c.category_id)} — {c.correct} of {c.answered} ({c.accuracy:.0%})"
-            for c in figures.weakest
-        )
-        builder.field("Weakest categories", weakest or "None: every answer so far was right.")
+        if figures.answered:
+            builder.field("Answered", f"{figures.answered} (in {figures.quizzes} {quizzes})", inline=True)
+            builder.field("Accuracy", f"{figures.accuracy:.0%} ({figures.correct} correct)", inline=True)
+            builder.field("Best streak", f"{figures.best_streak} in a row (now {figures.current_streak})", inline=True)
+            weakest = "\n".join(
+                f"{category_name(glossary, c.category_id)} — {c.correct} of {c.answered} ({c.accuracy:.0%})"
+                for c in figures.weakest
+            )
+            builder.field("Weakest categories", weakest or "None: every answer so far was right.")
+        else:
+            builder.field("Answered", "No quiz questions yet", inline=True)
+        if recall is not None and recall.cards:
+            cards = "card" if recall.cards == 1 else "cards"
+            builder.field("Recall estimate", f"{recall.average:.0%} over {recall.cards} {cards} (FSRS)", inline=True)
+            builder.field("Reviews due", f"{recall.due_today} today", inline=True)
+        elif recall is not None:
+            builder.field("Flashcards", "None reviewed yet: `/flashcards review`", inline=True)
         builder.footer(f"In this server only. {STUDY_NOTICE}")
         await interaction.response.send_message(embed=builder.build())
 
     @app_commands.command(name="top", description="The concepts looked up most in this server this week")
+    @app_commands.guild_only()
     async def top(self, interaction: discord.Interaction) -> None:
         """List this week's most looked-up concepts, with buttons to read the first few."""
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:
+            return
         glossary = glossary_for(interaction)
         ranked = [t for t in await self.bot.usage.top(interaction.guild_id, TOP_READ) if t.concept_id in glossary]
         found = ranked[:PAGE_SIZE]

@@ -28,7 +28,7 @@ from bot.db.engine import Database
 log = logging.getLogger(__name__)
 
 # PRAGMA user_version of the numbered SQL migrations → the Alembic revision that builds the same schema.
-LEGACY_REVISIONS: dict[int, str] = {4: "0001_baseline", 5: "0002_daily_claims"}
+LEGACY_REVISIONS: dict[int, str] = {4: "0001_baseline", 5: "0002_daily_claims", 6: "0003_fsrs"}
 
 
 def include_name(name: str | None, type_: str, *_: object) -> bool:

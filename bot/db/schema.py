@@ -118,7 +118,9 @@ daily_schedules = Table(
     Column("stopped_reason", Str),
     Column("active_since", Str, nullable=False),
     Column("updated_at", Str, nullable=False),
+    Column("pool", Str, nullable=False, server_default=text("'cycle'")),
     CheckConstraint("state IN ('active', 'paused', 'off', 'stopped')", name="state"),
+    CheckConstraint("pool IN ('cycle', 'weak')", name="pool"),
 )
 
 daily_posts = Table(
@@ -135,6 +137,7 @@ daily_posts = Table(
     Column("detail", Str),
     Column("claim_owner", Str),
     Column("claim_expires", Str),
+    Column("reason", Str),
     PrimaryKeyConstraint("guild_id", "local_date"),
     CheckConstraint("status IN ('pending', 'posted', 'failed')", name="status"),
     **WITHOUT_ROWID,
@@ -213,6 +216,7 @@ quiz_answers = Table(
     Column("choice", Integer, nullable=False),
     Column("correct", Integer, nullable=False),
     Column("answered_at", Str, nullable=False),
+    Column("typed", Str),
     PrimaryKeyConstraint("session_id", "round", "user_id"),
     ForeignKeyConstraint(["session_id", "round"], ["quiz_rounds.session_id", "quiz_rounds.round"]),
     CheckConstraint("correct IN (0, 1)", name="correct"),
@@ -238,6 +242,10 @@ flashcard_users = Table(
     Column("user_id", Id, primary_key=True, autoincrement=False),
     Column("timezone", Str, nullable=False, server_default=text("'UTC'")),
     Column("updated_at", Str, nullable=False),
+    Column("desired_retention", Real, nullable=False, server_default=text("0.9")),
+    Column("quiz_cards", Integer, nullable=False, server_default=text("1")),
+    CheckConstraint("desired_retention BETWEEN 0.8 AND 0.97", name="desired_retention"),
+    CheckConstraint("quiz_cards IN (0, 1)", name="quiz_cards"),
 )
 
 flashcard_filters = Table(
@@ -296,3 +304,53 @@ concept_uses = Table(
     CheckConstraint("uses > 0", name="uses"),
     **WITHOUT_ROWID,
 )
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("user_id", Id, nullable=False),
+    Column("scope", Id, nullable=False),
+    Column("concept_id", Str, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("step", Integer),
+    Column("stability", Real, nullable=False),
+    Column("difficulty", Real, nullable=False),
+    Column("due_at", Str, nullable=False),
+    Column("last_review_at", Str, nullable=False),
+    Column("reviews", Integer, nullable=False),
+    Column("lapses", Integer, nullable=False),
+    Column("first_reviewed_on", Str, nullable=False),
+    Column("last_reviewed_on", Str, nullable=False),
+    PrimaryKeyConstraint("user_id", "scope", "concept_id"),
+    CheckConstraint("state IN (1, 2, 3)", name="state"),
+    **WITHOUT_ROWID,
+)
+Index("cards_first_seen", cards.c.user_id, cards.c.first_reviewed_on)
+
+card_reviews = Table(
+    "card_reviews",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, nullable=False),
+    Column("scope", Id, nullable=False),
+    Column("concept_id", Str, nullable=False),
+    Column("review", Integer, nullable=False),
+    Column("grade", Str, nullable=False),
+    Column("source", Str, nullable=False),
+    Column("reviewed_at", Str, nullable=False),
+    Column("local_date", Str, nullable=False),
+    Column("state_before", Str),
+    Column("state_after", Str, nullable=False),
+    CheckConstraint("grade IN ('again', 'hard', 'good', 'easy')", name="grade"),
+    CheckConstraint("source IN ('flashcard', 'quiz')", name="source"),
+)
+
+Index(
+    "card_reviews_review",
+    card_reviews.c.user_id,
+    card_reviews.c.scope,
+    card_reviews.c.concept_id,
+    card_reviews.c.review,
+    unique=True,
+)
+Index("quiz_rounds_by_concept", quiz_rounds.c.concept_id)

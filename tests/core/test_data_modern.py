@@ -22,7 +22,7 @@ from bot.normalise import normalise
 EVAL_FILE = Path(__file__).parent / "resolver_eval_modern.yaml"
 EVAL_SET: dict[str, dict[str, str | None]] = yaml.safe_load(EVAL_FILE.read_text(encoding="utf-8"))
 EXAMPLE_GROUP = "example_terms"
-LOOKUP_FEATURE_GROUPS = {EXAMPLE_GROUP, "question_phrasings"}
+LOOKUP_FEATURE_GROUPS = {EXAMPLE_GROUP, "question_phrasings", "example_term_typos"}
 """Groups that need the resolver to index example terms and strip question phrasing (the lookup feature); the
 generic evaluation test asserts them once that lands. Here only their expected ids are checked."""
 RESOLVED_CASES = [(group, str(query), expected) for group, items in EVAL_SET.items()
@@ -38,7 +38,7 @@ MODERN_IDS = [
     "nk-cell-therapy", "mesenchymal-stromal-cell-therapy", "regulatory-t-cell", "nk-cell", "dendritic-cell", "adcc",
     "adjuvant", "mrna-vaccine", "autologous-and-allogeneic", "graft-versus-host-disease", "transplant-rejection",
     "autoimmune-disease", "immune-complex-glomerulonephritis", "renal-cell-carcinoma-immunotherapy",
-    "adjuvant-therapy", "biologic-drug", "lipopolysaccharide",
+    "adjuvant-therapy", "biologic-drug", "lipopolysaccharide", "antibody-drug-conjugate", "allergy",
 ]  # fmt: skip
 
 AUTHORITY = re.compile(r"\b(FDA|EMA|EU|WHO|INN|KDIGO|NMPA|SFDA|MHLW|ASTCT|ASCO|ESMO|EAACI|EULAR|NIH|CDC|ISCT|Nobel|"
@@ -157,6 +157,12 @@ def test_example_names_lead_to_one_entry(glossary: Glossary) -> None:
         ("aldesleukin", "interleukin-2"), ("sipuleucel-T", "cancer-vaccine"),
         ("talimogene laherparepvec", "oncolytic-virus"), ("H101", "oncolytic-virus"),
         ("teserpaturev", "oncolytic-virus"), ("remestemcel-L", "mesenchymal-stromal-cell-therapy"),
+        ("elranatamab", "bispecific-t-cell-engager"), ("talquetamab", "bispecific-t-cell-engager"),
+        ("linvoseltamab", "bispecific-t-cell-engager"), ("trastuzumab deruxtecan", "antibody-drug-conjugate"),
+        ("enfortumab vedotin", "antibody-drug-conjugate"), ("omalizumab", "allergy"),
+        ("voclosporin", "immunosuppressant"), ("belatacept", "immunosuppressant"),
+        ("belimumab", "cytokine-antagonism-therapy"), ("obinutuzumab", "monoclonal-antibody"),
+        ("Gardasil", "cancer-vaccine"), ("nogapendekin alfa inbakicept", "cytokine"),
     ],
 )  # fmt: skip
 def test_drugs_named_in_entries_are_examples_of_the_entry_that_explains_them(
@@ -279,6 +285,46 @@ def test_entry_text_carries_the_correction(
     assert [phrase for phrase in forbidden if phrase in text] == []
 
 
+@pytest.mark.parametrize(
+    ("alias", "concept_id"),
+    [("GC", "glucocorticoid"), ("CBT", "cord-blood-transplantation"), ("bladder cancer BCG", "bcg")],
+)
+def test_aliases_found_wrong_in_review_are_gone(glossary: Glossary, alias: str, concept_id: str) -> None:
+    """ "GC" is the germinal centre and "CBT" cognitive behavioural therapy to most readers; an alias holding a
+    disease name ("bladder cancer") would capture the disease itself."""
+    assert normalise(alias) not in _keys(glossary, concept_id)
+
+
+@pytest.mark.parametrize(
+    ("concept_id", "required", "forbidden"),
+    [
+        ("pd-l1-inhibitor", ["rather than a receptor on T cells"], ["they do not bind T cells"]),
+        ("adjuvant-therapy", ["nivolumab with chemotherapy before surgery for lung cancer"],
+         ["pembrolizumab or nivolumab with chemotherapy"]),
+        ("adoptive-immune-cell-therapy", ["January 2026"], []),
+        ("immune-checkpoint-inhibitor", ["TIGIT", "failed in phase 3"], []),
+        ("immune-blocking", ["obinutuzumab"], []),
+        ("immunosuppressant", ["voclosporin"], []),
+        ("glucocorticoid", ["germinal centre"], []),
+        ("car-t-cell-therapy", ["approved in the US and EU are autologous"], []),
+    ],
+)  # fmt: skip
+def test_review_corrections_are_in_the_text(
+    glossary: Glossary, concept_id: str, required: list[str], forbidden: list[str]
+) -> None:
+    """The second-pass corrections stay: each required phrase is present and the wrong wording gone."""
+    text = _text(glossary, concept_id)
+    assert [phrase for phrase in required if phrase not in text] == []
+    assert [phrase for phrase in forbidden if phrase in text] == []
+
+
+def test_new_entries_are_not_drilled_on_axes_that_do_not_fit(glossary: Glossary) -> None:
+    """An antibody-drug conjugate kills through its drug, and allergy is a disease: neither is placed as an
+    immune-enhancing or passive immunotherapy."""
+    assert glossary.concepts["antibody-drug-conjugate"].classification == {"preparation-axis": "molecular-therapy"}
+    assert glossary.concepts["allergy"].classification == {}
+
+
 def test_cytokine_antagonism_is_non_specific(glossary: Glossary) -> None:
     """Blocking a cytokine suppresses immunity broadly: the entry is placed on the non-specific class."""
     assert glossary.concepts["cytokine-antagonism-therapy"].classification["specificity-axis"] == (
@@ -296,3 +342,17 @@ def test_new_data_files_validate_on_their_own(shipped_data: GlossaryData) -> Non
     """The modern entries live in their own files, so a reader finds them; all of them load without problems."""
     origins = {item.concept.id: item.origin for item in shipped_data.concepts}
     assert {origins[concept_id] for concept_id in MODERN_IDS} == {"data/modern.yaml", "data/clinical.yaml"}
+
+
+def test_modern_evaluation_set_has_no_duplicate_queries() -> None:
+    """YAML keeps the last of two equal keys in a group silently; a duplicate would hide a case."""
+    duplicates: list[object] = []
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+            keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+            duplicates.extend(key for key in set(keys) if keys.count(key) > 1)
+            return super().construct_mapping(node, deep)
+
+    yaml.load(EVAL_FILE.read_text(encoding="utf-8"), Loader=StrictLoader)
+    assert duplicates == []

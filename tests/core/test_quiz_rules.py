@@ -11,8 +11,19 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.glossary import Glossary
-from bot.questions import Mode, plan_quiz
-from bot.quiz import CloseReason, Outcome, QuizHub, QuizRequest, Round, RoundResult, Session
+from bot.questions import Mode, Question, plan_quiz
+from bot.quiz import (
+    MAX_QUIZZES_PER_MEMBER,
+    AnswerListener,
+    CloseReason,
+    Outcome,
+    QuizHub,
+    QuizRequest,
+    Round,
+    RoundResult,
+    Session,
+    TooManyQuizzesError,
+)
 from bot.scores import CategoryScore, ScoreRepository, Standing, places, rank, streaks, weakest
 from bot.store import Store
 
@@ -68,13 +79,17 @@ async def make_hub(store: Store) -> AsyncIterator[Callable[..., QuizHub]]:
     """Make hubs on the test's database; each is shut down before the database closes."""
     made: list[QuizHub] = []
 
-    def make(presenter: RecordingPresenter, clock: ManualClock) -> QuizHub:
-        made.append(QuizHub(store, presenter, clock))
+    def make(presenter: RecordingPresenter, clock: ManualClock, on_answer: AnswerListener | None = None) -> QuizHub:
+        made.append(QuizHub(store, presenter, clock, on_answer))
         return made[-1]
 
     yield make
     for hub in made:
         await hub.shutdown()
+
+
+HERE = {"guild_id": 1, "channel_id": 10}
+"""Where the quiz of `request()` runs: answers come from there."""
 
 
 def request(channel_id: int = 10, seconds: int = 20) -> QuizRequest:
@@ -100,10 +115,10 @@ async def test_first_answer_counts_and_the_first_question_waits_for_its_time(
     session = await start(hub, glossary)
     right = session.current.question.correct
     wrong = (right + 1) % 4
-    assert (await hub.answer(session.id, 1, 1, "a", right)).outcome is Outcome.ACCEPTED
-    assert (await hub.answer(session.id, 1, 1, "a", wrong)).outcome is Outcome.DUPLICATE
-    assert (await hub.answer(session.id, 1, 2, "b", wrong)).outcome is Outcome.ACCEPTED
-    assert (await hub.answer(session.id, 1, 3, "c", 9)).outcome is Outcome.INVALID
+    assert (await hub.answer(session.id, 1, 1, "a", right, **HERE)).outcome is Outcome.ACCEPTED
+    assert (await hub.answer(session.id, 1, 1, "a", wrong, **HERE)).outcome is Outcome.DUPLICATE
+    assert (await hub.answer(session.id, 1, 2, "b", wrong, **HERE)).outcome is Outcome.ACCEPTED
+    assert (await hub.answer(session.id, 1, 3, "c", 9, **HERE)).outcome is Outcome.INVALID
     assert not session.current.closed
     clock.advance(timedelta(seconds=19))
     await asyncio.sleep(0)
@@ -112,7 +127,7 @@ async def test_first_answer_counts_and_the_first_question_waits_for_its_time(
     await settle(lambda: presenter.asked == [2], "question 2")
     result = presenter.revealed[0]
     assert (result.right, result.wrong, result.reason) == (("a",), ("b",), CloseReason.TIMEOUT)
-    assert (await hub.answer(session.id, 1, 3, "c", right)).outcome is Outcome.TOO_LATE
+    assert (await hub.answer(session.id, 1, 3, "c", right, **HERE)).outcome is Outcome.TOO_LATE
     assert await store.fetch_all("SELECT user_id, correct FROM quiz_answers ORDER BY user_id") == [(1, 1), (2, 0)]
 
 
@@ -123,11 +138,13 @@ async def test_later_questions_close_when_everyone_who_joined_answered(
     clock, presenter = ManualClock(T0), RecordingPresenter()
     hub = make_hub(presenter, clock)
     session = await start(hub, glossary)
-    await hub.answer(session.id, 1, 1, "a", 0)
+    await hub.answer(session.id, 1, 1, "a", 0, **HERE)
     clock.advance(timedelta(seconds=20))
     await settle(lambda: presenter.asked == [2], "question 2")
-    assert (await hub.answer(session.id, 2, 2, "newcomer", 0)).outcome is Outcome.ACCEPTED  # now a and b are awaited
-    closing = await hub.answer(session.id, 2, 1, "a", 0)
+    assert (
+        await hub.answer(session.id, 2, 2, "newcomer", 0, **HERE)
+    ).outcome is Outcome.ACCEPTED  # now a and b are awaited
+    closing = await hub.answer(session.id, 2, 1, "a", 0, **HERE)
     assert closing.outcome is Outcome.CLOSED_IT
     assert closing.closed is not None
     assert closing.closed.reason is CloseReason.ANSWERED
@@ -144,7 +161,7 @@ async def test_last_question_finishes_with_standings(
     session = await start(hub, glossary, count=5)
     for number in range(1, 6):
         correct = session.current.question.correct
-        await hub.answer(session.id, number, 1, "a", correct)
+        await hub.answer(session.id, number, 1, "a", correct, **HERE)
         if number == 1:
             clock.advance(timedelta(seconds=20))
         await settle(lambda n=number: len(presenter.asked) >= min(n, 4), f"after question {number}")
@@ -152,7 +169,7 @@ async def test_last_question_finishes_with_standings(
     assert presenter.finished == [[Standing(1, "a", 5, 5)]]
     assert await store.fetch_all("SELECT status FROM quiz_sessions") == [("finished",)]
     assert hub.running(10) is None
-    assert (await hub.answer(session.id, 5, 1, "a", 0)).outcome is Outcome.ENDED
+    assert (await hub.answer(session.id, 5, 1, "a", 0, **HERE)).outcome is Outcome.ENDED
 
 
 async def test_one_quiz_per_channel(store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]) -> None:
@@ -178,7 +195,7 @@ async def test_answer_racing_the_timeout_is_counted_once_or_not_at_all(
     hub = make_hub(presenter, clock)
     session = await start(hub, glossary)
     clock.advance(timedelta(seconds=20))  # the timer task is now due to close question 1
-    outcomes = await asyncio.gather(*(hub.answer(session.id, 1, user, f"u{user}", 0) for user in range(1, 30)))
+    outcomes = await asyncio.gather(*(hub.answer(session.id, 1, user, f"u{user}", 0, **HERE) for user in range(1, 30)))
     await settle(lambda: presenter.revealed, "the reveal")
     counted = {user for user, result in zip(range(1, 30), outcomes, strict=True) if result.outcome is Outcome.ACCEPTED}
     refused = {r.outcome for r in outcomes} - {Outcome.ACCEPTED}
@@ -196,7 +213,7 @@ async def test_stop_and_shutdown_end_quizzes_and_keep_points(
     hub = make_hub(presenter, clock)
     first = await start(hub, glossary, channel_id=10)
     await start(hub, glossary, channel_id=11)
-    await hub.answer(first.id, 1, 1, "a", first.current.question.correct)
+    await hub.answer(first.id, 1, 1, "a", first.current.question.correct, **HERE)
     stopped = await hub.stop(10, 100)
     assert stopped is not None
     result, standings = stopped
@@ -218,7 +235,7 @@ async def test_killed_mid_round_recovers_without_losing_or_doubling(
     clock = ManualClock(T0)
     hub = make_hub(RecordingPresenter(), clock)
     session = await start(hub, glossary)
-    await hub.answer(session.id, 1, 1, "a", session.current.question.correct)
+    await hub.answer(session.id, 1, 1, "a", session.current.question.correct, **HERE)
     assert session.task is not None
     session.task.cancel()  # killed: nothing else is written
     restarted = make_hub(RecordingPresenter(), clock)
@@ -227,7 +244,7 @@ async def test_killed_mid_round_recovers_without_losing_or_doubling(
     assert await store.fetch_all("SELECT status FROM quiz_sessions") == [("interrupted",)]
     assert await store.fetch_all("SELECT close_reason FROM quiz_rounds") == [("restart",)]
     assert await ScoreRepository(store).standings(1) == [Standing(1, "a", 1, 1)]
-    assert (await restarted.answer(session.id, 1, 2, "b", 0)).outcome is Outcome.ENDED
+    assert (await restarted.answer(session.id, 1, 2, "b", 0, **HERE)).outcome is Outcome.ENDED
 
 
 async def test_round_time_setting_keeps_other_settings(store: Store, make_hub: Callable[..., QuizHub]) -> None:
@@ -266,3 +283,88 @@ def test_streaks_and_weakest_categories() -> None:
     assert streaks([]) == (0, 0)
     scores = [CategoryScore("a", 4, 4), CategoryScore("b", 4, 2), CategoryScore("c", 2, 1), CategoryScore(None, 3, 0)]
     assert [c.category_id for c in weakest(scores)] == [None, "b", "c"]
+
+
+async def test_answers_count_only_where_the_quiz_runs(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """A click carrying this quiz's id from another server, another channel or a DM is refused, not scored."""
+    hub = make_hub(RecordingPresenter(), ManualClock(T0))
+    session = await start(hub, glossary)
+    right = session.current.question.correct
+    for guild_id, channel_id in ((2, 10), (1, 11), (None, 10), (None, None)):
+        outcome = await hub.answer(session.id, 1, 5, "e", right, guild_id=guild_id, channel_id=channel_id)
+        assert outcome.outcome is Outcome.ELSEWHERE
+    assert await store.fetch_all("SELECT count(*) FROM quiz_answers") == [(0,)]
+    assert (await hub.answer(session.id, 1, 5, "e", right, **HERE)).outcome is Outcome.ACCEPTED
+
+
+async def test_a_member_runs_a_limited_number_of_quizzes(glossary: Glossary, make_hub: Callable[..., QuizHub]) -> None:
+    """The starter of MAX_QUIZZES_PER_MEMBER running quizzes cannot start another until one ends."""
+    hub = make_hub(RecordingPresenter(), ManualClock(T0))
+    for channel in range(MAX_QUIZZES_PER_MEMBER):
+        await start(hub, glossary, channel_id=20 + channel)
+    with pytest.raises(TooManyQuizzesError) as refused:
+        await start(hub, glossary, channel_id=99)
+    assert len(refused.value.running) == MAX_QUIZZES_PER_MEMBER
+    assert hub.running(99) is None
+    await hub.stop(20, 100)
+    assert (await start(hub, glossary, channel_id=99)).request.channel_id == 99
+
+
+async def test_each_counted_answer_is_passed_on_with_whether_it_was_fast(
+    glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """The listener (the member's flashcards) hears each counted answer once: right or wrong, fast or not."""
+    heard: list[tuple[int, str, bool, bool]] = []
+
+    async def listen(session: Session, user_id: int, question: Question, correct: bool, fast: bool) -> None:
+        heard.append((user_id, question.concept_id, correct, fast))
+
+    clock = ManualClock(T0)
+    hub = make_hub(RecordingPresenter(), clock, listen)
+    session = await start(hub, glossary)
+    question = session.current.question
+    right, wrong = question.correct, (question.correct + 1) % len(question.options)
+    clock.advance(timedelta(seconds=4))  # within a quarter of 20 s: fast
+    await hub.answer(session.id, 1, 1, "a", right, **HERE)
+    await hub.answer(session.id, 1, 1, "a", wrong, **HERE)  # a second click: not heard
+    clock.advance(timedelta(seconds=2))
+    await hub.answer(session.id, 1, 2, "b", right, **HERE)
+    await hub.answer(session.id, 1, 3, "c", wrong, **HERE)
+    assert heard == [(1, question.concept_id, True, True), (2, question.concept_id, True, False),
+                     (3, question.concept_id, False, False)]  # fmt: skip
+
+
+async def test_weak_concepts_need_enough_answers_a_miss_and_the_same_guild(store: Store) -> None:
+    """A concept the guild answered at least 3 times since the cut-off and missed at least once, lowest accuracy
+    first; other guilds' answers, older answers, never-missed and rarely-asked concepts do not count."""
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT INTO quiz_sessions (id, guild_id, channel_id, starter_id, mode, questions, round_seconds, seed, "
+            "status, started_at) VALUES (1, 1, 10, 100, 'definition', 9, 20, 7, 'finished', '2026-11-01T00:00:00')"
+        )
+        answers = {  # round: (concept, [(guild, user, correct, day)])
+            1: ("tacrolimus", [(1, 1, 0, 20), (1, 2, 0, 20), (1, 3, 1, 20)]),  # 1 of 3
+            2: ("sirolimus", [(1, 1, 0, 21), (1, 2, 1, 21), (1, 3, 1, 21), (1, 4, 1, 21)]),  # 3 of 4
+            3: ("azathioprine", [(1, 1, 0, 21), (1, 2, 0, 21)]),  # only twice
+            4: ("cyclosporine", [(1, 1, 1, 21), (1, 2, 1, 21), (1, 3, 1, 21)]),  # never missed
+            5: ("glucocorticoid", [(1, 1, 0, 2), (1, 2, 0, 2), (1, 3, 0, 2)]),  # too long ago
+            6: ("cyclophosphamide", [(2, 1, 0, 21), (2, 2, 0, 21), (2, 3, 0, 21)]),  # another guild
+        }
+        for number, (concept, rows) in answers.items():
+            await db.execute(
+                "INSERT INTO quiz_rounds (session_id, round, kind, concept_id, options, correct, opened_at) "
+                "VALUES (1, ?, 'definition', ?, '[]', 0, '2026-11-01T00:00:00')",
+                (number, concept),
+            )
+            for guild, user, correct, day in rows:
+                await db.execute(
+                    "INSERT INTO quiz_answers (session_id, round, user_id, guild_id, choice, correct, answered_at) "
+                    "VALUES (1, ?, ?, ?, 0, ?, ?)",
+                    (number, user, guild, correct, f"2026-11-{day:02d}T12:00:00+00:00"),
+                )
+    weak = await ScoreRepository(store).weak_concepts(1, datetime(2026, 11, 10, tzinfo=UTC))
+    assert [(c.concept_id, c.correct, c.answered) for c in weak] == [("tacrolimus", 1, 3), ("sirolimus", 3, 4)]
+    other = await ScoreRepository(store).weak_concepts(2, datetime(2026, 11, 10, tzinfo=UTC))
+    assert [c.concept_id for c in other] == ["cyclophosphamide"]

@@ -85,7 +85,10 @@ def test_options_are_checked_as_discords_client_does(tmp_path: Path) -> None:
     assert "! questions: takes a whole number from 5 to 20; “two” is not a whole number." in out
     assert "! questions: takes a whole number from 5 to 20; 3 is out of range." in out
     assert "  mixed\n  definition → term\n  term → definition\n  classification\n  stages in order\n" in out
-    assert "! mode: takes one of: mixed, definition → term, term → definition, classification, stages in order;" in out
+    assert (
+        "! mode: takes one of: mixed, definition → term, term → definition, classification, stages in order, typed answer;"
+        in out
+    )
     assert "! /quiz start has no option foo: — its options are category:, questions:, mode:, timeout:." in out
     assert "! revision: takes a whole number from 0 to" in out
     assert "! /about takes no options." in out

@@ -527,7 +527,7 @@ async def test_a_full_disk_answers_every_interaction_and_recovers(
         good = next(cid for cid in back.response.custom_ids if cid.startswith("flashcard:good:"))
         opened = await discord_.slash(guild, server.moderator, "concept edit", term="bcg")
         before = await bot.store.fetch_all(
-            "SELECT count(*) FROM quiz_answers UNION ALL SELECT count(*) FROM flashcards"
+            "SELECT count(*) FROM quiz_answers UNION ALL SELECT count(*) FROM card_reviews"
         )
 
         await fill_the_disk(bot)
@@ -544,7 +544,7 @@ async def test_a_full_disk_answers_every_interaction_and_recovers(
         daily = await discord_.slash(guild, server.moderator, "daily set",
                                      options={"channel": guild.channel("daily"), "time": "08:00", "timezone": "UTC"})  # fmt: skip
         assert (await daily.answer()).content == STORAGE_FULL
-        assert (await bot.store.fetch_all("SELECT count(*) FROM quiz_answers UNION ALL SELECT count(*) FROM flashcards")
+        assert (await bot.store.fetch_all("SELECT count(*) FROM quiz_answers UNION ALL SELECT count(*) FROM card_reviews")
                 == before)  # fmt: skip
         assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(0,)]
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import discord
 import pytest
+from fsrs import Card as FsrsCard
+from fsrs import Rating, Scheduler
 
 from bot.client import ImmunoBot
 from bot.clock import ManualClock
@@ -492,10 +494,11 @@ async def test_many_quizzes_do_not_block_lookups(discord_: StandIn, server: Serv
     """Thirty channels quizzing at once, all closing together: a /define elsewhere still answers promptly."""
     guild = server.guild
     channels = [discord_.add_channel(guild, f"quiz-{n}") for n in range(30)]
+    starters = [discord_.add_member(guild, f"starter-{n}") for n in range(30)]  # one member may run only two
     clock = ManualClock(T0)
     async with start_bot(clock=clock) as bot:
-        for channel in channels:
-            await start_quiz(discord_, guild, server.member, in_channel=channel)
+        for channel, starter in zip(channels, starters, strict=True):
+            await start_quiz(discord_, guild, starter, in_channel=channel)
         clicks = []
         for channel in channels:
             shown = await question(discord_, channel, 1)
@@ -639,9 +642,12 @@ async def status(discord_: StandIn, guild: Guild | None, member: Member) -> dict
 
 
 async def test_flashcard_review_over_simulated_days(discord_: StandIn, server: Server, start_bot: Start) -> None:
-    """One card graded Good comes back after 1 day, then 6; Again brings it back the same day after the others."""
+    """FSRS through the buttons: each choice shows its real, distinct interval; Good twice takes a new card out of
+    learning, Again brings it back the same day after the others; every grade lands where the fsrs library (with
+    default parameters, no fuzz) puts it, and the log keeps each one."""
     guild, alice = server.guild, server.member
     clock = ManualClock(T0)
+    library = Scheduler(enable_fuzzing=False)
     async with start_bot(clock=clock) as bot:
         first = await discord_.slash(guild, alice, "flashcards review", options={"category": "immunosuppressant"})
         assert first.response.ephemeral
@@ -649,26 +655,39 @@ async def test_flashcard_review_over_simulated_days(discord_: StandIn, server: S
         assert first.response.embeds[0]["description"].startswith("Recall what it is")
         back = await discord_.click(guild, alice, first.message, card_button(first, "show"))
         labels = [c["label"] for row in back.response.components for c in row["components"]]
-        assert labels == ["Again · today", "Hard · 1 day", "Good · 1 day", "Easy · 1 day"]
+        assert labels == ["Again · 1 min", "Hard · 6 min", "Good · 10 min", "Easy · 8 days"]
         assert back.response.embeds[0]["description"].startswith("**")
         nxt = await discord_.click(guild, alice, first.message, card_button(back, "good"))
         assert nxt.response.type == 7
         assert shown_card(nxt) != card
         total = str(len(bot.catalog.shipped.pool([])))  # every shipped entry but the axes
-        assert await status(discord_, guild, alice) == {"Due today": "9", "Learned": "1", "Total": total}
-        rows = await bot.store.fetch_all("SELECT concept_id, interval_days, due_on FROM flashcards")
-        assert rows == [(card, 1, "2026-11-24")]
+        assert await status(discord_, guild, alice) == {"Due today": "10", "Learned": "0", "Total": total}
 
         failed = shown_card(nxt)
         again = await grade(discord_, guild, alice, nxt, "again")
         order = [shown_card(again)]
-        while (current := order[-1]) != failed:
+        while again.response.embeds[0]["title"] != "All done for today":
             again = await grade(discord_, guild, alice, again, "good")
-            order.append(shown_card(again))
-        assert len(order) == len(_IMMUNOSUPPRESSANTS) - 1  # the failed card comes after every other due card
-        done = await grade(discord_, guild, alice, again, "good")
-        assert done.response.embeds[0]["title"] == "All done for today"
-        assert current == failed
+            if again.response.embeds[0]["title"] != "All done for today":
+                order.append(shown_card(again))
+        unseen = _IMMUNOSUPPRESSANTS - {card, failed}
+        assert set(order[: len(unseen)]) == unseen  # the failed card comes back after every new card
+        assert order.index(failed) >= len(unseen)
+
+        async def schedule() -> dict[str, tuple[int, str, int]]:
+            rows = await bot.store.fetch_all("SELECT concept_id, state, due_at, reviews FROM cards")
+            return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+        after_day0 = await schedule()
+        assert {state for state, _, _ in after_day0.values()} == {2}  # all out of learning: FSRS's Review state
+        assert (after_day0[failed][2], after_day0[card][2]) == (3, 2)
+        oracle = FsrsCard(card_id=1, due=T0)
+        for _ in range(2):
+            oracle, _ = library.review_card(oracle, Rating.Good, T0)
+        assert after_day0[card][1] == oracle.due.isoformat(timespec="seconds")
+        oracle.last_review = T0.replace(hour=0)  # FSRS counts whole days of the member's calendar since then
+        log = await bot.store.fetch_all("SELECT count(*), min(source), max(source) FROM card_reviews")
+        assert log == [(15, "flashcard", "flashcard")]  # 7 cards × Good twice, and the failed card's Again
 
         async def review_all(day: datetime) -> list[str]:
             """Review the category on `day`, grading every card Good; return the cards seen."""
@@ -680,17 +699,24 @@ async def test_flashcard_review_over_simulated_days(discord_: StandIn, server: S
                 current = await grade(discord_, guild, alice, current, "good")
             return seen
 
-        async def schedule() -> dict[str, tuple[int, str, float]]:
-            rows = await bot.store.fetch_all("SELECT concept_id, interval_days, due_on, ease FROM flashcards")
-            return {row[0]: (row[1], row[2], row[3]) for row in rows}
-
-        assert sorted(await review_all(T0 + timedelta(days=1))) == sorted(_IMMUNOSUPPRESSANTS)
-        assert (await schedule())[card] == (6, "2026-11-30", 2.5)
-        assert (await schedule())[failed] == (6, "2026-11-30", 1.96)  # Again lowered its ease: 2.5 − 0.54
-        assert await review_all(T0 + timedelta(days=6)) == []  # 29 Nov: nothing due yet
-        assert sorted(await review_all(T0 + timedelta(days=7))) == sorted(_IMMUNOSUPPRESSANTS)
-        assert (await schedule())[card] == (15, "2026-12-15", 2.5)  # 6 × 2.5
-        assert (await schedule())[failed] == (12, "2026-12-12", 1.96)  # 6 × 1.96, rounded
+        first_due = min(datetime.fromisoformat(due) for _, due, _ in after_day0.values())
+        day_one = datetime.combine(first_due.date(), datetime.min.time(), UTC)
+        assert await review_all(day_one - timedelta(minutes=1)) == []  # the evening before: nothing due
+        checked = 0
+        for offset in range(30):  # each day at midnight exactly the cards due that day come up, in the member's day
+            day = day_one + timedelta(days=offset)
+            before = await schedule()
+            expected = sorted(
+                c for c, (_, due, _) in before.items() if datetime.fromisoformat(due).date() <= day.date()
+            )
+            assert sorted(await review_all(day)) == expected
+            if card in expected:
+                oracle, _ = library.review_card(oracle, Rating.Good, day)
+                assert (await schedule())[card][1] == oracle.due.isoformat(timespec="seconds")
+                checked += 1
+        assert checked >= 2
+        final = await schedule()
+        assert all(datetime.fromisoformat(due) > day_one + timedelta(days=30) for _, due, _ in final.values())
 
 
 _IMMUNOSUPPRESSANTS = {"azathioprine", "cyclophosphamide", "cyclosporine", "glucocorticoid", "mycophenolate-mofetil",
@@ -750,8 +776,8 @@ async def test_flashcard_double_grade_and_bad_inputs(discord_: StandIn, server: 
         refused = next(reply for reply in replies if reply.type == 4)
         assert refused.ephemeral
         assert "already graded this card" in refused.content
-        assert await bot.store.fetch_all("SELECT reviews, interval_days FROM flashcards") == [(1, 1)]
-        assert len(await bot.store.fetch_all("SELECT grade FROM flashcard_reviews")) == 1
+        assert await bot.store.fetch_all("SELECT reviews, state FROM cards") == [(1, 1)]
+        assert len(await bot.store.fetch_all("SELECT grade FROM card_reviews")) == 1
 
 
 async def test_flashcard_buttons_work_after_a_restart(discord_: StandIn, server: Server, start_bot: Start) -> None:
@@ -764,7 +790,7 @@ async def test_flashcard_buttons_work_after_a_restart(discord_: StandIn, server:
         assert back.response.type == 7
         graded = await discord_.click(server.guild, server.member, shown.message, card_button(back, "hard"))
         assert graded.response.type == 7
-        rows = await bot.store.fetch_all("SELECT concept_id, reviews FROM flashcards")
+        rows = await bot.store.fetch_all("SELECT concept_id, reviews FROM cards")
         assert rows == [(shown_card(shown), 1)]
 
 
@@ -797,8 +823,8 @@ async def test_flashcards_follow_the_user_across_guilds_and_guild_entries_stay_h
         assert (here["Total"], there["Total"]) == (str(shipped + 1), str(shipped))
 
         seen_here = await review_category(discord_, server.guild, server.member, "immunosuppressant")
-        assert sorted(seen_here) == sorted([*_IMMUNOSUPPRESSANTS, own.id])
-        stored = dict(await bot.store.fetch_all("SELECT concept_id, scope FROM flashcards"))
+        assert set(seen_here) == {*_IMMUNOSUPPRESSANTS, own.id}  # each twice: a new card has two learning steps
+        stored = dict(await bot.store.fetch_all("SELECT concept_id, scope FROM cards"))
         assert stored.pop(own.id) == server.guild.id
         assert set(stored.values()) == {0}
 

@@ -32,6 +32,7 @@ SPECIFICITY_AXIS = "specificity-axis"
 SPECIFIC_CLASS = "specific-immunotherapy"
 PASSIVE_CLASS = "passive-immunotherapy"
 SUPPRESSIVE_CLASS = "immunosuppressive-therapy"
+MOLECULAR_CLASS = "molecular-therapy"
 SPECIFIC_MEANS = "On this axis “specific” means the agent itself recognises particular antigens (a specific reagent)."
 """On the specificity axis an antibody is "specific" as a reagent even when its effect is broad (ATG, IVIG,
 anti-TNF, checkpoint inhibitors): questions say what the axis means and never ask about such entries."""
@@ -249,12 +250,14 @@ def classification_question(glossary: Glossary, concept: Concept, rng: random.Ra
 
 
 def _reagent_not_effect(concept: Concept) -> bool:
-    """Whether the entry is a specific reagent whose effect need not be antigen-specific: a passive agent
-    (antibodies, transferred cells) or a suppressive one filed as "specific". Asking its class on the specificity
-    axis would drill the confusion between an antigen-specific reagent and an antigen-specific effect."""
-    if concept.classification.get(SPECIFICITY_AXIS) != SPECIFIC_CLASS:
+    """Whether the entry's reagent and effect can differ in specificity, so that asking its class on the
+    specificity axis would drill the confusion between an antigen-specific reagent and an antigen-specific effect:
+    passive agents (antibodies, transferred cells: anti-thymocyte globulin binds defined antigens yet suppresses
+    broadly) and molecular suppressants (anti-TNF and other cytokine antagonists)."""
+    if SPECIFICITY_AXIS not in concept.classification:
         return False
-    return bool({PASSIVE_CLASS, SUPPRESSIVE_CLASS} & set(concept.classification.values()))
+    classes = set(concept.classification.values())
+    return PASSIVE_CLASS in classes or (SUPPRESSIVE_CLASS in classes and MOLECULAR_CLASS in classes)
 
 
 def clinic_caveat(protocol: Concept) -> str:

@@ -251,10 +251,11 @@ def run_shipped(rounds: int = 20) -> dict[str, object]:
     started = time.perf_counter()
     resolver = shipped_glossary().resolver
     build_seconds = time.perf_counter() - started
-    evaluation = Path(__file__).resolve().parent.parent / "tests" / "core" / "resolver_eval.yaml"
+    evaluations = sorted((Path(__file__).resolve().parent.parent / "tests" / "core").glob("resolver_eval*.yaml"))
     cases = [
         ("" if query is None else str(query), expected)
-        for items in yaml.safe_load(evaluation.read_text(encoding="utf-8")).values()
+        for evaluation in evaluations
+        for items in (yaml.safe_load(evaluation.read_text(encoding="utf-8")) or {}).values()
         for query, expected in items.items()
     ]
     resolve_ns, suggest_ns, resolutions = time_queries(resolver, [query for query, _ in cases] * rounds)

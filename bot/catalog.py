@@ -7,7 +7,32 @@ from dataclasses import dataclass
 
 from bot.glossary import Glossary
 from bot.overlay import Overlay, OverlayRepository, Revision, overlay_concepts
+from bot.search import STOP_WORDS, SearchQuery, parse_query, tokens
 from bot.store import SearchHit, Store
+
+MENTION_MIN_CHARS = 3
+"""Letters and digits a term needs before entries that mention it are worth listing (`IL-2` has three)."""
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of /search results: the query as understood, the hits on this page, and the total."""
+
+    query: SearchQuery
+    hits: list[SearchHit]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the results fill (at least one)."""
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first(self) -> int:
+        """The 1-based number of this page's first hit."""
+        return self.page * self.page_size + 1
 
 
 @dataclass(frozen=True)
@@ -38,7 +63,7 @@ class GlossaryCatalog:
     async def load(cls, store: Store) -> GlossaryCatalog:
         """Read the shipped glossary and every guild's overlay, and build the shipped resolver before any command."""
         shipped = Glossary(await store.shipped_concepts(), await store.source_documents())
-        _ = shipped.resolver  # build now, not inside the first interaction's 3-second window
+        _ = shipped.resolver, shipped.vocabulary  # build now, not inside the first interaction's 3-second window
         return cls(store, shipped, await OverlayRepository(store).latest())
 
     @property
@@ -91,7 +116,7 @@ class GlossaryCatalog:
             overlay[revision.concept_id] = revision
         shipped, documents = self._shipped.concepts.values(), self._shipped.documents.values()
         view = Glossary(overlay_concepts(shipped, overlay), documents)
-        _ = view.resolver  # the next command in this guild must not pay for the rebuild
+        _ = view.resolver, view.vocabulary  # the next command in this guild must not pay for the rebuild
         complete = None
         if any(revision.hidden for revision in overlay.values()):
             complete = Glossary(overlay_concepts(shipped, overlay, include_hidden=True), documents)
@@ -105,6 +130,34 @@ class GlossaryCatalog:
             self._complete_views.pop(prepared.guild_id, None)
         else:
             self._complete_views[prepared.guild_id] = prepared.complete
+
+    async def search_page(self, text: str, guild_id: int | None, page: int = 0, page_size: int = 10) -> SearchPage:
+        """Search the guild's view the way /search does: spellings through the resolver's normalisation,
+        misspelt words corrected against the view's vocabulary, phrases as phrases; one page of hits."""
+        view = self.view(guild_id)
+        query = parse_query(text, view.vocabulary)
+        overlay = self.overlay(guild_id)
+        page = max(page, 0)
+        hits, total = await self._store.search_expressions(
+            query.expressions(), guild_id or 0, page_size, page * page_size, overridden=overlay.keys()
+        )
+        if total and not hits and page:  # a page beyond the end (the glossary shrank): show the last one
+            return await self.search_page(text, guild_id, (total - 1) // page_size, page_size)
+        return SearchPage(query, [hit for hit in hits if hit.concept_id in view], total, page, page_size)
+
+    async def mentions(self, text: str, guild_id: int | None, limit: int = 5) -> list[SearchHit]:
+        """Entries whose text mentions `text` as a phrase (every word, in order, in any of its spellings)."""
+        words = tokens(text)
+        if len("".join(words)) < MENTION_MIN_CHARS or all(word in STOP_WORDS for word in words):
+            return []  # "x", "of the": every entry mentions them, which tells nobody anything
+        view = self.view(guild_id)
+        query = parse_query(f'"{" ".join(words)}"', view.vocabulary)
+        if not query:
+            return []
+        hits, _ = await self._store.search_expressions(
+            query.expressions()[:1], guild_id or 0, limit, overridden=self.overlay(guild_id).keys()
+        )
+        return [hit for hit in hits if hit.concept_id in view]
 
     async def search(self, text: str, guild_id: int | None, limit: int = 10) -> list[SearchHit]:
         """Full-text search within what the guild sees: its own entries, and shipped ones it did not change."""

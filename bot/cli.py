@@ -90,8 +90,11 @@ def format_resolution(glossary: Glossary, resolution: Resolution) -> str:
         concept = glossary.get(resolution.match.id)
         if concept is not None:
             header = ""
-            if resolution.match.score < 100:
-                header = f"(best match for '{resolution.query}', score {resolution.match.score:g})\n\n"
+            match = resolution.match
+            if match.example:
+                header = f"({match.matched} — an example of: {match.name})\n\n"
+            elif not match.exact:
+                header = f"(best match for '{resolution.subject}': {match.matched}, score {match.score:g})\n\n"
             return header + format_concept(glossary, concept)
     close = resolution.suggestions[:5]
     if not close:
@@ -111,7 +114,13 @@ def lookup_json_lines(glossary: Glossary, source: TextIO, sink: TextIO) -> None:
             "query": query,
             "match": None
             if match is None
-            else {"id": match.id, "name": match.name, "score": match.score, "matched": match.matched},
+            else {
+                "id": match.id,
+                "name": match.name,
+                "score": match.score,
+                "matched": match.matched,
+                "example": match.example,
+            },
             "suggestions": [{"id": s.id, "name": s.name, "score": s.score} for s in resolution.suggestions],
         }
         sink.write(json.dumps(record, ensure_ascii=False) + "\n")

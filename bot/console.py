@@ -39,6 +39,8 @@ HELP = """Type slash commands as in Discord, for example:
   /category                      /category name:cell therapy
   /stages                        /stages stage:immune blocking
   /search text:calcineurin       /about               /quiz start mode:?   (? after an option lists its choices)
+  /explain tacrolimus or MMF?    (right-click → Apps → Explain terms on a message with that text;
+                                  /explain alone explains the last public answer shown)
 Moderators (you are one here):
   /concept edit term:tacrolimus  (the form asks for each field; Enter keeps the shown text)
   /concept add category:cell therapy      /concept alias add term:MMF alias:mofetil
@@ -139,6 +141,8 @@ class ConsoleSession:
     seen_edits: dict[int, int] = field(default_factory=dict)
     completion_labels: dict[str, str] = field(default_factory=dict)
     """The label each completed line of the last completion had (what Tab's menu shows), by folded line."""
+    last_public_message: int | None = None
+    """The last public answer shown, which `/explain` alone runs the Explain terms menu on."""
 
     # --- output -----------------------------------------------------------------------------------------
 
@@ -334,6 +338,9 @@ class ConsoleSession:
             await self.choose(line)
             self.show_channel_posts()
             return True
+        if line.split()[0].casefold() == "/explain":
+            await self.explain(line.partition(" ")[2].strip())
+            return True
         try:
             if line.endswith("?"):
                 await self.complete(line[:-1])
@@ -460,6 +467,20 @@ class ConsoleSession:
         except (ValueError, AssertionError) as error:
             self.say(f"! {error}")
 
+    async def explain(self, text: str) -> None:
+        """Use the "Explain terms" message context menu: on a message you post with `text`, or on the last
+        public answer shown."""
+        target: int | None = self.last_public_message
+        if text:
+            target = self.standin.user_message(self.guild, self.member, text).id
+        if target is None:
+            self.say("! Nothing to explain yet: type `/explain` and some text, or run a command first.")
+            return
+        try:
+            await self.show(await self.standin.message_command(self.guild, self.member, "Explain terms", target))
+        except (ValueError, AssertionError) as error:
+            self.say(f"! {error}")
+
     async def show(self, result: InteractionResult) -> None:
         """Render the bot's answer (and any follow-ups that come quickly) as text."""
         response = await result.wait_response()
@@ -474,6 +495,8 @@ class ConsoleSession:
                             message.ephemeral)  # fmt: skip
             return
         message_id = result.message_id or 0
+        if result.message is not None and not response.ephemeral:
+            self.last_public_message = result.message.id
         if result.message is not None:  # an update by this very click is shown here, not again as "updated"
             self.seen_posts.add(result.message.id)
             self.seen_edits[result.message.id] = len(result.message.edits)

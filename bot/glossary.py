@@ -6,12 +6,49 @@ replaced, not mutated, when the data behind it changes.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 from bot.models import Concept, Kind, SourceDocument
-from bot.resolver import IndexedConcept, Resolver
+from bot.normalise import compact, normalise
+from bot.resolver import IndexedConcept, Mention, Resolver
+from bot.search import Vocabulary
+
+_PARENTHESIS = re.compile(r"\(([^()]*)\)")
+_BRAND_OR_CODE = re.compile(r"[A-Z][a-z][\w-]*|[A-Z][A-Z0-9]*[0-9][A-Z0-9]*|[A-Z]{2,5}")
+"""A brand ("Provenge"), a code name ("OKT3") or an abbreviation ("ATG"); not a descriptor ("CAR-T", "anti-CD20")."""
+
+
+def example_terms(example: str) -> list[str]:
+    """The names an `examples:` line gives, so each can be looked up: the line without parentheses, the items of a
+    list after a colon, and a brand or code name in parentheses after a generic one.
+
+    "sipuleucel-T (Provenge)" → sipuleucel-T, Provenge; "CAR-T cells: tisagenlecleucel, axicabtagene ciloleucel"
+    → CAR-T cells, tisagenlecleucel, axicabtagene ciloleucel. A description in parentheses ("(allogeneic)",
+    "(anti-CD20)") names nothing and is left out, as is anything in parentheses after a capitalised name ("GVAX
+    (allogeneic…)"). A combination ("tacrolimus + MMF + prednisone") is one term: its drugs are entries of their
+    own or another entry's examples, not examples of the regimen's entry.
+    """
+    head = _PARENTHESIS.sub(" ", example).strip()
+    terms: list[str] = []
+    if ":" in head:
+        label, _, listed = head.partition(":")
+        terms.append(label)
+        terms += listed.split(",")
+    else:
+        terms.append(head)
+    first_word = head.split()[0] if head.split() else ""
+    if first_word[:1].islower():  # a generic (INN) name: a capitalised single word in parentheses is a brand/code
+        for inside in _PARENTHESIS.findall(example):
+            terms += [item for item in re.split(r"[,;]", inside) if _BRAND_OR_CODE.fullmatch(item.strip())]
+    seen: dict[str, str] = {}
+    for term in terms:
+        term = " ".join(term.split()).strip(" ,;:.")
+        if term and term.casefold() not in seen:
+            seen[term.casefold()] = term
+    return list(seen.values())
 
 
 class Glossary:
@@ -29,6 +66,8 @@ class Glossary:
                 self._classified[klass].append(concept)
         for group in (*self._children.values(), *self._classified.values()):
             group.sort(key=lambda concept: concept.name.casefold())
+        self._name_key_cache: dict[str, frozenset[str]] = {}
+        self._mention_cache: dict[str, frozenset[str]] = {}
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -43,7 +82,45 @@ class Glossary:
     @cached_property
     def resolver(self) -> Resolver:
         """The one resolver for this view (built on first use)."""
-        return Resolver(IndexedConcept(c.id, c.name, c.names) for c in self.concepts.values())
+        return Resolver(
+            IndexedConcept(c.id, c.name, c.names, [term for example in c.examples for term in example_terms(example)])
+            for c in self.concepts.values()
+        )
+
+    def mentions(self, text: str, *, typos: bool = True) -> list[Mention]:
+        """The concepts `text` names (names, aliases, one entry's example terms, typos within reason), in order;
+        found by the resolver, so a text mentions exactly what looking its words up would find."""
+        return [mention for mention in self.resolver.scan(text, typos=typos) if mention.suggestion.id in self.concepts]
+
+    def too_close(self, first: Concept, second: Concept) -> bool:
+        """Whether two entries could be the same answer: they share a name or alias (after normalisation), or
+        either one's summary names the other ("…the organism is Cutibacterium acnes" beside the entry that has
+        that alias). Quizzes never offer two such entries side by side."""
+        if first.id == second.id or not self._name_keys(first).isdisjoint(self._name_keys(second)):
+            return True
+        return second.id in self._summary_mentions(first) or first.id in self._summary_mentions(second)
+
+    def _name_keys(self, concept: Concept) -> frozenset[str]:
+        keys = self._name_key_cache.get(concept.id)
+        if keys is None:
+            keys = self._name_key_cache[concept.id] = frozenset(
+                filter(None, (compact(normalise(n)) for n in concept.names))
+            )
+        return keys
+
+    def _summary_mentions(self, concept: Concept) -> frozenset[str]:
+        found = self._mention_cache.get(concept.id)
+        if found is None:
+            mentioned = {m.suggestion.id for m in self.mentions(concept.summary, typos=False)} - {concept.id}
+            found = self._mention_cache[concept.id] = frozenset(mentioned)
+        return found
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Every word of the searchable text (names, aliases, summaries, definitions), for /search's spellings."""
+        return Vocabulary(
+            text for c in self.concepts.values() for text in (c.name, *c.aliases, c.summary, c.definition)
+        )
 
     def sorted(self, concepts: Iterable[Concept]) -> list[Concept]:
         """Return concepts in reading order (by name)."""

@@ -142,3 +142,33 @@ def lookup_keys(text: str) -> tuple[str, str]:
     """Return the exact-match keys of a name: its normalised form and its compact form."""
     key = normalise(text)
     return key, compact(key)
+
+
+_QUESTION = re.compile(
+    r"""^\s*(?:
+        (?:what|who|which)\s*(?:'|’)?\s*(?:s|is|are|was|were|does|do)(?:\s+(?:an?|the))?(?:\s+meant\s+by)?
+      | whats | define | definition(?:\s+of)? | meaning(?:\s+of)? | explain | describe
+      | tell\s+me\s+(?:more\s+)?about | how\s+(?:does|do|is|are)
+      | (?:please|pls)\s+(?:define|explain|describe)
+    )\b[\s:,-]*(?P<subject>.+?)
+    (?:\s+(?:mean|means|stand\s+for|work|works|do|does))?
+    [\s?!.]*$""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+_QUESTION_STARTS = ("wha", "who", "whi", "def", "mea", "exp", "des", "tel", "how", "ple", "pls")
+_ARTICLE = re.compile(r"^\s*(?:an?|the)\s+(?=\S)", re.IGNORECASE)
+
+
+def question_subject(text: str) -> str:
+    """Return what a question asks about ("what is BCG?" → "BCG", "tell me about tacrolimus" → "tacrolimus").
+
+    Text that is not phrased as a question comes back unchanged, so callers may always look the result up;
+    they look the whole text up first, so a name that happens to start like a question still wins.
+    """
+    if not text.lstrip()[:3].casefold().startswith(_QUESTION_STARTS):  # most queries: no regex at all
+        return text
+    found = _QUESTION.match(text[: MAX_QUERY_CHARS * 2])
+    if found is None:
+        return text
+    subject = _ARTICLE.sub("", found["subject"]).strip()
+    return subject or text

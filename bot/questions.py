@@ -25,6 +25,17 @@ MIN_QUESTIONS = 5
 MAX_QUESTIONS = 20
 BLANK = "▢▢▢"
 STAGE_LETTERS = "ABCDEFGHIJ"
+CLINIC_CAVEAT = "⚠️ One clinic's promotional description of its regime, not a clinical guideline."
+"""Said with every ordering question about a protocol that comes from a clinic's own account (the kidney regime)."""
+
+SPECIFICITY_AXIS = "specificity-axis"
+SPECIFIC_CLASS = "specific-immunotherapy"
+PASSIVE_CLASS = "passive-immunotherapy"
+SUPPRESSIVE_CLASS = "immunosuppressive-therapy"
+MOLECULAR_CLASS = "molecular-therapy"
+SPECIFIC_MEANS = "On this axis “specific” means the agent itself recognises particular antigens (a specific reagent)."
+"""On the specificity axis an antibody is "specific" as a reagent even when its effect is broad (ATG, IVIG,
+anti-TNF, checkpoint inhibitors): questions say what the axis means and never ask about such entries."""
 
 
 class QuizError(ValueError):
@@ -164,9 +175,12 @@ def distractors(
         for candidate in ordered:
             if len(chosen) == count:
                 return chosen
-            if candidate.name.casefold() not in seen_names:
-                seen_names.add(candidate.name.casefold())
-                chosen.append(candidate)
+            if candidate.name.casefold() in seen_names:
+                continue
+            if any(glossary.too_close(candidate, other) for other in (concept, *chosen)):
+                continue  # a name or alias of the answer, or a synonym of another option: never both offered
+            seen_names.add(candidate.name.casefold())
+            chosen.append(candidate)
     return chosen
 
 
@@ -211,6 +225,8 @@ def term_question(glossary: Glossary, concept: Concept, rng: random.Random) -> Q
 def classification_question(glossary: Glossary, concept: Concept, rng: random.Random) -> Question | None:
     """An entry the sources classify: pick one of its classes; the others are classes of its axes it is not in."""
     placed = {axis: klass for axis, klass in concept.classification.items() if klass in glossary and axis in glossary}
+    if _reagent_not_effect(concept):
+        placed.pop(SPECIFICITY_AXIS, None)
     if not placed:
         return None
     axis_id = rng.choice(sorted(placed))
@@ -226,9 +242,28 @@ def classification_question(glossary: Glossary, concept: Concept, rng: random.Ra
         return None
     options, correct = _shuffled_options(right.name, wrong, rng)
     prompt = f"Which of these classes do the sources put {emphasis(concept.name)} in?"
+    if axis_id == SPECIFICITY_AXIS:
+        prompt += f"\n*{SPECIFIC_MEANS}*"
     explanation = f"{concept.name}: {right.name} ({glossary.concepts[axis_id].name.casefold()}). {right.summary}"
     return Question(QuestionKind.CLASSIFICATION, concept.id, axis_id, prompt, options, correct, right.name,
                     explanation)  # fmt: skip
+
+
+def _reagent_not_effect(concept: Concept) -> bool:
+    """Whether the entry's reagent and effect can differ in specificity, so that asking its class on the
+    specificity axis would drill the confusion between an antigen-specific reagent and an antigen-specific effect:
+    passive agents (antibodies, transferred cells: anti-thymocyte globulin binds defined antigens yet suppresses
+    broadly) and molecular suppressants (anti-TNF and other cytokine antagonists)."""
+    if SPECIFICITY_AXIS not in concept.classification:
+        return False
+    classes = set(concept.classification.values())
+    return PASSIVE_CLASS in classes or (SUPPRESSIVE_CLASS in classes and MOLECULAR_CLASS in classes)
+
+
+def clinic_caveat(protocol: Concept) -> str:
+    """The caveat an ordering question shows when the protocol is a clinic's own description, else nothing."""
+    told = " ".join((protocol.name, protocol.summary, *protocol.notes)).casefold()
+    return CLINIC_CAVEAT if "clinic" in told else ""
 
 
 def axis_question(glossary: Glossary, concept: Concept, rng: random.Random) -> Question | None:
@@ -266,7 +301,10 @@ def stages_question(protocol: Concept, subset: Sequence[Concept], rng: random.Ra
             wrong.append(order)
     options, correct = _shuffled_options(" → ".join(right), [" → ".join(w) for w in wrong], rng)
     lines = "\n".join(f"{emphasis(letter[stage.id] + '.')} {stage.name}" for stage in shown)
-    prompt = f"Put these stages of the {protocol.name.casefold()} in order:\n{lines}"
+    caveat = clinic_caveat(protocol)
+    prompt = f"Put these stages of the {protocol.name.casefold()} in order:\n{lines}" + (
+        f"\n\n{caveat}" if caveat else ""
+    )
     answer = " → ".join(stage.name for stage in subset)
     return Question(QuestionKind.STAGES, protocol.id, protocol.id, prompt, options, correct, answer, protocol.summary)
 

@@ -11,6 +11,8 @@ link to the query is WRatio's generous partial matching.
 from __future__ import annotations
 
 import ctypes
+import itertools
+import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
@@ -18,7 +20,7 @@ from typing import Literal, overload
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.normalise import compact, normalise
+from bot.normalise import compact, normalise, question_subject
 
 SUGGESTION_LIMIT = 25
 """Discord's autocomplete maximum, and so the most suggestions anyone asks for."""
@@ -48,6 +50,14 @@ WORD_PREFIX_SCORE = 85.0
 
 SHORT_NAME = 4
 """Names and queries this short (normalised) are abbreviations: compared whole, never partially."""
+
+EXAMPLE_PENALTY = 6.0
+"""Fuzzy scores of example terms (names found in entries' `examples`) are their plain similarity (a typo of the
+whole term, never a fragment of it) lowered by this: an entry's own names and aliases rank above the entries it
+merely gives as examples."""
+
+EXACT_NAME, EXACT_EXAMPLE = 101.0, 100.5
+"""Ranking scores of exact hits: a name or alias leads, an example term (of one entry only) next."""
 
 SUGGESTION_FLOOR = 60.0
 """Fuzzy suggestions scoring below this are noise: junk input gets no suggestions rather than random ones."""
@@ -182,6 +192,32 @@ def _supported(key: str, name_key: str, plain: float) -> bool:
     )
 
 
+FILLER_WORDS = frozenset({
+    "therapy", "therapies", "treatment", "treatments", "drug", "drugs", "medicine", "medication", "agent",
+    "preparation", "dose", "dosing", "level", "use", "used", "for", "of", "the", "a", "an", "in", "and", "with",
+    "disease", "diseases",
+})  # fmt: skip
+"""Words a query may add to a name without changing what it names ("tacrolimus drug", "cell vaccine therapy")."""
+
+WORD_TYPO = 72.0
+"""How alike (plain ratio) a typed word must be to a word of the name it is taken for."""
+
+
+def _words_accounted_for(key: str, name_key: str) -> bool:
+    """Say whether every word of the query is a word of the name (within a typo, or run together with the next
+    one) or a filler word: a query that adds a word of its own names something else ("active immunity" is not
+    "immunity", "kinase inhibitor" is not "cytokine inhibitor", "cancer therapy" is not "targeted cancer therapy")."""
+    name_words = name_key.split()
+    joined = [a + b for a, b in itertools.pairwise(name_words)] + ["".join(name_words)]
+    for word in key.split():
+        if word in FILLER_WORDS:
+            continue
+        if any(fuzz.ratio(word, other, score_cutoff=WORD_TYPO) for other in (*name_words, *joined)):
+            continue
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     """A concept that fits the query: which one, under which name or alias, and how well (0–100)."""
@@ -190,10 +226,15 @@ class Suggestion:
     name: str
     score: float
     matched: str
+    example: bool = False
+    """Whether `matched` is one of the entry's examples rather than one of its names."""
+    exact: bool = False
+    """Whether the query was `matched` itself (after normalisation), not a look-alike of it."""
 
     def as_dict(self) -> dict[str, object]:
         """Return the JSON form used by the command line."""
-        return {"id": self.id, "name": self.name, "score": self.score, "matched": self.matched}
+        return {"id": self.id, "name": self.name, "score": self.score, "matched": self.matched,
+                "example": self.example, "exact": self.exact}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +244,8 @@ class Resolution:
     query: str
     match: Suggestion | None
     suggestions: tuple[Suggestion, ...]
+    subject: str = ""
+    """What was looked up: the query, or what a question phrasing of it asks about ("what is BCG" → "BCG")."""
 
 
 class _ExactKeys:
@@ -221,17 +264,58 @@ class _ExactKeys:
 
     def find(self, key: str) -> int | None:
         """Return the first name index whose key (or, failing that, whose compact key) equals `key`'s."""
+        return next(iter(self.find_all(key)), None)
+
+    def find_all(self, key: str) -> list[int]:
+        """Return every name index whose key equals `key`'s or, when none does, whose compact key does."""
         for table_number, (hashes, names) in enumerate(self._tables):
             wanted = key if table_number == 0 else compact(key)
             target = hash(wanted)
             position = int(np.searchsorted(hashes, target))
+            found: list[int] = []
             while position < len(hashes) and hashes[position] == target:
                 name_index = int(names[position])
                 stored = self._keys[name_index]
                 if (stored if table_number == 0 else compact(stored)) == wanted:
-                    return name_index
+                    found.append(name_index)
                 position += 1
-        return None
+            if found:
+                return found
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A concept named in a text: where (character offsets), as which words, and the resolver's answer for them."""
+
+    start: int
+    end: int
+    text: str
+    suggestion: Suggestion
+
+
+SCAN_WORDS = 6
+"""Longest run of words a text scan tries as one name (names of more words are rare and still found by parts)."""
+
+SCAN_TYPO_SCORE = 88.0
+"""A run of words in a scanned text names a concept despite a typo only this close to the whole name (plain
+ratio): scanning prose must not turn partial resemblances ("system" for "immune system") into mentions."""
+
+SCAN_TYPO_MIN = 6
+"""Words shorter than this (normalised, without spaces) are never typo-matched in a scan, only exactly."""
+
+SCAN_MAX_CHARS = 6_000
+"""Text scanned per call (a Discord message holds at most 4,000 characters)."""
+
+_SCAN_WORD = re.compile(r"[^\W_]+(?:[-‐–'’.][^\W_]+)*")
+
+
+def _written_as(written: str, name: str) -> bool:
+    """In running text, an abbreviation counts only as written: "SIT", "ACT" and "RT" name entries, but "sit",
+    "act" and "rt" are words. Longer names, and names written in lower case, match in any case."""
+    if len(compact(normalise(name))) > SHORT_NAME or name.islower():
+        return True
+    return [char for char in written if char.isalnum()] == [char for char in name if char.isalnum()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,11 +329,13 @@ class _Ranked:
 
 @dataclass(frozen=True, slots=True)
 class IndexedConcept:
-    """What the resolver needs of a concept: its id, canonical name, and every name it answers to."""
+    """What the resolver needs of a concept: its id, canonical name, every name it answers to, and the terms its
+    examples name (found, marked as examples, when no entry has that name)."""
 
     id: str
     name: str
     names: Sequence[str]
+    examples: Sequence[str] = ()
 
 
 class Resolver:
@@ -261,6 +347,7 @@ class Resolver:
         self._name_texts: list[str] = []
         self._name_keys: list[str] = []
         name_concepts: list[int] = []
+        examples: list[tuple[int, str]] = []
         for concept in concepts:
             concept_index = len(self._concept_ids)
             self._concept_ids.append(concept.id)
@@ -272,6 +359,14 @@ class Resolver:
                 self._name_texts.append(text)
                 self._name_keys.append(key)
                 name_concepts.append(concept_index)
+            examples.extend((concept_index, text) for text in concept.examples)
+        self._first_example = len(self._name_keys)  # names and aliases first, example terms after them
+        for concept_index, text in examples:
+            key = normalise(text)
+            if key:
+                self._name_texts.append(text)
+                self._name_keys.append(key)
+                name_concepts.append(concept_index)
         self._name_concept = np.asarray(name_concepts, dtype=np.int32)
         self._key_array = np.asarray(self._name_keys, dtype=object)  # fancy-indexable without a Python loop
         self._short_name = np.fromiter((len(key) <= SHORT_NAME for key in self._name_keys), dtype=bool)
@@ -279,7 +374,9 @@ class Resolver:
         count = len(self._name_keys)
         self._candidate_limit = min(CANDIDATES[1], max(CANDIDATES[0], count // 4000))
         self._postings_cap = min(POSTINGS_CAP[1], max(POSTINGS_CAP[0], count // 12))
-        self._exact = _ExactKeys(self._name_keys)
+        self._exact = _ExactKeys(self._name_keys[: self._first_example])
+        self._exact_examples = _ExactKeys(self._name_keys[self._first_example :])
+        self._is_example = np.arange(len(self._name_keys)) >= self._first_example
         self._browse_order = np.asarray(
             sorted(range(len(self._concept_names)), key=lambda i: self._concept_names[i].casefold()), dtype=np.int32
         )
@@ -298,29 +395,47 @@ class Resolver:
     def resolve(self, query: str, limit: int = SUGGESTION_LIMIT, *, within: Container[str] | None = None) -> Resolution:
         """Resolve `query` to a concept when the evidence is clear; always return ranked suggestions.
 
+        A question ("what is BCG?", "tell me about tacrolimus") is resolved as what it asks about, unless the
+        whole text is a name. A term found only among entries' examples answers when one entry gives it (the
+        suggestion says `example`); an example several entries give is only a suggestion for each of them.
         `within` limits the answer to some concepts (a command that takes only stages or categories):
         the same ranking, with the others left out before deciding whether the leader is clear.
         """
+        subject = query
         key = normalise(query)
+        exact = self._exact.find(key) if key else None
+        if exact is None:
+            subject = question_subject(query)
+            if subject != query:
+                key = normalise(subject)
+                exact = self._exact.find(key) if key else None
         if not key:
-            return Resolution(query, None, ())
-        exact = self._exact.find(key)
+            return Resolution(query, None, (), subject)
+        examples: list[int] = []
+        if exact is None:
+            examples = [self._first_example + i for i in self._exact_examples.find_all(key)]
         wanted = max(limit, AMBIGUITY_WINDOW)
-        ranked = self._rank(key, SUGGESTION_LIMIT * 4 if within is not None else wanted, exact)
+        ranked = self._rank(key, SUGGESTION_LIMIT * 4 if within is not None else wanted, exact, examples)
         if within is not None:
             if exact is not None and self._concept_ids[int(self._name_concept[exact])] not in within:
                 exact = None
+            examples = [i for i in examples if self._concept_ids[int(self._name_concept[i])] in within]
             ranked = [item for item in ranked if item.suggestion.id in within]
+        example_concepts = {int(self._name_concept[i]) for i in examples}
         match = None
-        if ranked and (exact is not None or self._clear_winner(key, ranked)):
+        if ranked and (
+            exact is not None or len(example_concepts) == 1 or (not examples and self._clear_winner(key, ranked))
+        ):
             match = ranked[0].suggestion
-        return Resolution(query, match, tuple(item.suggestion for item in ranked[:limit]))
+        return Resolution(query, match, tuple(item.suggestion for item in ranked[:limit]), subject)
 
     @staticmethod
     def _clear_winner(key: str, ranked: list[_Ranked]) -> bool:
         """Say whether the fuzzy leader is clearly the concept meant, rather than one of several that fit."""
         top = ranked[0]
         if top.suggestion.score < CONFIDENT_SCORE or not _supported(key, top.matched_key, top.plain):
+            return False
+        if not _words_accounted_for(key, top.matched_key):
             return False
         words = set(key.split())
         sharing = sum(1 for item in ranked[:AMBIGUITY_WINDOW] if words <= set(item.matched_key.split()))
@@ -347,6 +462,96 @@ class Resolver:
                 Suggestion(self._concept_ids[i], self._concept_names[i], 0.0, self._concept_names[i]) for i in chosen
             )
         return self.resolve(query, limit, within=within).suggestions
+
+    def scan(self, text: str, *, typos: bool = True) -> list[Mention]:
+        """Find the concepts a text names, left to right, longest name first: exact names and aliases, example
+        terms that only one entry gives, then (with `typos`) among the words left, one or two words within a typo
+        of a whole name.
+
+        Uses the same normalisation and index as `resolve`, so a text mentions what a lookup of those words finds.
+        """
+        text = text[:SCAN_MAX_CHARS]
+        words = [(found.start(), found.end(), normalise(found.group())) for found in _SCAN_WORD.finditer(text)]
+        found: dict[int, tuple[Mention, int]] = {}
+        position = 0
+        while position < len(words):
+            hit = self._exact_at(text, words, position)
+            if hit is None:
+                position += 1
+                continue
+            found[position] = hit
+            position += hit[1]
+        if typos:
+            taken = {p + offset for p, (_, used) in found.items() for offset in range(used)}
+            cache: dict[str, Suggestion | None] = {}
+            position = 0
+            while position < len(words):
+                hit = None if position in taken else self._typo_at(text, words, position, taken, cache)
+                if hit is not None:
+                    found[position] = hit
+                    position += hit[1]
+                else:
+                    position += 1
+        return [mention for _, (mention, _) in sorted(found.items())]
+
+    def _exact_at(self, text: str, words: list[tuple[int, int, str]], position: int) -> tuple[Mention, int] | None:
+        """The longest run of words from `position` that is a name, an alias or one entry's example term."""
+        for size in range(min(SCAN_WORDS, len(words) - position), 0, -1):
+            run = words[position : position + size]
+            key = " ".join(word for _, _, word in run if word)
+            if not key:
+                continue
+            start, end = run[0][0], run[-1][1]
+            written = text[start:end]
+            names = [i for i in self._exact.find_all(key) if _written_as(written, self._name_texts[i])]
+            index = names[0] if names else None
+            if index is None:
+                examples = [self._first_example + i for i in self._exact_examples.find_all(key)]
+                examples = [i for i in examples if _written_as(written, self._name_texts[i])]
+                if examples and len({int(self._name_concept[i]) for i in examples}) == 1:
+                    index = examples[0]
+            if index is not None:
+                return Mention(start, end, written, self._suggestion(index, 100.0, exact=True)), size
+        return None
+
+    def _typo_at(
+        self,
+        text: str,
+        words: list[tuple[int, int, str]],
+        position: int,
+        taken: set[int],
+        cache: dict[str, Suggestion | None],
+    ) -> tuple[Mention, int] | None:
+        """One or two words from `position` (within a sentence, not already a mention) close to a whole name."""
+        for size in (2, 1):
+            run = words[position : position + size]
+            if len(run) < size or any(position + offset in taken for offset in range(size)):
+                continue
+            if size == 2 and re.search(r"[.;:!?,()]", text[run[0][1] : run[1][0]]):
+                continue
+            key = " ".join(word for _, _, word in run if word)
+            if len(compact(key)) < SCAN_TYPO_MIN or not compact(key).isalpha():
+                continue
+            if key not in cache:
+                match = self.resolve(key, AMBIGUITY_WINDOW).match
+                close = match is not None and not match.example
+                cache[key] = match if close and fuzz.ratio(key, normalise(match.matched)) >= SCAN_TYPO_SCORE else None
+            match = cache[key]
+            if match is not None:
+                start, end = run[0][0], run[-1][1]
+                return Mention(start, end, text[start:end], match), size
+        return None
+
+    def _suggestion(self, name_index: int, score: float, *, exact: bool) -> Suggestion:
+        concept_index = int(self._name_concept[name_index])
+        return Suggestion(
+            self._concept_ids[concept_index],
+            self._concept_names[concept_index],
+            score,
+            self._name_texts[name_index],
+            example=name_index >= self._first_example,
+            exact=exact,
+        )
 
     def _candidates(self, key: str) -> np.ndarray:
         """Return the name indexes worth scoring: all of them for a small index, else the trigram-narrowed few."""
@@ -380,11 +585,13 @@ class Resolver:
         dice = counts / (self._trigram_counts[names].astype(np.float32) + codes.size)
         return names[np.argpartition(-dice, limit)[:limit]]
 
-    def _rank(self, key: str, limit: int, exact: int | None) -> list[_Ranked]:
+    def _rank(self, key: str, limit: int, exact: int | None, examples: Sequence[int] = ()) -> list[_Ranked]:
         """Score candidates and return the best name of each of the top `limit` concepts, best first."""
         candidates = self._candidates(key)
-        if exact is not None and exact not in candidates:
-            candidates = np.append(candidates, np.int32(exact))
+        hits = [index for index in (exact, *examples) if index is not None]
+        missing = [index for index in hits if not (candidates == index).any()]
+        if missing:
+            candidates = np.append(candidates, np.asarray(missing, dtype=np.int32))
         if candidates.size == 0:
             return []
         keys = self._key_array[candidates].tolist()
@@ -401,9 +608,16 @@ class Resolver:
         else:
             short = self._short_name[candidates]
             weighted[short] = plain[short]
+        is_example = self._is_example[candidates]
+        if is_example.any():
+            weighted[is_example] = np.minimum(weighted, plain)[is_example] - EXAMPLE_PENALTY  # whole terms only
         if exact is not None:
-            weighted[candidates == exact] = 101.0  # the exact hit leads whatever WRatio thinks
-        order = np.lexsort((-plain, ~prefix, -word_order_free, -weighted))
+            weighted[candidates == exact] = EXACT_NAME  # the exact hit leads whatever WRatio thinks
+        exact_examples = np.zeros(len(candidates), dtype=bool)
+        for index in examples:
+            exact_examples |= candidates == index
+        weighted[exact_examples] = EXACT_EXAMPLE
+        order = np.lexsort((-plain, ~prefix, is_example, -word_order_free, -weighted))
         ranked: list[_Ranked] = []
         seen: set[int] = set()
         for position in order:
@@ -420,6 +634,8 @@ class Resolver:
                 self._concept_names[concept_index],
                 score,
                 self._name_texts[name_index],
+                example=bool(is_example[position]),
+                exact=name_index == exact or bool(exact_examples[position]),
             )
             ranked.append(_Ranked(suggestion, float(plain[position]), keys[position]))
             if len(ranked) >= limit:

@@ -343,6 +343,45 @@ class Store:
                 return [SearchHit(row[0], row[1], -float(row[2])) for row in rows]
         return []
 
+    async def search_expressions(
+        self,
+        expressions: Iterable[str],
+        guild_id: int = 0,
+        limit: int = 10,
+        offset: int = 0,
+        *,
+        overridden: Iterable[str] = (),
+    ) -> tuple[list[SearchHit], int]:
+        """One page of full-text hits for the first FTS5 expression that matches anything, and how many it matches.
+
+        The expressions come from `bot.search` (spellings, phrases and prefixes already worked out); the scope
+        is that of `search`.
+        """
+        hidden_shipped = json.dumps(sorted(overridden))
+        scope = (
+            "FROM concept_search WHERE concept_search MATCH ? AND (guild_id = ? OR (guild_id = 0 AND "
+            "concept_id NOT IN (SELECT value FROM json_each(?))))"
+        )
+        for expression in expressions:
+            try:
+                counted = await self._db.execute_fetchall(
+                    f"SELECT count(*) {scope}", (expression, guild_id, hidden_shipped)
+                )
+            except sqlite3.OperationalError:  # an expression FTS5 cannot parse matches nothing
+                log.warning("unusable search expression %r", expression)
+                continue
+            total = int(next(iter(counted))[0])
+            if not total:
+                continue
+            rows = await self._db.execute_fetchall(
+                "SELECT concept_id, snippet(concept_search, -1, ?, ?, '…', 14), "
+                f"bm25(concept_search, 0.0, 0.0, 10.0, 6.0, 2.0, 1.0) AS score {scope} "
+                "ORDER BY score, concept_id LIMIT ? OFFSET ?",
+                (EMPHASIS_START, EMPHASIS_END, expression, guild_id, hidden_shipped, limit, offset),
+            )
+            return [SearchHit(row[0], row[1], -float(row[2])) for row in rows], total
+        return [], 0
+
     async def shipped_concepts(self) -> list[Concept]:
         """Return every shipped concept, ordered by id."""
         rows = await self._db.execute_fetchall("SELECT data FROM shipped_concepts ORDER BY id")

@@ -39,9 +39,11 @@ def concept_view(glossary: Glossary, concept: Concept) -> discord.ui.View | None
     return view
 
 
-def concept_reply(glossary: Glossary, concept: Concept, matched: str | None = None) -> dict[str, Any]:
+def concept_reply(
+    glossary: Glossary, concept: Concept, matched: str | None = None, *, how: str | None = None
+) -> dict[str, Any]:
     """Keyword arguments for sending a concept: its embed and its related-entries menu."""
-    reply: dict[str, Any] = {"embed": concept_embed(glossary, concept, matched=matched)}
+    reply: dict[str, Any] = {"embed": concept_embed(glossary, concept, matched=matched, how=how)}
     view = concept_view(glossary, concept)
     if view is not None:
         reply["view"] = view

@@ -10,6 +10,7 @@ import discord
 from bot import markup
 from bot.glossary import Glossary
 from bot.models import Concept, Kind
+from bot.resolver import Suggestion
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -121,9 +122,31 @@ def source_text(glossary: Glossary, concept: Concept) -> str:
     return text
 
 
-def concept_embed(glossary: Glossary, concept: Concept, *, matched: str | None = None) -> discord.Embed:
-    """The full entry: name, summary, definition, category path, classes, aliases, related, source, notes."""
+def match_note(typed: str, match: Suggestion) -> str | None:
+    """Say how a lookup found its entry when it was not by the entry's own name: an example ("rituximab — an
+    example of: Monoclonal antibody"), a corrected typo ("tacrolimis → Tacrolimus") or an alias ("Matched “MMF”").
+    Plain text (footers show no markdown)."""
+    typed = clip(" ".join(typed.split()), 80)
+    if match.example:
+        return f"{match.matched} — an example of: {match.name}"
+    if not match.exact:
+        named = f" ({match.name})" if match.matched.casefold() != match.name.casefold() else ""
+        return f"{typed} → {match.matched}{named}"
+    if match.matched.casefold() != match.name.casefold():
+        return f"Matched “{match.matched}”"
+    return None
+
+
+def concept_embed(
+    glossary: Glossary, concept: Concept, *, matched: str | None = None, how: str | None = None
+) -> discord.Embed:
+    """The full entry: name, summary, definition, category path, classes, aliases, related, source, notes.
+
+    `how` (from `match_note`) says how a lookup found it, in the footer and, for an example or a corrected typo,
+    above the summary too, so the reader knows the entry is not named what they typed."""
     description = f"**{plain(concept.summary)}**\n\n{plain(concept.definition)}"
+    if how and not how.startswith("Matched"):
+        description = f"*{plain(how)}*\n\n{description}"
     builder = EmbedBuilder(plain(concept.name), description)
     path = glossary.category_path(concept.id)
     if len(path) > 1:
@@ -148,7 +171,9 @@ def concept_embed(glossary: Glossary, concept: Concept, *, matched: str | None =
     if concept.notes:
         builder.long_field("Notes and corrections", [f"• {plain(note)}" for note in concept.notes])
     footer = STUDY_NOTICE
-    if matched and matched.casefold() != concept.name.casefold():
+    if how:
+        footer = f"{how}. {footer}"
+    elif matched and matched.casefold() != concept.name.casefold():
         footer = f"Matched “{matched}”. {footer}"  # footers show no markdown
     return builder.footer(footer).build()
 

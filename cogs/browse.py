@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,16 @@ from bot.diagram import stages_diagram
 from bot.glossary import Glossary
 from bot.models import Concept
 from cogs._components import MISSING, ConceptButton, PageButton, concept_reply, glossary_for
-from cogs._render import WARNING_COLOUR, EmbedBuilder, choice_label, clip, listing, plain
+from cogs._render import (
+    FIELD_COUNT_LIMIT,
+    FIELD_VALUE_LIMIT,
+    WARNING_COLOUR,
+    EmbedBuilder,
+    choice_label,
+    clip,
+    listing,
+    plain,
+)
 from cogs.lookup import quoted
 
 if TYPE_CHECKING:
@@ -33,14 +43,55 @@ def tree_lines(glossary: Glossary, concept: Concept, depth: int = 0) -> list[str
     return lines
 
 
-def overview_embed(glossary: Glossary) -> discord.Embed:
-    """The four classification axes with their classes, and the preparation tree."""
-    builder = EmbedBuilder("Categories", "How the sources classify immunotherapy. Use `/category name:` to list one.")
+OVERVIEW_KEY = "-all"
+"""The page buttons' key for the overview (no concept id starts with a hyphen)."""
+OVERVIEW_PAGE_CHARS = 4_000
+"""Field text per overview page: under the embed's 6,000 characters with the title, description and footer."""
+
+
+def _chunks(title: str, lines: list[str]) -> list[tuple[str, str]]:
+    """Fields of at most 1,024 characters holding `lines` whole, the later ones titled "(continued)"."""
+    fields: list[tuple[str, str]] = []
+    chunk: list[str] = []
+    for line in lines:
+        line = clip(line, FIELD_VALUE_LIMIT)
+        if chunk and len("\n".join([*chunk, line])) > FIELD_VALUE_LIMIT:
+            fields.append((title if not fields else f"{title} (continued)", "\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        fields.append((title if not fields else f"{title} (continued)", "\n".join(chunk)))
+    return fields
+
+
+def overview_pages(glossary: Glossary) -> list[list[tuple[str, str]]]:
+    """The classification axes with their classes, then the whole preparation tree, as pages of fields: nothing
+    is cut, however many entries a server adds."""
+    fields: list[tuple[str, str]] = []
     for axis, classes in glossary.axes():
-        builder.field(axis.name, "\n".join(f"• {plain(c.name)}" for c in classes))
+        fields += _chunks(axis.name, [f"• {plain(c.name)}" for c in classes])
     for root in glossary.tree_roots():
-        builder.field("Preparation tree", "\n".join(tree_lines(glossary, root)))
-    return builder.footer("For study, not medical advice.").build()
+        fields += _chunks("Preparation tree", tree_lines(glossary, root))
+    pages: list[list[tuple[str, str]]] = [[]]
+    for name, value in fields:
+        used = sum(len(n) + len(v) for n, v in pages[-1])
+        if pages[-1] and (used + len(name) + len(value) > OVERVIEW_PAGE_CHARS or len(pages[-1]) >= FIELD_COUNT_LIMIT):
+            pages.append([])
+        pages[-1].append((name, value))
+    return pages
+
+
+def overview_page(glossary: Glossary, page: int = 0) -> tuple[discord.Embed, discord.ui.View | None]:
+    """One page of the overview, with previous/next buttons when it takes more than one."""
+    pages = overview_pages(glossary)
+    page = min(max(page, 0), len(pages) - 1)
+    builder = EmbedBuilder("Categories", "How the sources classify immunotherapy. Use `/category name:` to list one.")
+    for name, value in pages[page]:
+        builder.field(name, value)
+    footer = "For study, not medical advice."
+    if len(pages) > 1:
+        footer = f"Page {page + 1} of {len(pages)}. {footer}"
+    return builder.footer(footer).build(), CategoryPageButton.pager(OVERVIEW_KEY, page, len(pages))
 
 
 def category_page(
@@ -58,13 +109,17 @@ def category_page(
 
 
 class CategoryPageButton(PageButton, template=r"category:(?P<key>[a-z0-9-]+):(?P<page>\d{1,3})"):
-    """Turn a category listing's page in place."""
+    """Turn a category listing's (or the overview's) page in place."""
 
     PREFIX = "category"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Replace the message with the requested page."""
         glossary = glossary_for(interaction)
+        if self.key == OVERVIEW_KEY:
+            embed, view = overview_page(glossary, self.page)
+            await interaction.response.edit_message(embed=embed, view=view)
+            return
         concept = glossary.get(self.key)
         if concept is None:
             await interaction.response.send_message(MISSING, ephemeral=True)
@@ -94,6 +149,15 @@ def resolve_category(glossary: Glossary, text: str) -> Concept | str:
     return f"No category matches “{quoted(text)}”.{hint}"
 
 
+_STAGE_NUMBER = re.compile(r"^\s*(?:stage|step|no\.?|number)?\s*#?\s*(\d{1,3})\s*[.)]?\s*$", re.IGNORECASE)
+
+
+def stage_number(text: str) -> int | None:
+    """The stage number `text` names ("2", "stage 3", "#4"), or None when it names a stage some other way."""
+    found = _STAGE_NUMBER.match(text)
+    return int(found[1]) if found else None
+
+
 def stage_ids(glossary: Glossary) -> set[str]:
     """Ids of the protocol's stages."""
     return {concept.id for concept in glossary.stages(PROTOCOL_ID)}
@@ -109,8 +173,14 @@ async def suggest_categories(interaction: discord.Interaction, current: str) -> 
 async def suggest_stages(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Autocomplete the protocol's stages, in order when nothing is typed."""
     glossary = glossary_for(interaction)
-    if not current.strip():
-        return [app_commands.Choice(name=c.name, value=c.name) for c in glossary.stages(PROTOCOL_ID)]
+    ordered = glossary.stages(PROTOCOL_ID)
+    number = stage_number(current)
+    if not current.strip() or number is not None:
+        return [
+            app_commands.Choice(name=clip(f"{c.stage.order}. {c.name}" if c.stage else c.name, 100), value=c.name)
+            for c in ordered
+            if number is None or (c.stage and c.stage.order == number)
+        ]
     found = glossary.resolver.suggest(current, within=stage_ids(glossary))
     return [app_commands.Choice(name=choice_label(s.name, s.matched), value=s.name) for s in found]
 
@@ -128,7 +198,8 @@ class Browse(commands.Cog):
         """Show the overview, a category's members, or where a non-category entry belongs."""
         glossary = glossary_for(interaction)
         if name is None or not name.strip():
-            await interaction.response.send_message(embed=overview_embed(glossary))
+            embed, view = overview_page(glossary)
+            await interaction.response.send_message(embed=embed, **({"view": view} if view else {}))
             return
         resolution = glossary.resolver.resolve(name)
         concept = glossary.get(resolution.match.id) if resolution.match else None
@@ -152,7 +223,7 @@ class Browse(commands.Cog):
         await interaction.response.send_message(embed=embed, **({"view": view} if view else {}))
 
     @app_commands.command(name="stages", description="The kidney-disease protocol's stages in order, with a diagram")
-    @app_commands.describe(stage="Show one stage, e.g. immune blocking")
+    @app_commands.describe(stage="Show one stage by name or number, e.g. immune blocking, 2, stage 3")
     @app_commands.autocomplete(stage=suggest_stages)
     async def stages(self, interaction: discord.Interaction, stage: str | None = None) -> None:
         """Show every stage with the caveat and a diagram, or one stage in full."""
@@ -163,9 +234,19 @@ class Browse(commands.Cog):
             await interaction.response.send_message("This server's glossary has no protocol stages.", ephemeral=True)
             return
         if stage is not None and stage.strip():
+            names = ", ".join(f"{c.stage.order if c.stage else '?'}. {plain(c.name)}" for c in ordered)
+            number = stage_number(stage)
+            if number is not None:
+                numbered = next((c for c in ordered if c.stage and c.stage.order == number), None)
+                if numbered is None:
+                    await interaction.response.send_message(
+                        f"There is no stage {number}. The stages are: {names}.", ephemeral=True
+                    )
+                    return
+                await interaction.response.send_message(**concept_reply(glossary, numbered))
+                return
             resolution = glossary.resolver.resolve(stage, within=stage_ids(glossary))
             if resolution.match is None:
-                names = ", ".join(plain(c.name) for c in ordered)
                 await interaction.response.send_message(
                     f"“{quoted(stage)}” is not one of the stages. They are: {names}.", ephemeral=True
                 )

@@ -46,7 +46,7 @@ def test_lookup_json_lines(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["query"] for line in lines] == ["antibodys", "'; DROP TABLE x;--", ""]
     assert lines[0]["match"]["id"] == "antibody"
-    assert set(lines[0]["match"]) == {"id", "name", "score", "matched"}
+    assert set(lines[0]["match"]) == {"id", "name", "score", "matched", "example"}
     assert all(set(s) == {"id", "name", "score"} for s in lines[0]["suggestions"])
     assert lines[1]["match"] is None
     assert lines[2] == {"query": "", "match": None, "suggestions": []}
@@ -71,6 +71,18 @@ def test_malformed_setting_is_one_clear_line(tmp_path: Path) -> None:
     assert "DEV_GUILD_ID" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_lookup_understands_questions_examples_and_says_how(tmp_path: Path) -> None:
+    """The CLI uses the one resolver: a question finds its subject, an example term says whose example it is."""
+    question = run_bot("lookup", "tell me about tacrolimus", cwd=tmp_path)
+    assert question.returncode == 0, question.stderr
+    assert question.stdout.startswith("TACROLIMUS")
+    example = run_bot("lookup", "cisplatin", cwd=tmp_path)
+    assert example.returncode == 0, example.stderr
+    assert example.stdout.startswith("(cisplatin — an example of: Chemotherapy)")
+    typo = run_bot("lookup", "tacrolimis", cwd=tmp_path)
+    assert "best match for 'tacrolimis': Tacrolimus" in typo.stdout
 
 
 def test_help_lists_every_subcommand_on_one_line_and_version(tmp_path: Path) -> None:

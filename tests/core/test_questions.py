@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from bot.glossary import Glossary
 from bot.markup import EMPHASIS_END, EMPHASIS_START, emphasis
-from bot.models import Kind
+from bot.models import Concept, Kind
 from bot.questions import (
     BLANK,
     Mode,
@@ -90,9 +90,13 @@ def test_stage_questions_offer_orders_with_one_right(glossary: Glossary) -> None
     for question in plan.questions:
         assert question.uses_select
         assert len(set(question.options)) == len(question.options) == 4
+        lines = question.prompt.splitlines()[1:]
         listed = dict(
-            line.removeprefix(EMPHASIS_START).split(f".{EMPHASIS_END} ") for line in question.prompt.splitlines()[1:]
+            line.removeprefix(EMPHASIS_START).split(f".{EMPHASIS_END} ")
+            for line in lines
+            if line.startswith(EMPHASIS_START)
         )
+        assert "not a clinical guideline" in question.prompt  # the clinic's regime is labelled wherever shown
         right = [listed[letter] for letter in question.options[question.correct].split(" → ")]
         assert right == [stage.name for stage in stages if stage.name in right]
         assert question.answer == " → ".join(right)
@@ -169,3 +173,83 @@ def test_any_seed_gives_valid_questions(glossary: Glossary, seed: int, mode: Mod
         assert 0 <= question.correct < len(question.options)
         assert len(set(question.options)) == len(question.options) >= (1 if question.typed else 2)
         assert question.concept_id in allowed
+
+
+def _fixture_concept(concept_id: str, name: str, summary: str, **fields: object) -> Concept:
+    return Concept.model_validate(
+        {"id": concept_id, "name": name, "summary": summary, "definition": summary, "source": {"document": "editorial"},
+         **fields}
+    )  # fmt: skip
+
+
+def test_no_option_is_a_name_of_the_answer_or_a_synonym_of_another(glossary: Glossary) -> None:
+    """Across every seed and mode, no option of a question shares a name or alias with the answer or with another
+    option, and no option is an entry the answer's summary names (C. parvum's summary names Cutibacterium acnes,
+    an alias of the Propionibacterium acnes entry)."""
+    for seed in range(40):
+        for mode in (Mode.DEFINITION, Mode.TERM):
+            for question in plan_quiz(glossary, mode=mode, category_id=None, count=20, seed=seed).questions:
+                concept = glossary.concepts[question.concept_id]
+                options = [c for c in glossary.concepts.values() if c.name in question.options]
+                if mode is Mode.TERM:
+                    options = [c for c in glossary.concepts.values()
+                               if blank_names(c.summary, c.names) in question.options]  # fmt: skip
+                others = [c for c in options if c.id != concept.id]
+                assert len(others) == len(question.options) - 1
+                for index, first in enumerate([concept, *others]):
+                    for second in others[index:]:
+                        assert first.id == second.id or not glossary.too_close(first, second), (first.id, second.id)
+    parvum, acnes = glossary.concepts["corynebacterium-parvum"], glossary.concepts["propionibacterium"]
+    assert glossary.too_close(parvum, acnes)
+    assert acnes not in distractors(glossary, parvum, __import__("random").Random(1), count=40)
+
+
+def test_synonyms_are_never_offered_together_in_a_controlled_glossary() -> None:
+    """Made-up entries: an alias shared after normalisation, and a summary naming another entry, both keep the
+    pair apart; unrelated siblings stay eligible."""
+    root = _fixture_concept("root", "Root", "Root of the tree.")
+    answer = _fixture_concept("answer", "Zorblamab", "An antibody, also sold as Quixil.", parent="root")
+    alias_twin = _fixture_concept("twin", "Quixil preparation", "Brand preparation.", parent="root",
+                                  aliases=["zorbla-mab"])  # fmt: skip
+    named = _fixture_concept("named", "Quixil", "Brand name.", parent="root")
+    plain_ones = [_fixture_concept(f"other{i}", f"Otherdrug {i}", f"Unrelated drug {i}.", parent="root")
+                  for i in range(4)]  # fmt: skip
+    glossary = Glossary([root, answer, alias_twin, named, *plain_ones])
+    assert glossary.too_close(answer, alias_twin)  # "zorbla-mab" and "Zorblamab" are one name
+    assert glossary.too_close(answer, named)  # the answer's summary names Quixil
+    for seed in range(30):
+        chosen = {c.id for c in distractors(glossary, answer, __import__("random").Random(seed))}
+        assert chosen <= {f"other{i}" for i in range(4)}
+        assert len(chosen) == 3
+
+
+def test_stage_order_prompt_carries_the_clinic_caveat(glossary: Glossary) -> None:
+    """Every ordering question, in stages and mixed quizzes, says the regime is one clinic's description."""
+    for mode in (Mode.STAGES, Mode.MIXED):
+        plan = plan_quiz(glossary, mode=mode, category_id=None, count=10, seed=3)
+        ordering = [q for q in plan.questions if q.kind is QuestionKind.STAGES]
+        assert ordering
+        assert all("not a clinical guideline" in q.prompt for q in ordering)
+
+
+def test_classification_quiz_never_asks_a_specific_reagent_with_a_broad_effect(glossary: Glossary) -> None:
+    """Passive agents (antibodies, ATG, transferred cells) and molecular suppressants (cytokine antagonists) can be
+    specific reagents with broad effects: the specificity axis is never asked about them, and when it is asked,
+    the prompt says what "specific" means."""
+    asked_specificity = 0
+    for seed in range(30):
+        plan = plan_quiz(glossary, mode=Mode.CLASSIFICATION, category_id=None, count=20, seed=seed)
+        for question in plan.questions:
+            if question.kind is not QuestionKind.CLASSIFICATION or question.category_id != "specificity-axis":
+                continue
+            asked_specificity += 1
+            concept = glossary.concepts[question.concept_id]
+            assert "specific reagent" in question.prompt
+            classes = set(concept.classification.values())
+            assert "passive-immunotherapy" not in classes, concept.id
+            assert not {"immunosuppressive-therapy", "molecular-therapy"} <= classes, concept.id
+    asked = {q.concept_id for seed in range(30) for q in
+             plan_quiz(glossary, mode=Mode.CLASSIFICATION, category_id=None, count=20, seed=seed).questions
+             if q.category_id == "specificity-axis"}  # fmt: skip
+    assert not asked & {"anti-thymocyte-globulin", "monoclonal-antibody", "cytokine-antagonism-therapy"}
+    assert asked_specificity  # the axis is still drilled where it is unambiguous (vaccines, BCG...)

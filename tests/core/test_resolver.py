@@ -9,10 +9,14 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import resolver as resolver_module
 from bot.glossary import Glossary
 from bot.resolver import SUGGESTION_LIMIT, IndexedConcept, Resolver
 
-EVAL_SET = yaml.safe_load((Path(__file__).parent / "resolver_eval.yaml").read_text(encoding="utf-8"))
+EVAL_FILES = sorted(Path(__file__).parent.glob("resolver_eval*.yaml"))
+"""Every evaluation file: ours (resolver_eval.yaml) and the data's own (resolver_eval_modern.yaml...)."""
+EVAL_SET = {f"{path.stem}:{group}": items for path in EVAL_FILES
+            for group, items in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items()}  # fmt: skip
 CASES = [(group, "" if query is None else str(query), expected) for group, items in EVAL_SET.items()
          for query, expected in items.items()]  # fmt: skip
 
@@ -109,5 +113,51 @@ def test_evaluation_set_has_no_duplicate_queries() -> None:
             duplicates.extend(key for key in set(keys) if keys.count(key) > 1)
             return super().construct_mapping(node, deep)
 
-    yaml.load((Path(__file__).parent / "resolver_eval.yaml").read_text(encoding="utf-8"), Loader=StrictLoader)
+    for path in EVAL_FILES:
+        yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
     assert duplicates == []
+
+
+PIN_CONCEPTS = [
+    IndexedConcept("kelvanoride-r", "Kelvanoride sulpamerin tobraxel", ["kelvanoride sulpamerin tobraxel"]),
+    IndexedConcept("kelvanoride-x", "Kelvanoride sulpamexin tobraxel", ["kelvanoride sulpamexin tobraxel"]),
+    IndexedConcept("zorblatine", "Zorblatine quintaverol", ["zorblatine quintaverol"]),
+    IndexedConcept("tox-r", "Kelvanoride sulpamerin tox", ["kelvanoride sulpamerin tox"]),
+    IndexedConcept("tox-x", "Kelvanoride sulpamexin tox", ["kelvanoride sulpamexin tox"]),
+]
+PIN_CASES = {
+    "forblatinv quitavproj": None,  # 79.1 for Zorblatine quintaverol, nothing else near: just under the threshold
+    "kelvanorida sulpamerin tobraxel": None,  # 96.8 vs 93.5 for two names one letter apart: just under the margin
+    "kelvanorida sulpamerin tox": None,  # 96.2 vs 92.3: 3.9 points, a tenth under the margin
+    "zorblatine quintaverl": "zorblatine",  # a plain typo still answers
+    "kelvanoride sulpamerin tobraxel": "kelvanoride-r",  # exact names always answer
+}
+"""Made-up names whose scores sit just past the confidence threshold and margin, so these pins do not move when
+the shipped data changes."""
+
+
+def _pin_failures(glossary: Glossary) -> list[str]:
+    pins = Resolver(PIN_CONCEPTS)
+    wrong = [q for q, expected in PIN_CASES.items() if ((m := pins.resolve(q).match) and m.id) != expected]
+    wrong += [q for _, q, expected in CASES if ((m := glossary.resolver.resolve(q).match) and m.id) != expected]
+    return wrong
+
+
+def test_close_calls_hold_at_the_shipped_threshold_and_margin(glossary: Glossary) -> None:
+    """At CONFIDENT_SCORE and CONFIDENT_MARGIN as shipped, every close call (made-up and evaluation) is right."""
+    assert _pin_failures(glossary) == []
+
+
+@pytest.mark.parametrize(
+    ("constant", "relaxed"),
+    [("CONFIDENT_SCORE", resolver_module.CONFIDENT_SCORE - 0.9), ("CONFIDENT_SCORE", 78.5),
+     ("CONFIDENT_MARGIN", resolver_module.CONFIDENT_MARGIN - 0.1), ("CONFIDENT_MARGIN", 3.0)],
+)  # fmt: skip
+def test_relaxing_the_threshold_or_the_margin_gives_wrong_answers(
+    glossary: Glossary, monkeypatch: pytest.MonkeyPatch, constant: str, relaxed: float
+) -> None:
+    """The close calls pin both constants: relax either and some query that must stay unanswered gets an answer
+    (the shipped-data close calls catch a larger relaxation, the made-up ones 0.9 points of score or 0.1 of
+    margin)."""
+    monkeypatch.setattr(resolver_module, constant, relaxed)
+    assert _pin_failures(glossary)

@@ -146,6 +146,35 @@ def test_tab_completion_never_shortens_what_was_typed() -> None:
     assert _tab_candidates("/define zzz", []) == []
 
 
+def test_lookups_as_a_student_types_them(tmp_path: Path) -> None:
+    """Questions, corrected typos, paged search, a numbered stage and the Explain terms menu, from the console."""
+    script = "\n".join([
+        "/define tell me about BCG",                    # a question resolves like the bare term
+        "/define what are cytokin?",                    # ... in autocomplete too (a trailing ? completes)
+        "/define tacrolimis",                           # a typo says what it matched
+        "/search text:tumour",                          # paged search: "1–10 of N", next page button
+        "7",                                            # Next ▶ (after the five hits' buttons and ◀ Previous)
+        "/stages stage:stage 3",                        # a numbered stage
+        "/explain tacrolimis and MMF after a transplant",  # a message context menu on a posted message
+        "/explain",                                     # ... and on the last public answer shown
+        "/explain see you on thursday",                 # nothing found
+    ]) + "\n"  # fmt: skip
+    result = console(script, tmp_path, "--console")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "│ BACILLUS CALMETTE–GUÉRIN" in out
+    assert "  Cytokine\n" in out
+    assert "tacrolimis → Tacrolimus" in out
+    assert "1–10 of " in out
+    assert "11–20 of " in out
+    assert "page 2 of" in out
+    assert "│ IMMUNE ADJUSTMENT" in out
+    assert "│ TERMS IN THIS MESSAGE" in out
+    assert "(“tacrolimis”)" in out
+    assert "found no glossary terms" in out
+    assert "Traceback" not in result.stderr
+
+
 ENTRY = (
     "concepts:\n"
     "  - {{id: our-entry, name: Our entry, summary: S., definition: D., related: [{related}],"

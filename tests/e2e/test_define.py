@@ -48,8 +48,10 @@ async def test_generic_word_asks_did_you_mean_and_a_click_answers(discord_: Stan
     result = await discord_.slash(server.guild, server.member, "define", term="vaccine")
     assert result.response.ephemeral
     assert "Did you mean" in result.response.content
-    buttons = [cid for cid in result.response.custom_ids if cid.startswith("concept:show:")]
+    rows = [[c["custom_id"] for c in row["components"]] for row in result.response.components]
+    buttons = rows[0]
     assert 2 <= len(buttons) <= 5
+    assert all(cid.startswith("concept:show:") for row in rows for cid in row)
     click = await discord_.click(server.guild, server.member, result, buttons[0])
     assert not click.response.ephemeral
     assert click.response.embeds[0]["title"]
@@ -98,7 +100,7 @@ async def test_unexpected_error_is_logged_once_and_explained(
     async def broken(*_: object, **__: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(bot.catalog, "search", broken)
+    monkeypatch.setattr(bot.catalog, "search_page", broken)
     result = await discord_.slash(server.guild, server.member, "search", text="antibody")
     assert result.response.ephemeral
     assert "Something went wrong on our side" in result.response.content

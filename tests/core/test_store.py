@@ -14,11 +14,15 @@ from bot.store import SchemaError, Store, bundled_migrations
 
 
 async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
-    """A new file gets every migration, WAL journaling and enforced foreign keys."""
+    """A new file gets every migration, WAL journaling, enforced foreign keys and full syncs."""
     async with await Store.open(tmp_path / "new.db") as store:
         assert await store.schema_version() == len(bundled_migrations())
         assert (await store.fetch_all("PRAGMA journal_mode"))[0][0] == "wal"
         assert (await store.fetch_all("PRAGMA foreign_keys"))[0][0] == 1
+        assert (await store.fetch_all("PRAGMA synchronous"))[0][
+            0
+        ] == 2  # FULL: an acknowledged write survives power loss
+        assert (await store.fetch_all("PRAGMA busy_timeout"))[0][0] == 5000
 
 
 async def test_old_database_is_upgraded_in_place(tmp_path: Path, shipped_data: GlossaryData) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -185,16 +184,20 @@ async def test_round_timing_and_the_timeout_settings(discord_: StandIn, server: 
         await discord_.click(guild, server.member, first, right)
         await discord_.click(guild, bob, first, right)
         clock.advance(timedelta(seconds=9))
-        await asyncio.sleep(0.02)
+        await clock.settled()  # the quiz's timer saw the 9 s pass and sleeps again
         assert title(first) == "Question 1 of 5"
         clock.advance(timedelta(seconds=1))
         await revealed(discord_, first)
         second = await question(discord_, channel, 2)
         right, _ = right_and_wrong(bot, channel)
-        await discord_.click(guild, server.member, second, right)  # bob, who joined, has not answered: it waits
-        await asyncio.sleep(0.02)
+        locked = await discord_.click(guild, server.member, second, right)  # bob, who joined, has not answered
+        assert locked.response.ephemeral
+        assert "(in 10 s at most)" in locked.response.content  # question 2 has its own full time
         assert title(second) == "Question 2 of 5"
-        clock.advance(timedelta(seconds=10))
+        clock.advance(timedelta(seconds=9))
+        await clock.settled()
+        assert title(second) == "Question 2 of 5"
+        clock.advance(timedelta(seconds=1))
         await revealed(discord_, second)
         assert fields(second) == {"Got it": "alice", "Missed it": "Nobody"}
         stopped = await discord_.slash(guild, server.member, "quiz stop")

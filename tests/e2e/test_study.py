@@ -612,6 +612,37 @@ async def test_stats_answered_accuracy_streak_and_weakest(discord_: StandIn, ser
         assert other.response.embeds[0]["title"] == "Quiz statistics: alice"
 
 
+async def test_scores_leaderboards_and_stats_stay_in_their_server(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """One member playing in two servers (another name in the second): each server's board and /stats see only
+    what was played there, under the name used there."""
+    guild = server.guild
+    other = discord_.add_guild("Second group", channels=("general",))
+    alice_there = discord_.add_member(other, server.member.user, nick="alice-two")
+    bob_there = discord_.add_member(other, "bob")
+    clock = ManualClock(T0)
+    async with start_bot(clock=clock) as bot:
+        await play_one_question(discord_, bot, clock, guild, [server.member], [])
+        await play_one_question(discord_, bot, clock, other, [bob_there], [alice_there])
+        await play_one_question(discord_, bot, clock, other, [bob_there], [alice_there])
+        here = await discord_.slash(guild, server.member, "leaderboard", options={"period": "all"})
+        assert here.response.embeds[0]["description"] == "**1.** alice — 1 point (1 answered)"
+        there = await discord_.slash(other, alice_there, "leaderboard", options={"period": "all"})
+        assert there.response.embeds[0]["description"].splitlines() == [
+            "**1.** bob — 2 points (2 answered)",
+            "**2.** alice-two — 0 points (2 answered)",
+        ]
+        mine_here = fields((await discord_.slash(guild, server.member, "stats")).response.embeds[0])
+        assert mine_here["Answered"] == "1 (in 1 quiz)"
+        assert mine_here["Accuracy"] == "100% (1 correct)"
+        mine_there = fields((await discord_.slash(other, alice_there, "stats")).response.embeds[0])
+        assert mine_there["Answered"] == "2 (in 2 quizzes)"
+        assert mine_there["Accuracy"] == "0% (0 correct)"
+        stranger = await discord_.slash(guild, server.member, "stats", options={"member": server.moderator})
+        assert "has not answered any quiz questions" in stranger.response.content
+
+
 # --- flashcards ------------------------------------------------------------------------------------------------------
 
 

@@ -333,6 +333,39 @@ async def test_history_pages_with_diffs_and_revert(discord_: StandIn, server: Se
     assert "has no changes in this server" in untouched.response.content
 
 
+async def test_two_servers_editing_one_entry_stay_apart_across_a_restart(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """Three edits here and one there of the same entry: after a restart each server sees its own newest text,
+    and numbering, history, revert choices and revert are each server's own."""
+    other = discord_.add_guild("Other group")
+    there = Server(
+        other, discord_.add_member(other, "bob"), discord_.add_member(other, "mod-two", permissions=MANAGE_GUILD)
+    )
+    async with start_bot():
+        shipped = await summary_seen(discord_, other, there.member, "tacrolimus")
+        for number in (1, 2, 3):
+            saved = await edit(discord_, server, "tacrolimus", summary=f"Here {number}.")
+            assert f"as revision {number}" in saved.response.content
+        theirs = await edit(discord_, there, "tacrolimus", summary="There 1.")
+        assert "as revision 1" in theirs.response.content
+    async with start_bot():
+        assert await summary_seen(discord_, server.guild, server.member, "tacrolimus") == "Here 3."
+        assert await summary_seen(discord_, other, there.member, "tacrolimus") == "There 1."
+        history = await discord_.slash(other, there.moderator, "concept history", term="tacrolimus")
+        assert [f["name"].split(" · ")[0] for f in history.response.embeds[0]["fields"]] == ["Revision 1"]
+        choices = await discord_.autocomplete(
+            other, there.moderator, "concept revert", focused="revision", term="tacrolimus", revision=""
+        )
+        assert [choice["value"] for choice in choices.choices] == [1, 0]
+        reverted = await discord_.slash(other, there.moderator, "concept revert", term="tacrolimus", revision=0)
+        assert "saved as revision 2" in reverted.response.content
+        assert await summary_seen(discord_, other, there.member, "tacrolimus") == shipped
+        assert await summary_seen(discord_, server.guild, server.member, "tacrolimus") == "Here 3."
+        again = await edit(discord_, server, "tacrolimus", summary="Here 4.")
+        assert "as revision 4" in again.response.content
+
+
 async def test_history_button_checks_rights_again(discord_: StandIn, server: Server, bot) -> None:
     """A history button pressed by someone who is no longer a moderator is refused."""
     for number in range(4):

@@ -136,7 +136,7 @@ async def test_revision_check_holds_against_a_second_writer(editor: ConceptEdito
     assert saved.changes[0].revision.number == 1
 
 
-async def test_search_rows_are_replaced_in_their_guild_only(editor: ConceptEditor) -> None:
+async def test_search_rows_are_replaced_in_their_guild_only(editor: ConceptEditor, store: Store) -> None:
     """Both guilds edit one entry; each finds its own words, not the other's, and the shipped words in neither."""
     await edit(editor, GUILD, "cyclosporine", "Zebrafish wording.")
     await edit(editor, OTHER, "cyclosporine", "Marmoset wording.")
@@ -145,3 +145,7 @@ async def test_search_rows_are_replaced_in_their_guild_only(editor: ConceptEdito
     assert await editor.catalog.search("marmoset", GUILD) == []
     assert [hit.concept_id for hit in await editor.catalog.search("zebrafish", GUILD)] == ["cyclosporine"]
     assert await editor.catalog.search("zebrafish", OTHER) == []
+    assert isinstance(await editor.set_hidden(GUILD, "cyclosporine", True, author_id=MOD, reason=None), Saved)
+    assert await editor.catalog.search("zebrafish", GUILD) == []
+    rows = await store.fetch_all("SELECT guild_id FROM concept_search WHERE concept_id = 'cyclosporine' ORDER BY 1")
+    assert rows == [(0,), (OTHER,)]  # the hidden entry left this guild's index; the other guild's row stays

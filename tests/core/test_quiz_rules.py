@@ -12,7 +12,17 @@ import pytest
 from bot.clock import ManualClock
 from bot.glossary import Glossary
 from bot.questions import Mode, plan_quiz
-from bot.quiz import CloseReason, Outcome, QuizHub, QuizRepository, QuizRequest, Round, RoundResult, Session
+from bot.quiz import (
+    CloseReason,
+    Outcome,
+    QuizHub,
+    QuizRepository,
+    QuizRequest,
+    Round,
+    RoundResult,
+    Session,
+    SessionStatus,
+)
 from bot.scores import CategoryScore, ScoreRepository, Standing, places, rank, streaks, weakest
 from bot.store import Store
 
@@ -108,6 +118,9 @@ async def test_first_answer_counts_and_the_first_question_waits_for_its_time(
     assert (await hub.answer(session.id, 1, 1, "a", wrong)).outcome is Outcome.DUPLICATE
     assert (await hub.answer(session.id, 1, 2, "b", wrong)).outcome is Outcome.ACCEPTED
     assert (await hub.answer(session.id, 1, 3, "c", 9)).outcome is Outcome.INVALID
+    options = len(session.current.question.options)
+    assert (await hub.answer(session.id, 1, 3, "c", options)).outcome is Outcome.INVALID  # one past the last
+    assert (await hub.answer(session.id, 1, 3, "c", -1)).outcome is Outcome.INVALID
     assert not session.current.closed
     clock.advance(timedelta(seconds=19))
     await clock.settled()  # the quiz's timer has seen 19 s pass and gone back to sleep
@@ -187,6 +200,24 @@ async def test_the_database_refuses_an_answer_to_a_closed_question(
     assert session.current.answers == {}  # the in-memory reservation was undone
     assert session.players == {}
     assert not await repository.record_answer(session.id, 1, 1, 1, "a", 0, True, T0)
+
+
+async def test_the_database_keeps_the_first_close_of_a_question_and_the_first_end_of_a_quiz(
+    store: Store, glossary: Glossary
+) -> None:
+    """A second close or end (another writer, a retried request) changes neither when nor why it ended."""
+    repository = QuizRepository(store)
+    first = plan_quiz(glossary, mode=Mode.DEFINITION, category_id=None, count=5, seed=7).questions[0]
+    session_id = await repository.create(request(), 5, first, T0)
+    await repository.close_round(session_id, 1, CloseReason.TIMEOUT, T0 + timedelta(seconds=20))
+    await repository.close_round(session_id, 1, CloseReason.STOPPED, T0 + timedelta(seconds=30), SessionStatus.STOPPED)
+    assert await store.fetch_all("SELECT closed_at, close_reason FROM quiz_rounds") == [
+        ("2026-11-23T12:00:20+00:00", "timeout"),
+    ]
+    await repository.end_session(session_id, SessionStatus.INTERRUPTED, T0 + timedelta(seconds=40))
+    assert await store.fetch_all("SELECT status, ended_at FROM quiz_sessions") == [
+        ("stopped", "2026-11-23T12:00:30+00:00"),
+    ]
 
 
 async def test_scores_and_stats_count_each_guild_apart(

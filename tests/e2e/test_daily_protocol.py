@@ -18,7 +18,7 @@ from bot.client import ImmunoBot
 from bot.clock import ManualClock
 from bot.daily import DailyRepository, DailyState
 from standin import StandIn
-from standin.state import Channel, Guild, Member, Message
+from standin.state import DISCORD_EPOCH_MS, Channel, Guild, Member, Message
 from tests.e2e.conftest import Server
 from tests.e2e.test_daily import MONDAY_7AM, at, daily_posts, scheduler, set_daily
 
@@ -122,6 +122,78 @@ async def test_recovery_accepts_only_the_bots_own_post_for_that_day(
     assert done.status == "posted"
     assert done.message_id == sent[0].id
     assert done.message_id not in {impostor.id for impostor in impostors} | {yesterday.id}
+
+
+def snowflakes_follow(discord_: StandIn, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give new ids the manual clock's time, as Discord's snowflakes carry the moment a message was sent.
+
+    The clock must be ahead of the real time, so the new ids stay above those already handed out.
+    """
+    ids = discord_.world.ids
+
+    def next_id() -> int:
+        ids._last = max((int(clock.now().timestamp() * 1000) - DISCORD_EPOCH_MS) << 22, ids._last + 1)
+        return ids._last
+
+    monkeypatch.setattr(ids, "next", next_id)
+
+
+async def test_recovery_finds_a_post_sent_hours_before_the_restart(
+    discord_: StandIn, server: Server, start_bot: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sent at 08:00, not recorded, back at 20:00: the search reaches back far enough to find it; no second post."""
+    clock = ManualClock(datetime(2036, 1, 7, 7, 0, tzinfo=UTC))
+    snowflakes_follow(discord_, clock, monkeypatch)
+    channel = server.guild.channel("daily")
+    original = DailyRepository.finish
+
+    async def killed(self: DailyRepository, *_: object, **__: object) -> None:
+        raise RuntimeError("process killed after sending")
+
+    async with start_bot(clock=clock) as bot:
+        await set_daily(discord_, server, channel, "08:00", "UTC")
+        monkeypatch.setattr(DailyRepository, "finish", killed)
+        await at(bot, clock, datetime(2036, 1, 7, 8, 0, tzinfo=UTC))
+    monkeypatch.setattr(DailyRepository, "finish", original)
+    sent = bots_posts(discord_, channel)
+    assert len(sent) == 1
+    assert discord.utils.snowflake_time(sent[0].id) == datetime(2036, 1, 7, 8, 0, tzinfo=UTC)
+    clock.set(datetime(2036, 1, 7, 20, 0, tzinfo=UTC))
+    async with start_bot(clock=clock) as bot:
+        await at(bot, clock, datetime(2036, 1, 7, 21, 0, tzinfo=UTC))
+        done = await record(bot, server.guild.id, date(2036, 1, 7))
+    assert bots_posts(discord_, channel) == sent
+    assert (done.status, done.message_id) == ("posted", sent[0].id)
+
+
+async def test_an_entry_hidden_between_the_claim_and_the_send_is_posted_as_shipped(
+    discord_: StandIn, server: Server, start_bot: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day's concept was chosen, then hidden before the (retried) send: the post still goes out, shipped text."""
+    clock = ManualClock(MONDAY_7AM)
+    channel = server.guild.channel("daily")
+    original = DailyRepository.claim_day
+
+    async def claim_then_die(self: DailyRepository, *args: Any) -> Any:
+        await original(self, *args)
+        raise RuntimeError("process killed after recording the intent, before sending")
+
+    async with start_bot(clock=clock) as bot:
+        await set_daily(discord_, server, channel)
+        monkeypatch.setattr(DailyRepository, "claim_day", claim_then_die)
+        await at(bot, clock, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+        claimed = await record(bot, server.guild.id, MONDAY)
+        shipped = bot.catalog.shipped.concepts[claimed.concept_id]
+        hidden = await discord_.slash(server.guild, server.moderator, "concept hide", term=shipped.name)
+        assert "now hidden" in hidden.response.content
+    monkeypatch.setattr(DailyRepository, "claim_day", original)
+    clock.set(datetime(2026, 11, 23, 8, 3, tzinfo=UTC))
+    async with start_bot(clock=clock) as bot:
+        await at(bot, clock, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+        done = await record(bot, server.guild.id, MONDAY)
+    posts = bots_posts(discord_, channel)
+    assert [post.embeds[0]["title"] for post in posts] == [f"Concept of the day: {shipped.name}"]
+    assert (done.status, done.message_id) == ("posted", posts[0].id)
 
 
 @pytest.mark.parametrize(

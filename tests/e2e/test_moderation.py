@@ -234,6 +234,27 @@ async def test_second_of_two_concurrent_edits_is_refused_with_its_text(discord_:
     )
 
 
+async def test_a_revision_written_by_another_process_refuses_the_save_and_keeps_the_text(
+    discord_: StandIn, server: Server, bot
+) -> None:
+    """Between opening the form and saving it, another process (its own connection) commits a revision: the save
+    is refused by the database's check, though this process's memory still says revision 0; the text comes back."""
+    opened = await open_edit(discord_, server.guild, server.moderator, "sirolimus")
+    theirs = bot.catalog.shipped.concepts["sirolimus"].model_copy(update={"summary": "Another process's summary."})
+    with closing(sqlite3.connect(bot.store.path)) as other, other:
+        other.execute(
+            "INSERT INTO concept_revisions (guild_id, concept_id, revision, action, data, hidden, author_id, "
+            "created_at) VALUES (?, 'sirolimus', 1, 'edit', ?, 0, 4242, '2026-11-23T12:00:00+00:00')",
+            (server.guild.id, theirs.model_dump_json()),
+        )
+    refused = await submit(discord_, server.guild, server.moderator, opened, summary="My careful summary.")
+    assert refused.response.ephemeral
+    assert "changed since you opened it" in refused.response.content
+    assert "```\nMy careful summary.\n```" in refused.response.content
+    rows = await bot.store.fetch_all("SELECT revision, author_id FROM concept_revisions")
+    assert rows == [(1, 4242)]
+
+
 async def test_refused_edit_names_entry_and_field_returns_the_text_and_changes_nothing(
     discord_: StandIn, server: Server, bot
 ) -> None:

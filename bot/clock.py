@@ -50,6 +50,7 @@ class ManualClock:
         self._moved = asyncio.Event()
         self._moves = 0
         self._asleep: dict[asyncio.Task[object], int] = {}  # task -> the move it sleeps past
+        self._alarms: dict[asyncio.Task[object], datetime] = {}  # task -> when it wants to wake
         self._woken: set[asyncio.Task[object]] = set()
         self._watched: set[asyncio.Task[object]] = set()
         self._stirred = asyncio.Event()
@@ -80,6 +81,7 @@ class ManualClock:
                         self._watched.add(task)
                         task.add_done_callback(self._ended)
                     self._asleep[task] = self._moves
+                    self._alarms[task] = when
                     self._stirred.set()
                 moved = asyncio.ensure_future(self._moved.wait())
                 woken = asyncio.ensure_future(wake.wait())
@@ -90,7 +92,13 @@ class ManualClock:
                     woken.cancel()
         finally:
             self._asleep.pop(task, None)  # type: ignore[arg-type]
+            self._alarms.pop(task, None)  # type: ignore[arg-type]
             self._stirred.set()
+
+    @property
+    def alarms(self) -> list[datetime]:
+        """When the tasks sleeping on the clock want to wake, earliest first (what each is waiting for)."""
+        return sorted(self._alarms.values())
 
     def _ended(self, task: asyncio.Task[object]) -> None:
         self._watched.discard(task)

@@ -48,6 +48,19 @@ async def record(bot: ImmunoBot, guild_id: int, day: date) -> Any:
     return await DailyRepository(bot.store).post(guild_id, day)
 
 
+async def test_a_new_schedule_wakes_the_scheduler_at_once(discord_: StandIn, server: Server, start_bot: Start) -> None:
+    """`/daily set` re-plans the sleeping scheduler without waiting for its next wake-up (hourly, in production)."""
+    clock = ManualClock(MONDAY_7AM)
+    async with start_bot(clock=clock):
+        idle = MONDAY_7AM + timedelta(days=1)  # with nothing scheduled it sleeps a day (or until woken)
+        await discord_.changes.wait_for(lambda: idle in clock.alarms, 5, "the idle scheduler to sleep")
+        assert datetime(2026, 11, 23, 7, 30, tzinfo=UTC) not in clock.alarms
+        await set_daily(discord_, server, server.guild.channel("daily"), "07:30", "UTC")
+        await discord_.changes.wait_for(
+            lambda: datetime(2026, 11, 23, 7, 30, tzinfo=UTC) in clock.alarms, 5, "the scheduler to sleep until 07:30"
+        )
+
+
 async def test_claimed_but_never_sent_is_sent_once_after_a_restart(
     discord_: StandIn, server: Server, start_bot: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:

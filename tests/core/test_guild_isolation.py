@@ -149,3 +149,14 @@ async def test_search_rows_are_replaced_in_their_guild_only(editor: ConceptEdito
     assert await editor.catalog.search("zebrafish", GUILD) == []
     rows = await store.fetch_all("SELECT guild_id FROM concept_search WHERE concept_id = 'cyclosporine' ORDER BY 1")
     assert rows == [(0,), (OTHER,)]  # the hidden entry left this guild's index; the other guild's row stays
+
+
+async def test_an_added_entry_has_no_revision_zero(editor: ConceptEditor) -> None:
+    """Revision 0 is the shipped text: an entry the guild added cannot go back to it."""
+    added = await editor.add(GUILD, EntryText("Our extra", "", "S.", "D."), parent=None, author_id=MOD, reason=None)
+    assert isinstance(added, Saved)
+    concept_id = added.changes[0].revision.concept_id
+    refused = await editor.revert(GUILD, concept_id, 0, author_id=MOD, reason=None)
+    assert isinstance(refused, Refused)
+    assert "has no revision 0: choose one from 1 to 1" in refused.message
+    assert summary(editor.catalog, GUILD, concept_id) == "S."

@@ -349,3 +349,19 @@ async def test_local_dates_ahead_of_utc_and_a_restart_between_two_guilds_post_ti
     assert sorted(rows) == sorted(
         (guild_id, day) for guild_id in (server.guild.id, tokyo.id) for day in ("2026-11-24", "2026-11-25")
     )
+
+
+async def test_daily_now_counts_for_the_guilds_local_day(discord_: StandIn, server: Server, start_bot: Start) -> None:
+    """At 01:00 on the 24th in Auckland (still the 23rd in UTC) `/daily now` posts the 24th's; 09:00 adds nothing."""
+    clock = ManualClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    channel = server.guild.channel("daily")
+    async with start_bot(clock=clock) as bot:
+        await set_daily(discord_, server, channel, "09:00", "Pacific/Auckland")
+        now = await discord_.slash(server.guild, server.moderator, "daily now")
+        assert "Posted today's concept" in (await now.wait_followup()).content
+        assert footer_days(bots_posts(discord_, channel)) == ["2026-11-24"]
+        assert scheduler(bot).next_post(server.guild.id) == datetime(2026, 11, 24, 20, 0, tzinfo=UTC)
+        await at(bot, clock, datetime(2026, 11, 23, 20, 0, tzinfo=UTC))  # 09:00 on the 24th in Auckland
+        assert len(bots_posts(discord_, channel)) == 1
+        await at(bot, clock, datetime(2026, 11, 24, 20, 0, tzinfo=UTC))
+    assert footer_days(bots_posts(discord_, channel)) == ["2026-11-24", "2026-11-25"]

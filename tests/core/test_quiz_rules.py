@@ -346,6 +346,25 @@ async def test_killed_mid_round_recovers_without_losing_or_doubling(
     assert (await restarted.answer(session.id, 1, 2, "b", 0)).outcome is Outcome.ENDED
 
 
+async def test_killed_in_a_later_question_marks_only_that_question_ended(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """Killed with question 2 open: the restart marks question 2's message ended, never question 1's reveal."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    session = await start(hub, glossary)
+    await hub.answer(session.id, 1, 1, "a", session.current.question.correct)
+    clock.advance(timedelta(seconds=20))
+    await clock.settled()
+    assert presenter.asked == [2]
+    assert session.task is not None
+    session.task.cancel()  # killed: nothing else is written
+    assert await make_hub(RecordingPresenter(), clock).recover() == [(10, 1002)]
+    assert await store.fetch_all("SELECT round, close_reason FROM quiz_rounds ORDER BY round") == [
+        (1, "timeout"), (2, "restart"),
+    ]  # fmt: skip
+
+
 async def test_round_time_setting_keeps_other_settings(store: Store, make_hub: Callable[..., QuizHub]) -> None:
     """The guild's question time lives in its settings JSON next to other features' keys."""
     hub = make_hub(RecordingPresenter(), ManualClock(T0))

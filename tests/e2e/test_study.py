@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -250,6 +251,25 @@ async def test_double_clicks_and_late_clicks_count_once(discord_: StandIn, serve
         assert "Question 1 has closed" in reply.content
         assert "Question 2 is open now" in reply.content
         assert await answer_counts(bot) == [(1, server.member.id, 1)]
+
+
+async def test_a_question_closed_in_the_database_takes_no_answer(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """Another process closed the open question in the database (this one's memory still has it open): a click
+    is told the question has closed, and nothing is stored."""
+    guild, channel = server.guild, server.guild.channel("general")
+    async with start_bot(clock=ManualClock(T0)) as bot:
+        await start_quiz(discord_, guild, server.member)
+        first = await question(discord_, channel, 1)
+        right, _ = right_and_wrong(bot, channel)
+        with closing(sqlite3.connect(bot.store.path)) as other, other:
+            other.execute("UPDATE quiz_rounds SET closed_at = '2026-11-23T12:00:05+00:00', close_reason = 'restart'")
+        late = await discord_.click(guild, server.member, first, right)
+        assert late.response.ephemeral
+        assert "Question 1 has closed, so that answer was not counted." in late.response.content
+        assert await answer_counts(bot) == []
+        assert await bot.store.fetch_all("SELECT * FROM quiz_players") == []
 
 
 async def test_stop_is_for_the_starter_or_a_moderator(discord_: StandIn, server: Server, start_bot: Start) -> None:

@@ -365,3 +365,28 @@ async def test_daily_now_counts_for_the_guilds_local_day(discord_: StandIn, serv
         assert len(bots_posts(discord_, channel)) == 1
         await at(bot, clock, datetime(2026, 11, 24, 20, 0, tzinfo=UTC))
     assert footer_days(bots_posts(discord_, channel)) == ["2026-11-24", "2026-11-25"]
+
+
+async def test_an_entry_added_mid_cycle_is_posted_in_that_cycle(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """Immunosuppressants only (seven entries): three days in, a moderator adds an eighth under that category; the
+    next five days post it and the four left, so eight days show eight different concepts."""
+    clock = ManualClock(MONDAY_7AM)
+    channel = server.guild.channel("daily")
+    async with start_bot(clock=clock) as bot:
+        await set_daily(discord_, server, channel, "08:00", "UTC", category="immunosuppressants")
+        for day in range(3):
+            await at(bot, clock, datetime(2026, 11, 23, 8, tzinfo=UTC) + timedelta(days=day))
+        opened = await discord_.slash(server.guild, server.moderator, "concept add", category="immunosuppressant")
+        assert opened.modal is not None
+        fields = {"name": "Zebrafimab", "aliases": "", "summary": "A course-only example agent.",
+                  "definition": "An invented immunosuppressant this server studies.", "reason": "week 3"}  # fmt: skip
+        added = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], fields)
+        assert "Added “Zebrafimab”" in added.response.content
+        for day in range(3, 8):
+            await at(bot, clock, datetime(2026, 11, 23, 8, tzinfo=UTC) + timedelta(days=day))
+    titles = [post.embeds[0]["title"].removeprefix("Concept of the day: ") for post in bots_posts(discord_, channel)]
+    assert len(titles) == 8
+    assert len(set(titles)) == 8
+    assert "Zebrafimab" in titles[3:]

@@ -6,6 +6,7 @@ broken (see tests/MUTATIONS.md for the deliberate breakages each one was watched
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
@@ -248,18 +249,35 @@ async def test_refused_at_send_time_stops_and_the_failed_day_is_retried_after_th
     assert footer_days(bots_posts(discord_, channel)) == ["2026-11-23", "2026-11-24"]
 
 
-async def test_server_error_at_send_time_is_retried_five_minutes_later(
-    discord_: StandIn, server: Server, start_bot: Start
-) -> None:
-    """A 503 is Discord's trouble, not the guild's: the schedule stays on and the same day is posted at the retry.
+class _NoBackoff:
+    """discord.http's view of asyncio, minus the 1-9 s waits between its own retries of a 5xx."""
 
-    (503 rather than 500: discord.py itself retries 500/502/504 with real multi-second sleeps before giving up.)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def sleep(delay: float, result: Any = None) -> Any:
+        return await asyncio.sleep(0 if delay >= 1 else delay, result)
+
+
+@pytest.mark.parametrize(
+    ("status", "times"),
+    [(500, 5), (503, 1)],
+    ids=["500-after-discord.py's-own-retries", "503"],
+)
+async def test_server_error_at_send_time_is_retried_five_minutes_later(
+    discord_: StandIn, server: Server, start_bot: Start, monkeypatch: pytest.MonkeyPatch, status: int, times: int
+) -> None:
+    """A 5xx is Discord's trouble, not the guild's: the schedule stays on and the same day is posted at the retry.
+
+    discord.py retries a 500 itself, five times, waiting 1 to 9 s between; those waits are skipped here.
     """
+    monkeypatch.setattr(discord.http, "asyncio", _NoBackoff())
     clock = ManualClock(MONDAY_7AM)
     channel = server.guild.channel("daily")
     async with start_bot(clock=clock) as bot:
         await set_daily(discord_, server, channel)
-        discord_.fail_next("POST", f"/channels/{channel.id}/messages", status=503)
+        discord_.fail_next("POST", f"/channels/{channel.id}/messages", status=status, times=times)
         await at(bot, clock, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
         assert daily_posts(discord_, channel) == []
         assert (await record(bot, server.guild.id, MONDAY)).status == "pending"
@@ -274,7 +292,7 @@ async def test_server_error_at_send_time_is_retried_five_minutes_later(
         assert scheduler(bot).next_post(server.guild.id) == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
         await at(bot, clock, datetime(2026, 11, 23, 23, 0, tzinfo=UTC))
     assert len(daily_posts(discord_, channel)) == 1
-    assert len(discord_.find_requests("POST", f"/channels/{channel.id}/messages", status=503)) == 1
+    assert len(discord_.find_requests("POST", f"/channels/{channel.id}/messages", status=status)) == times
 
 
 async def test_read_message_history_is_required(discord_: StandIn, server: Server, start_bot: Start) -> None:

@@ -349,6 +349,7 @@ async def test_local_dates_ahead_of_utc_and_a_restart_between_two_guilds_post_ti
         assert daily_posts(discord_, tokyo_channel) == []
     clock.set(datetime(2026, 11, 23, 21, 0, tzinfo=UTC))  # restart: 10:00 in Auckland, 06:00 in Tokyo
     async with start_bot(clock=clock) as bot:
+        await at(bot, clock, datetime(2026, 11, 23, 21, 0, tzinfo=UTC))  # the scheduler has loaded and planned
         assert scheduler(bot).next_post(tokyo.id) == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
         assert scheduler(bot).next_post(server.guild.id) == datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
         await at(bot, clock, datetime(2026, 11, 23, 22, 59, tzinfo=UTC))

@@ -605,6 +605,24 @@ async def test_leaderboard_week_and_all_time(discord_: StandIn, server: Server, 
         ]
 
 
+async def test_the_weekly_board_is_exactly_the_last_seven_days(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """A point scored 7 days minus a minute ago is this week's; a minute past 7 days it is not."""
+    guild = server.guild
+    bob = discord_.add_member(guild, "bob")
+    clock = ManualClock(T0)
+    async with start_bot(clock=clock) as bot:
+        await play_one_question(discord_, bot, clock, guild, [server.member], [])  # alice's point at T0
+        clock.set(T0 + timedelta(days=7, minutes=-1))
+        week = await discord_.slash(guild, server.member, "leaderboard")
+        assert week.response.embeds[0]["description"] == "**1.** alice — 1 point (1 answered)"
+        await play_one_question(discord_, bot, clock, guild, [bob], [])
+        clock.set(T0 + timedelta(days=7, minutes=1))
+        later = await discord_.slash(guild, server.member, "leaderboard")
+        assert later.response.embeds[0]["description"] == "**1.** bob — 1 point (1 answered)"
+
+
 async def test_stats_answered_accuracy_streak_and_weakest(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """/stats counts answers, accuracy and the best streak, and names the categories most often missed."""
     guild, channel = server.guild, server.guild.channel("general")

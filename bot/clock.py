@@ -48,6 +48,12 @@ class ManualClock:
             raise ValueError("the manual clock needs a timezone-aware start time")
         self._now = start.astimezone(UTC)
         self._moved = asyncio.Event()
+        self._moves = 0
+        self._asleep: dict[asyncio.Task[object], int] = {}  # task -> the move it sleeps past
+        self._alarms: dict[asyncio.Task[object], datetime] = {}  # task -> when it wants to wake
+        self._woken: set[asyncio.Task[object]] = set()
+        self._watched: set[asyncio.Task[object]] = set()
+        self._stirred = asyncio.Event()
 
     def now(self) -> datetime:
         """Return the manual time."""
@@ -56,6 +62,8 @@ class ManualClock:
     def set(self, when: datetime) -> None:
         """Jump to `when` (forwards or backwards) and wake sleepers."""
         self._now = when.astimezone(UTC)
+        self._moves += 1
+        self._woken.update(self._asleep)
         self._moved.set()
         self._moved = asyncio.Event()
 
@@ -65,11 +73,53 @@ class ManualClock:
 
     async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
         """Wait until the manual time reaches `when`, or until woken."""
-        while self._now < when and not wake.is_set():
-            moved = asyncio.ensure_future(self._moved.wait())
-            woken = asyncio.ensure_future(wake.wait())
-            try:
-                await asyncio.wait({moved, woken}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                moved.cancel()
-                woken.cancel()
+        task = asyncio.current_task()
+        try:
+            while self._now < when and not wake.is_set():
+                if task is not None:
+                    if task not in self._watched:
+                        self._watched.add(task)
+                        task.add_done_callback(self._ended)
+                    self._asleep[task] = self._moves
+                    self._alarms[task] = when
+                    self._stirred.set()
+                moved = asyncio.ensure_future(self._moved.wait())
+                woken = asyncio.ensure_future(wake.wait())
+                try:
+                    await asyncio.wait({moved, woken}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    moved.cancel()
+                    woken.cancel()
+        finally:
+            self._asleep.pop(task, None)  # type: ignore[arg-type]
+            self._alarms.pop(task, None)  # type: ignore[arg-type]
+            self._stirred.set()
+
+    @property
+    def alarms(self) -> list[datetime]:
+        """When the tasks sleeping on the clock want to wake, earliest first (what each is waiting for)."""
+        return sorted(self._alarms.values())
+
+    def _ended(self, task: asyncio.Task[object]) -> None:
+        self._watched.discard(task)
+        self._stirred.set()
+
+    async def sleeping(self, count: int = 1) -> None:
+        """Wait until at least `count` tasks sleep on the clock (a task just started has reached its first sleep)."""
+        while len(self._asleep) < count:
+            self._stirred.clear()
+            await self._stirred.wait()
+
+    async def settled(self) -> None:
+        """Wait until every task the last move woke sleeps on the clock again or has ended.
+
+        Tests check that nothing happened *yet* (a question still open at 19 of 20 seconds) after this, not
+        after a guessed number of event-loop turns: a task that acted on the move has finished acting by then.
+        """
+        while True:
+            self._stirred.clear()
+            restless = {task for task in self._woken if not task.done() and self._asleep.get(task, -1) < self._moves}
+            self._woken = restless
+            if not restless:
+                return
+            await self._stirred.wait()

@@ -18,10 +18,12 @@ from bot.quiz import (
     CloseReason,
     Outcome,
     QuizHub,
+    QuizRepository,
     QuizRequest,
     Round,
     RoundResult,
     Session,
+    SessionStatus,
     TooManyQuizzesError,
 )
 from bot.scores import CategoryScore, ScoreRepository, Standing, places, rank, streaks, weakest
@@ -57,14 +59,18 @@ class RecordingPresenter:
         self.ended.append((channel_id, message_id))
 
 
-async def settle(condition: Callable[[], object], what: str) -> None:
-    """Let the hub's task and the database thread work until `condition()` holds (time itself is manual)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.001)
+async def settle(presenter: RecordingPresenter, condition: Callable[[], object], what: str) -> None:
+    """Wait until what the presenter was asked to show satisfies `condition` (it signals every change)."""
+
+    async def changes() -> None:
+        while not condition():
+            presenter.changed.clear()
+            await presenter.changed.wait()
+
+    try:
+        await asyncio.wait_for(changes(), 5)
+    except TimeoutError:
+        raise AssertionError(f"never happened: {what}") from None
 
 
 @pytest.fixture
@@ -119,12 +125,16 @@ async def test_first_answer_counts_and_the_first_question_waits_for_its_time(
     assert (await hub.answer(session.id, 1, 1, "a", wrong, **HERE)).outcome is Outcome.DUPLICATE
     assert (await hub.answer(session.id, 1, 2, "b", wrong, **HERE)).outcome is Outcome.ACCEPTED
     assert (await hub.answer(session.id, 1, 3, "c", 9, **HERE)).outcome is Outcome.INVALID
+    options = len(session.current.question.options)
+    assert (await hub.answer(session.id, 1, 3, "c", options, **HERE)).outcome is Outcome.INVALID  # one past the last
+    assert (await hub.answer(session.id, 1, 3, "c", -1, **HERE)).outcome is Outcome.INVALID
     assert not session.current.closed
     clock.advance(timedelta(seconds=19))
-    await asyncio.sleep(0)
+    await clock.settled()  # the quiz's timer has seen 19 s pass and gone back to sleep
     assert presenter.revealed == []
+    assert presenter.asked == []
     clock.advance(timedelta(seconds=1))
-    await settle(lambda: presenter.asked == [2], "question 2")
+    await settle(presenter, lambda: presenter.asked == [2], "question 2")
     result = presenter.revealed[0]
     assert (result.right, result.wrong, result.reason) == (("a",), ("b",), CloseReason.TIMEOUT)
     assert (await hub.answer(session.id, 1, 3, "c", right, **HERE)).outcome is Outcome.TOO_LATE
@@ -140,7 +150,7 @@ async def test_later_questions_close_when_everyone_who_joined_answered(
     session = await start(hub, glossary)
     await hub.answer(session.id, 1, 1, "a", 0, **HERE)
     clock.advance(timedelta(seconds=20))
-    await settle(lambda: presenter.asked == [2], "question 2")
+    await settle(presenter, lambda: presenter.asked == [2], "question 2")
     assert (
         await hub.answer(session.id, 2, 2, "newcomer", 0, **HERE)
     ).outcome is Outcome.ACCEPTED  # now a and b are awaited
@@ -148,8 +158,107 @@ async def test_later_questions_close_when_everyone_who_joined_answered(
     assert closing.outcome is Outcome.CLOSED_IT
     assert closing.closed is not None
     assert closing.closed.reason is CloseReason.ANSWERED
-    await settle(lambda: presenter.asked == [2, 3], "question 3")
+    await settle(presenter, lambda: presenter.asked == [2, 3], "question 3")
     assert len(presenter.revealed) == 1  # question 2 was revealed by the click's own reply, not by the presenter
+
+
+async def test_a_later_question_gets_its_full_time_from_when_it_opened(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """Question 2 opens when question 1 closes and stays open its whole 20 s while a player has not answered."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    session = await start(hub, glossary)
+    await hub.answer(session.id, 1, 1, "a", 0, **HERE)
+    await hub.answer(session.id, 1, 2, "b", 0, **HERE)
+    clock.advance(timedelta(seconds=25))  # the timer fires late: question 2 opens at 25 s, not at 20 s
+    await clock.settled()
+    assert presenter.asked == [2]
+    assert (await hub.answer(session.id, 2, 1, "a", 0, **HERE)).outcome is Outcome.ACCEPTED  # b is still awaited
+    clock.advance(timedelta(seconds=19))
+    await clock.settled()
+    assert [result.number for result in presenter.revealed] == [1]
+    assert not session.current.closed
+    clock.advance(timedelta(seconds=1))
+    await clock.settled()
+    assert [(result.number, result.reason) for result in presenter.revealed] == [
+        (1, CloseReason.TIMEOUT), (2, CloseReason.TIMEOUT),
+    ]  # fmt: skip
+    assert presenter.asked == [2, 3]
+    rows = await store.fetch_all("SELECT round, opened_at, closed_at FROM quiz_rounds WHERE round <= 2 ORDER BY round")
+    assert rows == [
+        (1, "2026-11-23T12:00:00+00:00", "2026-11-23T12:00:25+00:00"),
+        (2, "2026-11-23T12:00:25+00:00", "2026-11-23T12:00:45+00:00"),
+    ]
+
+
+async def test_the_database_refuses_an_answer_to_a_closed_question(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """A question closed in the database (by another writer) while memory still holds it open takes no answer."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    session = await start(hub, glossary)
+    repository = QuizRepository(store)
+    await repository.close_round(session.id, 1, CloseReason.RESTART, T0)  # not through this hub
+    assert not session.current.closed
+    result = await hub.answer(session.id, 1, 1, "a", session.current.question.correct, **HERE)
+    assert result.outcome is Outcome.TOO_LATE
+    assert await store.fetch_all("SELECT * FROM quiz_answers") == []
+    assert await store.fetch_all("SELECT * FROM quiz_players") == []
+    assert session.current.answers == {}  # the in-memory reservation was undone
+    assert session.players == {}
+    assert not await repository.record_answer(session.id, 1, 1, 1, "a", 0, True, T0)
+
+
+async def test_the_database_keeps_the_first_close_of_a_question_and_the_first_end_of_a_quiz(
+    store: Store, glossary: Glossary
+) -> None:
+    """A second close or end (another writer, a retried request) changes neither when nor why it ended."""
+    repository = QuizRepository(store)
+    first = plan_quiz(glossary, mode=Mode.DEFINITION, category_id=None, count=5, seed=7).questions[0]
+    session_id = await repository.create(request(), 5, first, T0)
+    await repository.close_round(session_id, 1, CloseReason.TIMEOUT, T0 + timedelta(seconds=20))
+    await repository.close_round(session_id, 1, CloseReason.STOPPED, T0 + timedelta(seconds=30), SessionStatus.STOPPED)
+    assert await store.fetch_all("SELECT closed_at, close_reason FROM quiz_rounds") == [
+        ("2026-11-23T12:00:20+00:00", "timeout"),
+    ]
+    await repository.end_session(session_id, SessionStatus.INTERRUPTED, T0 + timedelta(seconds=40))
+    assert await store.fetch_all("SELECT status, ended_at FROM quiz_sessions") == [
+        ("stopped", "2026-11-23T12:00:30+00:00"),
+    ]
+
+
+async def test_scores_and_stats_count_each_guild_apart(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """One member playing in two guilds has separate points, standings and statistics in each."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    plan = plan_quiz(glossary, mode=Mode.DEFINITION, category_id=None, count=5, seed=7)
+    here = await hub.start(QuizRequest(1, 10, 100, "starter", Mode.DEFINITION, None, 20, 7), plan.questions)
+    there = await hub.start(QuizRequest(2, 20, 100, "starter", Mode.DEFINITION, None, 20, 7), plan.questions)
+    assert here is not None
+    assert there is not None
+    await hub.begin(here, 1001)
+    await hub.begin(there, 2001)
+    right = here.current.question.correct
+    await hub.answer(here.id, 1, 5, "ann", right, **HERE)
+    elsewhere = {"guild_id": 2, "channel_id": 20}
+    await hub.answer(there.id, 1, 5, "ann-there", (right + 1) % 4, **elsewhere)
+    await hub.answer(there.id, 1, 6, "ben", right, **elsewhere)
+    scores = ScoreRepository(store)
+    assert await scores.standings(1) == [Standing(5, "ann", 1, 1)]
+    assert sorted(await scores.standings(2), key=lambda s: s.user_id) == [
+        Standing(5, "ann-there", 0, 1), Standing(6, "ben", 1, 1),
+    ]  # fmt: skip
+    assert await scores.session_standings(here.id) == [Standing(5, "ann", 1, 1)]
+    here_stats, there_stats = await scores.member_stats(1, 5), await scores.member_stats(2, 5)
+    assert (here_stats.answered, here_stats.correct, here_stats.quizzes, here_stats.best_streak) == (1, 1, 1, 1)
+    assert (there_stats.answered, there_stats.correct, there_stats.quizzes, there_stats.best_streak) == (1, 0, 1, 0)
+    assert here_stats.weakest == ()
+    assert [c.answered for c in there_stats.weakest] == [1]
+    assert await scores.member_stats(2, 6) != await scores.member_stats(1, 6)
 
 
 async def test_last_question_finishes_with_standings(
@@ -164,8 +273,8 @@ async def test_last_question_finishes_with_standings(
         await hub.answer(session.id, number, 1, "a", correct, **HERE)
         if number == 1:
             clock.advance(timedelta(seconds=20))
-        await settle(lambda n=number: len(presenter.asked) >= min(n, 4), f"after question {number}")
-    await settle(lambda: presenter.finished, "the end")
+        await settle(presenter, lambda n=number: len(presenter.asked) >= min(n, 4), f"after question {number}")
+    await settle(presenter, lambda: presenter.finished, "the end")
     assert presenter.finished == [[Standing(1, "a", 5, 5)]]
     assert await store.fetch_all("SELECT status FROM quiz_sessions") == [("finished",)]
     assert hub.running(10) is None
@@ -196,7 +305,7 @@ async def test_answer_racing_the_timeout_is_counted_once_or_not_at_all(
     session = await start(hub, glossary)
     clock.advance(timedelta(seconds=20))  # the timer task is now due to close question 1
     outcomes = await asyncio.gather(*(hub.answer(session.id, 1, user, f"u{user}", 0, **HERE) for user in range(1, 30)))
-    await settle(lambda: presenter.revealed, "the reveal")
+    await settle(presenter, lambda: presenter.revealed, "the reveal")
     counted = {user for user, result in zip(range(1, 30), outcomes, strict=True) if result.outcome is Outcome.ACCEPTED}
     refused = {r.outcome for r in outcomes} - {Outcome.ACCEPTED}
     assert refused <= {Outcome.TOO_LATE}
@@ -245,6 +354,25 @@ async def test_killed_mid_round_recovers_without_losing_or_doubling(
     assert await store.fetch_all("SELECT close_reason FROM quiz_rounds") == [("restart",)]
     assert await ScoreRepository(store).standings(1) == [Standing(1, "a", 1, 1)]
     assert (await restarted.answer(session.id, 1, 2, "b", 0, **HERE)).outcome is Outcome.ENDED
+
+
+async def test_killed_in_a_later_question_marks_only_that_question_ended(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """Killed with question 2 open: the restart marks question 2's message ended, never question 1's reveal."""
+    clock, presenter = ManualClock(T0), RecordingPresenter()
+    hub = make_hub(presenter, clock)
+    session = await start(hub, glossary)
+    await hub.answer(session.id, 1, 1, "a", session.current.question.correct, **HERE)
+    clock.advance(timedelta(seconds=20))
+    await clock.settled()
+    assert presenter.asked == [2]
+    assert session.task is not None
+    session.task.cancel()  # killed: nothing else is written
+    assert await make_hub(RecordingPresenter(), clock).recover() == [(10, 1002)]
+    assert await store.fetch_all("SELECT round, close_reason FROM quiz_rounds ORDER BY round") == [
+        (1, "timeout"), (2, "restart"),
+    ]  # fmt: skip
 
 
 async def test_round_time_setting_keeps_other_settings(store: Store, make_hub: Callable[..., QuizHub]) -> None:

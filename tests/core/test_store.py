@@ -14,11 +14,15 @@ from bot.store import SchemaError, Store, bundled_migrations
 
 
 async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
-    """A new file gets every migration, WAL journaling and enforced foreign keys."""
+    """A new file gets every migration, WAL journaling, enforced foreign keys and full syncs."""
     async with await Store.open(tmp_path / "new.db") as store:
         assert await store.schema_version() == len(bundled_migrations())
         assert (await store.fetch_all("PRAGMA journal_mode"))[0][0] == "wal"
         assert (await store.fetch_all("PRAGMA foreign_keys"))[0][0] == 1
+        assert (await store.fetch_all("PRAGMA synchronous"))[0][
+            0
+        ] == 2  # FULL: an acknowledged write survives power loss
+        assert (await store.fetch_all("PRAGMA busy_timeout"))[0][0] == 5000
 
 
 async def test_old_database_is_upgraded_in_place(tmp_path: Path, shipped_data: GlossaryData) -> None:
@@ -86,10 +90,15 @@ async def test_changed_data_updates_rows_and_leaves_guild_data_alone(
         report = await store.sync_shipped(dropped_last)
 
         assert report.changed == [first.concept.id]
-        assert report.removed == [shipped_data.concepts[-1].concept.id]
+        gone = shipped_data.concepts[-1].concept
+        assert report.removed == [gone.id]
         assert report.added == []
         concepts = {c.id: c for c in await store.shipped_concepts()}
         assert concepts[first.concept.id].summary == "A corrected summary."
+        assert gone.id not in concepts
+        assert await store.fetch_all("SELECT 1 FROM concept_search WHERE concept_id = ?", (gone.id,)) == []
+        assert [hit.concept_id for hit in await store.search(gone.name)] != [gone.id]
+        assert [hit.concept_id for hit in await store.search("corrected summary")] == [first.concept.id]
         assert await store.fetch_all("SELECT * FROM concept_revisions") == before
         assert await store.fetch_all("SELECT guild_id FROM guild_settings") == [(1,)]
         assert await store.get_meta("command_tree_hash") == "abc"
@@ -138,3 +147,14 @@ async def test_cancelled_transaction_leaves_the_connection_usable(tmp_path: Path
                 await racing
         await store.set_meta("final", "ok")
         assert await store.get_meta("final") == "ok"
+
+
+async def test_search_falls_back_to_any_word_and_completes_the_last_word(
+    tmp_path: Path, shipped_data: GlossaryData
+) -> None:
+    """When no entry has every word, any word will do; the last word may be unfinished."""
+    async with await Store.open(tmp_path / "s.db") as store:
+        await store.sync_shipped(shipped_data)
+        assert [hit.concept_id for hit in await store.search("tacrol")][:1] == ["tacrolimus"]
+        either = await store.search("tacrolimus qwzxv")  # no entry has both: any word will do
+        assert "tacrolimus" in [hit.concept_id for hit in either]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -34,42 +33,47 @@ async def written(store: Store) -> int:
     return int(rows[0][0])
 
 
-async def until_written(store: Store, count: int) -> None:
-    """Wait for the writer task and the database thread to have written `count` lookups (time itself is manual)."""
-    for _ in range(2000):
-        if await written(store) == count:
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError(f"the writer never wrote {count} lookups")
-
-
 async def test_record_waits_for_nothing_and_writes_in_one_batch(store: Store) -> None:
     """Counts stay in memory until the flush interval passes on the clock, then go in one transaction."""
     clock = ManualClock(T0)
     recorder = UsageRecorder(UsageRepository(store), clock, flush_every=timedelta(seconds=30))
     recorder.start()
     try:
+        await clock.sleeping()  # the writer waits for its interval
         for concept in ("tacrolimus", "tacrolimus", "sirolimus"):
             recorder.record(1, concept, next(USERS))
         recorder.record(2, "tacrolimus", next(USERS))
         assert recorder.pending == 4
-        await asyncio.sleep(0.01)
+        clock.advance(timedelta(seconds=29))
+        await clock.settled()  # the writer saw 29 s pass and sleeps again
         assert await written(store) == 0
-        clock.advance(timedelta(seconds=30))
-        await until_written(store, 4)
+        clock.advance(timedelta(seconds=1))
+        await clock.settled()  # the writer wrote, and sleeps again
+        assert await written(store) == 4
         assert recorder.pending == 0
+        rows = await store.fetch_all(
+            "SELECT guild_id, concept_id, uses FROM concept_uses ORDER BY guild_id, concept_id"
+        )
+        assert rows == [(1, "sirolimus", 1), (1, "tacrolimus", 2), (2, "tacrolimus", 1)]
     finally:
         await recorder.stop()
 
 
 async def test_a_full_buffer_is_written_early(store: Store) -> None:
     """Once `max_pending` lookups wait, the writer does not wait for the interval."""
-    recorder = UsageRecorder(UsageRepository(store), ManualClock(T0), max_pending=5)
+    clock = ManualClock(T0)
+    recorder = UsageRecorder(UsageRepository(store), clock, max_pending=5)
     recorder.start()
     try:
-        for _ in range(5):
+        await clock.sleeping()
+        for _ in range(4):
             recorder.record(1, "cytokine", next(USERS))
-        await until_written(store, 5)
+        clock.advance(timedelta(0))  # nudge the writer without letting time pass: four is not enough
+        await clock.settled()
+        assert await written(store) == 0
+        recorder.record(1, "cytokine", next(USERS))
+        clock.advance(timedelta(0))
+        await clock.settled()
         rows = await store.fetch_all("SELECT guild_id, concept_id, day, uses FROM concept_uses")
         assert rows == [(1, "cytokine", "2026-11-23", 5)]
     finally:

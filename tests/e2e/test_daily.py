@@ -274,7 +274,13 @@ async def test_lost_permission_stops_once_and_logs_once(
     async with start_bot(clock=clock) as bot:
         await set_daily(discord_, server, channel)
         discord_.set_channel_permissions(channel, discord_.bot_role(server.guild), deny=SEND_MESSAGES)
-        await asyncio.sleep(0.05)  # the CHANNEL_UPDATE reaches the bot's cache
+        cached = bot.get_guild(server.guild.id)
+        assert cached is not None
+        await discord_.changes.wait_for(
+            lambda: not cached.get_channel(channel.id).permissions_for(cached.me).send_messages,  # type: ignore[union-attr]
+            5,
+            "the CHANNEL_UPDATE to reach the bot's cache",
+        )
         for hour in (8, 9, 10):
             await at(bot, clock, datetime(2026, 11, 23, hour, 0, tzinfo=UTC))
         await at(bot, clock, datetime(2026, 11, 24, 9, 0, tzinfo=UTC))

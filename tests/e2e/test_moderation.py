@@ -234,6 +234,27 @@ async def test_second_of_two_concurrent_edits_is_refused_with_its_text(discord_:
     assert "revision 2" in (await agreed.answer()).content
 
 
+async def test_a_revision_written_by_another_process_refuses_the_save_and_keeps_the_text(
+    discord_: StandIn, server: Server, bot
+) -> None:
+    """Between opening the form and saving it, another process (its own connection) commits a revision: the save
+    is refused by the database's check, though this process's memory still says revision 0; the text comes back."""
+    opened = await open_edit(discord_, server.guild, server.moderator, "sirolimus")
+    theirs = bot.catalog.shipped.concepts["sirolimus"].model_copy(update={"summary": "Another process's summary."})
+    with closing(sqlite3.connect(bot.store.path)) as other, other:
+        other.execute(
+            "INSERT INTO concept_revisions (guild_id, concept_id, revision, action, data, hidden, author_id, "
+            "created_at) VALUES (?, 'sirolimus', 1, 'edit', ?, 0, 4242, '2026-11-23T12:00:00+00:00')",
+            (server.guild.id, theirs.model_dump_json()),
+        )
+    refused = await submit(discord_, server.guild, server.moderator, opened, summary="My careful summary.")
+    assert refused.response.ephemeral
+    assert "changed since you opened it" in refused.response.content
+    assert "```\nMy careful summary.\n```" in refused.response.content
+    rows = await bot.store.fetch_all("SELECT revision, author_id FROM concept_revisions")
+    assert rows == [(1, 4242)]
+
+
 async def test_refused_edit_names_entry_and_field_returns_the_text_and_changes_nothing(
     discord_: StandIn, server: Server, bot
 ) -> None:
@@ -337,6 +358,39 @@ async def test_history_pages_with_diffs_and_revert(discord_: StandIn, server: Se
     assert "has no revision 42: choose one from 0 to 5" in (await bad.answer()).content
     untouched = await discord_.slash(server.guild, server.moderator, "concept history", term="sirolimus")
     assert "has no changes in this server" in (await untouched.answer()).content
+
+
+async def test_two_servers_editing_one_entry_stay_apart_across_a_restart(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """Three edits here and one there of the same entry: after a restart each server sees its own newest text,
+    and numbering, history, revert choices and revert are each server's own."""
+    other = discord_.add_guild("Other group")
+    there = Server(
+        other, discord_.add_member(other, "bob"), discord_.add_member(other, "mod-two", permissions=MANAGE_GUILD)
+    )
+    async with start_bot():
+        shipped = await summary_seen(discord_, other, there.member, "tacrolimus")
+        for number in (1, 2, 3):
+            saved = await edit(discord_, server, "tacrolimus", summary=f"Here {number}.")
+            assert f"as revision {number}" in saved.response.content
+        theirs = await edit(discord_, there, "tacrolimus", summary="There 1.")
+        assert "as revision 1" in theirs.response.content
+    async with start_bot():
+        assert await summary_seen(discord_, server.guild, server.member, "tacrolimus") == "Here 3."
+        assert await summary_seen(discord_, other, there.member, "tacrolimus") == "There 1."
+        history = await discord_.slash(other, there.moderator, "concept history", term="tacrolimus")
+        assert [f["name"].split(" · ")[0] for f in history.response.embeds[0]["fields"]] == ["Revision 1"]
+        choices = await discord_.autocomplete(
+            other, there.moderator, "concept revert", focused="revision", term="tacrolimus", revision=""
+        )
+        assert [choice["value"] for choice in choices.choices] == [1, 0]
+        reverted = await discord_.slash(other, there.moderator, "concept revert", term="tacrolimus", revision=0)
+        assert "saved as revision 2" in reverted.response.content
+        assert await summary_seen(discord_, other, there.member, "tacrolimus") == shipped
+        assert await summary_seen(discord_, server.guild, server.member, "tacrolimus") == "Here 3."
+        again = await edit(discord_, server, "tacrolimus", summary="Here 4.")
+        assert "as revision 4" in again.response.content
 
 
 async def test_history_button_checks_rights_again(discord_: StandIn, server: Server, bot) -> None:

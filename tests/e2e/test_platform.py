@@ -101,17 +101,13 @@ async def test_health_file_tracks_a_connected_bot(
     discord_: StandIn, server: Server, start_bot: Start, tmp_path: Path
 ) -> None:
     """The bot touches HEALTH_FILE once connected; `python -m bot health` reads it (stale means unhealthy)."""
-    import asyncio
     import os
     import subprocess
     import sys
 
     health = tmp_path / "health"
     async with start_bot(health_file=health):
-        for _ in range(200):
-            if health.exists():
-                break
-            await asyncio.sleep(0.01)
+        await discord_.changes.wait_for(health.exists, 5, "the health file")
     assert health.exists()
     environment = {**os.environ, "HEALTH_FILE": str(health), "PYTHONPATH": ROOT}
 

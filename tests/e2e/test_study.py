@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -187,16 +187,20 @@ async def test_round_timing_and_the_timeout_settings(discord_: StandIn, server: 
         await discord_.click(guild, server.member, first, right)
         await discord_.click(guild, bob, first, right)
         clock.advance(timedelta(seconds=9))
-        await asyncio.sleep(0.02)
+        await clock.settled()  # the quiz's timer saw the 9 s pass and sleeps again
         assert title(first) == "Question 1 of 5"
         clock.advance(timedelta(seconds=1))
         await revealed(discord_, first)
         second = await question(discord_, channel, 2)
         right, _ = right_and_wrong(bot, channel)
-        await discord_.click(guild, server.member, second, right)  # bob, who joined, has not answered: it waits
-        await asyncio.sleep(0.02)
+        locked = await discord_.click(guild, server.member, second, right)  # bob, who joined, has not answered
+        assert locked.response.ephemeral
+        assert "(in 10 s at most)" in locked.response.content  # question 2 has its own full time
         assert title(second) == "Question 2 of 5"
-        clock.advance(timedelta(seconds=10))
+        clock.advance(timedelta(seconds=9))
+        await clock.settled()
+        assert title(second) == "Question 2 of 5"
+        clock.advance(timedelta(seconds=1))
         await revealed(discord_, second)
         assert fields(second) == {"Got it": "alice", "Missed it": "Nobody"}
         stopped = await discord_.slash(guild, server.member, "quiz stop")
@@ -249,6 +253,25 @@ async def test_double_clicks_and_late_clicks_count_once(discord_: StandIn, serve
         assert "Question 1 has closed" in reply.content
         assert "Question 2 is open now" in reply.content
         assert await answer_counts(bot) == [(1, server.member.id, 1)]
+
+
+async def test_a_question_closed_in_the_database_takes_no_answer(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """Another process closed the open question in the database (this one's memory still has it open): a click
+    is told the question has closed, and nothing is stored."""
+    guild, channel = server.guild, server.guild.channel("general")
+    async with start_bot(clock=ManualClock(T0)) as bot:
+        await start_quiz(discord_, guild, server.member)
+        first = await question(discord_, channel, 1)
+        right, _ = right_and_wrong(bot, channel)
+        with closing(sqlite3.connect(bot.store.path)) as other, other:
+            other.execute("UPDATE quiz_rounds SET closed_at = '2026-11-23T12:00:05+00:00', close_reason = 'restart'")
+        late = await discord_.click(guild, server.member, first, right)
+        assert late.response.ephemeral
+        assert "Question 1 has closed, so that answer was not counted." in late.response.content
+        assert await answer_counts(bot) == []
+        assert await bot.store.fetch_all("SELECT * FROM quiz_players") == []
 
 
 async def test_stop_is_for_the_starter_or_a_moderator(discord_: StandIn, server: Server, start_bot: Start) -> None:
@@ -586,6 +609,24 @@ async def test_leaderboard_week_and_all_time(discord_: StandIn, server: Server, 
         ]
 
 
+async def test_the_weekly_board_is_exactly_the_last_seven_days(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """A point scored 7 days minus a minute ago is this week's; a minute past 7 days it is not."""
+    guild = server.guild
+    bob = discord_.add_member(guild, "bob")
+    clock = ManualClock(T0)
+    async with start_bot(clock=clock) as bot:
+        await play_one_question(discord_, bot, clock, guild, [server.member], [])  # alice's point at T0
+        clock.set(T0 + timedelta(days=7, minutes=-1))
+        week = await discord_.slash(guild, server.member, "leaderboard")
+        assert week.response.embeds[0]["description"] == "**1.** alice — 1 point (1 answered)"
+        await play_one_question(discord_, bot, clock, guild, [bob], [])
+        clock.set(T0 + timedelta(days=7, minutes=1))
+        later = await discord_.slash(guild, server.member, "leaderboard")
+        assert later.response.embeds[0]["description"] == "**1.** bob — 1 point (1 answered)"
+
+
 async def test_stats_answered_accuracy_streak_and_weakest(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """/stats counts answers, accuracy and the best streak, and names the categories most often missed."""
     guild, channel = server.guild, server.guild.channel("general")
@@ -611,6 +652,37 @@ async def test_stats_answered_accuracy_streak_and_weakest(discord_: StandIn, ser
         assert shown_fields["Weakest categories"] == "Immunosuppressant — 4 of 5 (80%)"
         other = await discord_.slash(guild, server.moderator, "stats", options={"member": server.member})
         assert other.response.embeds[0]["title"] == "Quiz statistics: alice"
+
+
+async def test_scores_leaderboards_and_stats_stay_in_their_server(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """One member playing in two servers (another name in the second): each server's board and /stats see only
+    what was played there, under the name used there."""
+    guild = server.guild
+    other = discord_.add_guild("Second group", channels=("general",))
+    alice_there = discord_.add_member(other, server.member.user, nick="alice-two")
+    bob_there = discord_.add_member(other, "bob")
+    clock = ManualClock(T0)
+    async with start_bot(clock=clock) as bot:
+        await play_one_question(discord_, bot, clock, guild, [server.member], [])
+        await play_one_question(discord_, bot, clock, other, [bob_there], [alice_there])
+        await play_one_question(discord_, bot, clock, other, [bob_there], [alice_there])
+        here = await discord_.slash(guild, server.member, "leaderboard", options={"period": "all"})
+        assert here.response.embeds[0]["description"] == "**1.** alice — 1 point (1 answered)"
+        there = await discord_.slash(other, alice_there, "leaderboard", options={"period": "all"})
+        assert there.response.embeds[0]["description"].splitlines() == [
+            "**1.** bob — 2 points (2 answered)",
+            "**2.** alice-two — 0 points (2 answered)",
+        ]
+        mine_here = fields((await discord_.slash(guild, server.member, "stats")).response.embeds[0])
+        assert mine_here["Answered"] == "1 (in 1 quiz)"
+        assert mine_here["Accuracy"] == "100% (1 correct)"
+        mine_there = fields((await discord_.slash(other, alice_there, "stats")).response.embeds[0])
+        assert mine_there["Answered"] == "2 (in 2 quizzes)"
+        assert mine_there["Accuracy"] == "0% (0 correct)"
+        stranger = await discord_.slash(guild, server.member, "stats", options={"member": server.moderator})
+        assert "has not answered any quiz questions" in stranger.response.content
 
 
 # --- flashcards ------------------------------------------------------------------------------------------------------

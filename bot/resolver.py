@@ -19,6 +19,7 @@ from typing import Literal, overload
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 from bot.normalise import compact, normalise, question_subject
 
@@ -192,6 +193,24 @@ def _supported(key: str, name_key: str, plain: float) -> bool:
     )
 
 
+SHORT_WORD = 4
+"""A typed word this short that has a letter more than a word of the name is another abbreviation, not a typo of
+it (NKT is not NK, MDSC is not MSC); with a letter missing it is still a typo ("cel" for "cell")."""
+
+TYPO_EDITS = 2
+"""Edits a one-word query may be from a one-word name it is corrected to (more for long names, one per six
+letters): "tacrolimis" is Tacrolimus, but "interference" is a word of its own, not a misspelt Interferon."""
+
+
+def _a_typo_away(key: str, name_key: str) -> bool:
+    """Say whether a one-word query is close enough to a one-word name to be a misspelling of it."""
+    if " " in key or " " in name_key:
+        return True
+    if len(key) <= SHORT_WORD and len(key) > len(name_key) and key != name_key + "s":
+        return False  # a letter added makes another abbreviation (a plural "s" does not)
+    return Levenshtein.distance(key, name_key) <= max(TYPO_EDITS, len(name_key) // 6)
+
+
 FILLER_WORDS = frozenset({
     "therapy", "therapies", "treatment", "treatments", "drug", "drugs", "medicine", "medication", "agent",
     "preparation", "dose", "dosing", "level", "use", "used", "for", "of", "the", "a", "an", "in", "and", "with",
@@ -212,7 +231,11 @@ def _words_accounted_for(key: str, name_key: str) -> bool:
     for word in key.split():
         if word in FILLER_WORDS:
             continue
-        if any(fuzz.ratio(word, other, score_cutoff=WORD_TYPO) for other in (*name_words, *joined)):
+        if any(
+            fuzz.ratio(word, other, score_cutoff=WORD_TYPO)
+            for other in (*name_words, *joined)
+            if len(word) > SHORT_WORD or len(other) >= len(word) or word == other + "s"
+        ):
             continue
         return False
     return True
@@ -436,6 +459,8 @@ class Resolver:
         if top.suggestion.score < CONFIDENT_SCORE or not _supported(key, top.matched_key, top.plain):
             return False
         if not _words_accounted_for(key, top.matched_key):
+            return False
+        if not _a_typo_away(key, top.matched_key):
             return False
         words = set(key.split())
         sharing = sum(1 for item in ranked[:AMBIGUITY_WINDOW] if words <= set(item.matched_key.split()))

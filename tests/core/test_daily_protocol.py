@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,9 @@ from bot.store import Store
 GUILD, OTHER = 111, 222
 POOL = [f"concept-{letter}" for letter in "abcdefg"]
 MONDAY = date(2026, 11, 23)
+
+CLAIMER = {"owner": "test:1", "now": datetime(2026, 11, 23, 8, 0, tzinfo=UTC)}
+"""One process claiming (the lease and owner are tested in test_daily_rules)."""
 
 
 @pytest.fixture
@@ -40,7 +43,7 @@ async def post_days(
     posted: list[str] = []
     for offset in range(days):
         day = first + timedelta(days=offset)
-        claimed = await repository.claim_day(schedule(guild_id), day, pool)
+        claimed = await repository.claim_day(schedule(guild_id), day, pool, **CLAIMER)
         assert claimed is not None, day
         record, maybe_sent = claimed
         assert not maybe_sent
@@ -110,11 +113,11 @@ async def test_two_guilds_posting_the_same_days_keep_their_cycles_apart(reposito
 
 async def test_claims_pending_failed_and_posted(repository: DailyRepository) -> None:
     """A pending day is handed back as maybe-sent with its concept; a failed day is retried; a posted day is done."""
-    first = await repository.claim_day(schedule(), MONDAY, POOL)
+    first = await repository.claim_day(schedule(), MONDAY, POOL, **CLAIMER)
     assert first is not None
     record, maybe_sent = first
     assert (record.status, maybe_sent) == ("pending", False)
-    again = await repository.claim_day(schedule(), MONDAY, POOL)
+    again = await repository.claim_day(schedule(), MONDAY, POOL, **CLAIMER)
     assert again is not None
     assert (again[0].concept_id, again[0].status, again[1]) == (record.concept_id, "pending", True)
     assert await repository.last_day(GUILD) is None  # pending is not posted: it may still need recovery
@@ -123,7 +126,7 @@ async def test_claims_pending_failed_and_posted(repository: DailyRepository) -> 
     assert failed is not None
     assert (failed.status, failed.detail) == ("failed", "the daily channel was deleted")
     moved = DailySchedule(GUILD, 999, time(8), "UTC")  # a moderator chose another channel
-    retried = await repository.claim_day(moved, MONDAY, POOL)
+    retried = await repository.claim_day(moved, MONDAY, POOL, **CLAIMER)
     assert retried is not None
     assert (retried[0].concept_id, retried[0].status, retried[0].channel_id, retried[1]) == (
         record.concept_id, "pending", 999, False,
@@ -132,18 +135,18 @@ async def test_claims_pending_failed_and_posted(repository: DailyRepository) -> 
     assert stored is not None
     assert (stored.status, stored.channel_id, stored.detail) == ("pending", 999, None)
     await repository.finish(GUILD, MONDAY, message_id=4242)
-    assert await repository.claim_day(moved, MONDAY, POOL) is None
+    assert await repository.claim_day(moved, MONDAY, POOL, **CLAIMER) is None
     done = await repository.post(GUILD, MONDAY)
     assert done is not None
     assert (done.status, done.message_id) == ("posted", 4242)
     assert await repository.last_day(GUILD) == MONDAY
-    assert await repository.claim_day(schedule(), MONDAY + timedelta(days=1), []) is None  # an empty pool
+    assert await repository.claim_day(schedule(), MONDAY + timedelta(days=1), [], **CLAIMER) is None  # an empty pool
 
 
 async def test_another_guild_claiming_the_same_day_is_its_own_claim(repository: DailyRepository) -> None:
     """The same local day in two guilds is two claims; finishing one leaves the other pending."""
-    mine = await repository.claim_day(schedule(GUILD), MONDAY, POOL)
-    theirs = await repository.claim_day(schedule(OTHER), MONDAY, POOL)
+    mine = await repository.claim_day(schedule(GUILD), MONDAY, POOL, **CLAIMER)
+    theirs = await repository.claim_day(schedule(OTHER), MONDAY, POOL, **CLAIMER)
     assert mine is not None
     assert theirs is not None
     assert not theirs[1]

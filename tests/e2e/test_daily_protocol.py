@@ -41,7 +41,7 @@ def bots_posts(discord_: StandIn, channel: Channel) -> list[Message]:
 async def status_of(discord_: StandIn, guild: Guild, moderator: Member) -> dict[str, str]:
     """The fields of `/daily show`."""
     shown = await discord_.slash(guild, moderator, "daily show")
-    return {field["name"]: field["value"] for field in shown.response.embeds[0]["fields"]}
+    return {field["name"]: field["value"] for field in (await shown.answer()).embeds[0]["fields"]}
 
 
 async def record(bot: ImmunoBot, guild_id: int, day: date) -> Any:
@@ -70,8 +70,8 @@ async def test_claimed_but_never_sent_is_sent_once_after_a_restart(
     channel = server.guild.channel("daily")
     original = DailyRepository.claim_day
 
-    async def claim_then_die(self: DailyRepository, *args: Any) -> Any:
-        await original(self, *args)
+    async def claim_then_die(self: DailyRepository, *args: Any, **kwargs: Any) -> Any:
+        await original(self, *args, **kwargs)
         raise RuntimeError("process killed after recording the intent, before sending")
 
     async with start_bot(clock=clock) as bot:
@@ -104,8 +104,8 @@ async def test_recovery_accepts_only_the_bots_own_post_for_that_day(
     channel = server.guild.channel("daily")
     original = DailyRepository.claim_day
 
-    async def claim_then_die(self: DailyRepository, *args: Any) -> Any:
-        await original(self, *args)
+    async def claim_then_die(self: DailyRepository, *args: Any, **kwargs: Any) -> Any:
+        await original(self, *args, **kwargs)
         raise RuntimeError("process killed after recording the intent, before sending")
 
     async with start_bot(clock=clock) as bot:
@@ -188,8 +188,8 @@ async def test_an_entry_hidden_between_the_claim_and_the_send_is_posted_as_shipp
     channel = server.guild.channel("daily")
     original = DailyRepository.claim_day
 
-    async def claim_then_die(self: DailyRepository, *args: Any) -> Any:
-        await original(self, *args)
+    async def claim_then_die(self: DailyRepository, *args: Any, **kwargs: Any) -> Any:
+        await original(self, *args, **kwargs)
         raise RuntimeError("process killed after recording the intent, before sending")
 
     async with start_bot(clock=clock) as bot:
@@ -199,7 +199,7 @@ async def test_an_entry_hidden_between_the_claim_and_the_send_is_posted_as_shipp
         claimed = await record(bot, server.guild.id, MONDAY)
         shipped = bot.catalog.shipped.concepts[claimed.concept_id]
         hidden = await discord_.slash(server.guild, server.moderator, "concept hide", term=shipped.name)
-        assert "now hidden" in hidden.response.content
+        assert "now hidden" in (await hidden.answer()).content
     monkeypatch.setattr(DailyRepository, "claim_day", original)
     clock.set(datetime(2026, 11, 23, 8, 3, tzinfo=UTC))
     async with start_bot(clock=clock) as bot:
@@ -240,7 +240,7 @@ async def test_refused_at_send_time_stops_and_the_failed_day_is_retried_after_th
         assert f"(failed: {reason})" in fields["Recent posts"]
 
         resumed = await discord_.slash(server.guild, server.moderator, "daily resume")
-        assert resumed.response.embeds[0]["title"] == "Concept of the day resumed"
+        assert (await resumed.answer()).embeds[0]["title"] == "Concept of the day resumed"
         now = await discord_.slash(server.guild, server.moderator, "daily now")
         assert "Posted today's concept" in (await now.wait_followup()).content
         retried = await record(bot, server.guild.id, MONDAY)
@@ -302,8 +302,8 @@ async def test_read_message_history_is_required(discord_: StandIn, server: Serve
     async with start_bot(clock=ManualClock(MONDAY_7AM)) as bot:
         refused = await set_daily(discord_, server, channel)
         assert refused.response.ephemeral
-        assert "lacks Read Message History" in refused.response.content
-        assert "Nothing was saved" in refused.response.content
+        assert "lacks Read Message History" in (await refused.answer()).content
+        assert "Nothing was saved" in (await refused.answer()).content
         assert await DailyRepository(bot.store).schedules() == []
 
 
@@ -402,7 +402,7 @@ async def test_an_entry_added_mid_cycle_is_posted_in_that_cycle(
         fields = {"name": "Zebrafimab", "aliases": "", "summary": "A course-only example agent.",
                   "definition": "An invented immunosuppressant this server studies.", "reason": "week 3"}  # fmt: skip
         added = await discord_.submit_modal(server.guild, server.moderator, opened.modal["custom_id"], fields)
-        assert "Added “Zebrafimab”" in added.response.content
+        assert "Added “Zebrafimab”" in (await added.answer()).content
         for day in range(3, 8):
             await at(bot, clock, datetime(2026, 11, 23, 8, tzinfo=UTC) + timedelta(days=day))
     titles = [post.embeds[0]["title"].removeprefix("Concept of the day: ") for post in bots_posts(discord_, channel)]

@@ -249,8 +249,8 @@ async def test_a_revision_written_by_another_process_refuses_the_save_and_keeps_
         )
     refused = await submit(discord_, server.guild, server.moderator, opened, summary="My careful summary.")
     assert refused.response.ephemeral
-    assert "changed since you opened it" in refused.response.content
-    assert "```\nMy careful summary.\n```" in refused.response.content
+    assert "changed since you opened it" in (await refused.answer()).content
+    assert "```\nMy careful summary.\n```" in (await refused.answer()).content
     rows = await bot.store.fetch_all("SELECT revision, author_id FROM concept_revisions")
     assert rows == [(1, 4242)]
 
@@ -373,24 +373,24 @@ async def test_two_servers_editing_one_entry_stay_apart_across_a_restart(
         shipped = await summary_seen(discord_, other, there.member, "tacrolimus")
         for number in (1, 2, 3):
             saved = await edit(discord_, server, "tacrolimus", summary=f"Here {number}.")
-            assert f"as revision {number}" in saved.response.content
+            assert f"as revision {number}" in (await saved.answer()).content
         theirs = await edit(discord_, there, "tacrolimus", summary="There 1.")
-        assert "as revision 1" in theirs.response.content
+        assert "as revision 1" in (await theirs.answer()).content
     async with start_bot():
         assert await summary_seen(discord_, server.guild, server.member, "tacrolimus") == "Here 3."
         assert await summary_seen(discord_, other, there.member, "tacrolimus") == "There 1."
         history = await discord_.slash(other, there.moderator, "concept history", term="tacrolimus")
-        assert [f["name"].split(" · ")[0] for f in history.response.embeds[0]["fields"]] == ["Revision 1"]
+        assert [f["name"].split(" · ")[0] for f in (await history.answer()).embeds[0]["fields"]] == ["Revision 1"]
         choices = await discord_.autocomplete(
             other, there.moderator, "concept revert", focused="revision", term="tacrolimus", revision=""
         )
         assert [choice["value"] for choice in choices.choices] == [1, 0]
         reverted = await discord_.slash(other, there.moderator, "concept revert", term="tacrolimus", revision=0)
-        assert "saved as revision 2" in reverted.response.content
+        assert "saved as revision 2" in (await reverted.answer()).content
         assert await summary_seen(discord_, other, there.member, "tacrolimus") == shipped
         assert await summary_seen(discord_, server.guild, server.member, "tacrolimus") == "Here 3."
         again = await edit(discord_, server, "tacrolimus", summary="Here 4.")
-        assert "as revision 4" in again.response.content
+        assert "as revision 4" in (await again.answer()).content
 
 
 async def test_history_button_checks_rights_again(discord_: StandIn, server: Server, bot) -> None:

@@ -124,6 +124,11 @@ class ChangeFeed:
         """Whether the listening connection is up."""
         return self._connection is not None and not self._connection.is_closed() and not self._lost.is_set()
 
+    @property
+    def server_pid(self) -> int | None:
+        """The PostgreSQL backend of the listening connection (to find it in pg_stat_activity)."""
+        return self._connection.get_server_pid() if self._connection is not None else None
+
     async def notify(self, guild_id: int, what: What) -> None:
         """Tell every other process that `guild_id` changed (call after the change committed).
 

@@ -169,3 +169,33 @@ async def test_a_change_made_through_one_process_is_enforced_by_the_others(
 
 def names(view: Any) -> set[str]:
     return {concept.name for concept in view.concepts.values()}
+
+
+async def test_health_check_reports_each_shard(tmp_path: Path) -> None:
+    """The health file holds every shard's state; `health` prints one line per shard, unhealthy if one is down."""
+    import os
+    import subprocess
+    import sys
+
+    health = tmp_path / "health"
+    async with StandIn(shards=2) as standin:
+        bot = E2EBot(process_settings(tmp_path, "solo", health_file=health), guild_ready_timeout=0.05)
+        async with run_bot(bot, standin):
+            await bot.write_health()
+        environment = {**os.environ, "HEALTH_FILE": str(health), "PYTHONPATH": str(Path(__file__).parents[2])}
+
+        def check() -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "bot", "health"], env=environment, capture_output=True,
+                                  text=True, timeout=60, check=False, cwd=tmp_path)  # fmt: skip
+
+        running = check()
+        assert running.returncode == 0, running.stderr
+        lines = running.stdout.splitlines()
+        assert [line.split(":")[0] for line in lines[:2]] == ["shard 0", "shard 1"]
+        assert all(": connected, heartbeat " in line for line in lines[:2])
+        assert lines[2].startswith("healthy: last heartbeat")
+        await bot.write_health()  # the bot closed: both shards are down
+        stopped = check()
+        assert stopped.returncode == 1
+        assert stopped.stdout.splitlines() == ["shard 0: disconnected", "shard 1: disconnected"]
+        assert "unhealthy: 2 of 2 shard(s) disconnected" in stopped.stderr

@@ -222,3 +222,15 @@ async def test_identify_turns_are_shared_by_processes_per_bucket(postgres_url: s
         finally:
             for pacer in pacers:
                 await pacer.close()
+
+
+async def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) -> None:
+    """Three processes open an empty PostgreSQL database at once: one migrates, the others find it done."""
+    databases = await asyncio.gather(*(Database.open(postgres_url) for _ in range(3)))
+    try:
+        counts = [await database.table_counts() for database in databases]
+        assert counts[0] == counts[1] == counts[2]
+        assert "bot_meta" in counts[0]
+    finally:
+        for database in databases:
+            await database.close()

@@ -14,6 +14,7 @@ from bot.__main__ import main
 from bot.config import ConfigError, DatabaseUrl, load_settings, parse_shard_ids
 from bot.db import Database
 from bot.db.changes import ChangeFeed, GuildChange, asyncpg_dsn, notify_in
+from bot.db.migrate import MIGRATION_LOCK_SQL
 from bot.db.pacing import IdentifyPacer, bucket_key
 from tests.pg import PostgresServer
 
@@ -225,12 +226,22 @@ async def test_identify_turns_are_shared_by_processes_per_bucket(postgres_url: s
 
 
 async def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) -> None:
-    """Three processes open an empty PostgreSQL database at once: one migrates, the others find it done."""
-    databases = await asyncio.gather(*(Database.open(postgres_url) for _ in range(3)))
+    """Opening a PostgreSQL database migrates under a lock: a second process waits, then finds the work done."""
+    admin = await asyncpg.connect(asyncpg_dsn(DatabaseUrl.parse(postgres_url)))
     try:
-        counts = [await database.table_counts() for database in databases]
+        async with admin.transaction():  # another process migrating right now
+            await admin.execute(MIGRATION_LOCK_SQL)
+            opening = asyncio.create_task(Database.open(postgres_url))
+            done, _ = await asyncio.wait({opening}, timeout=1.0)
+            assert not done  # it waits for the lock instead of migrating alongside
+        database = await asyncio.wait_for(opening, 30)
+    finally:
+        await admin.close()
+    others = await asyncio.gather(*(Database.open(postgres_url) for _ in range(2)))
+    try:
+        counts = [await each.table_counts() for each in (database, *others)]
         assert counts[0] == counts[1] == counts[2]
         assert "bot_meta" in counts[0]
     finally:
-        for database in databases:
-            await database.close()
+        for each in (database, *others):
+            await each.close()

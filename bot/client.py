@@ -162,8 +162,13 @@ class ImmunoBot(commands.AutoShardedBot):
 
         async def changed(change: GuildChange) -> None:
             await editor.reload(change.guild_id, change.what)
+            log.info("Took in guild %s's %s change from another process", change.guild_id, change.what)
 
-        self._changes = ChangeFeed(self.settings.database, changed, editor.resync)
+        async def resync() -> None:
+            await editor.resync()
+            log.info("Resynchronised every guild's glossary and settings after the change feed came back")
+
+        self._changes = ChangeFeed(self.settings.database, changed, resync)
         await self._changes.start()
         editor.notify = self._changes.notify
 

@@ -91,6 +91,12 @@ class ImmunoBot(commands.AutoShardedBot):
         """Only one process syncs the commands: the one with shard 0 (every process when unsharded runs it)."""
         return self.settings.shard_ids is None or 0 in self.settings.shard_ids
 
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process runs the shard Discord routes the guild to (all guilds when it runs every shard)."""
+        if self.settings.shard_ids is None or self.settings.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.settings.shard_count in self.settings.shard_ids
+
     @property
     def store(self) -> Store:
         """The open database (available once `setup_hook` has run)."""

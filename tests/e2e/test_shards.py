@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,44 @@ async def test_health_check_reports_each_shard(tmp_path: Path) -> None:
         assert stopped.returncode == 1
         assert stopped.stdout.splitlines() == ["shard 0: disconnected", "shard 1: disconnected"]
         assert "unhealthy: 2 of 2 shard(s) disconnected" in stopped.stderr
+
+
+async def test_each_process_posts_the_concept_of_the_day_for_its_own_guilds(
+    tmp_path: Path, shared_postgres: str
+) -> None:
+    """Both processes know both schedules (shared data); each posts only for the guilds on its shards, once."""
+    from bot.clock import ManualClock
+    from bot.daily import DailyState
+    from tests.e2e.test_daily import MONDAY_7AM, at, daily_posts, scheduler
+
+    shared = {"database_url": shared_postgres, "database_path": tmp_path / "shared.db", "shard_count": 2}
+    clock = ManualClock(MONDAY_7AM)
+    async with StandIn(shards=2) as standin:
+        guilds = [
+            standin.add_guild(f"G{shard}", guild_id=(1000 + shard) << 22, channels=("general", "daily"))
+            for shard in (0, 1)
+        ]
+        moderators = [standin.add_member(guild, "mod", permissions=MANAGE_GUILD) for guild in guilds]
+
+        def process(shard: int) -> E2EBot:
+            return E2EBot(load_settings(**shared, shard_ids=str(shard)), clock=clock, guild_ready_timeout=0.05)
+
+        async with run_bot(process(0), standin), run_bot(process(1), standin):
+            for guild, moderator in zip(guilds, moderators, strict=True):
+                options = {"channel": guild.channel("daily"), "time": "08:00", "timezone": "Europe/London"}
+                result = await standin.slash(guild, moderator, "daily set", options=options)
+                assert (await result.answer()).embeds[0]["title"] == "Concept of the day is on"
+        # Restarted, each process loads both guilds' schedules from the shared database.
+        async with run_bot(process(0), standin) as first, run_bot(process(1), standin) as second:
+            for shard, bot in enumerate((first, second)):
+                await asyncio.wait_for(scheduler(bot).wait_idle(), 10)  # started, and nothing due yet
+                planned = {guild.id for guild in guilds if scheduler(bot).next_post(guild.id) is not None}
+                assert planned == {guilds[shard].id}
+            await at(first, clock, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+            await asyncio.wait_for(scheduler(second).wait_idle(), 10)
+            await at(first, clock, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+            await asyncio.wait_for(scheduler(second).wait_idle(), 10)
+            for guild in guilds:
+                assert len(daily_posts(standin, guild.channel("daily"))) == 1
+                for bot in (first, second):
+                    assert scheduler(bot).schedule_of(guild.id).state is DailyState.ACTIVE

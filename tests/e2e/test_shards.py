@@ -241,3 +241,39 @@ async def test_each_process_posts_the_concept_of_the_day_for_its_own_guilds(
                 assert len(daily_posts(standin, guild.channel("daily"))) == 1
                 for bot in (first, second):
                     assert scheduler(bot).schedule_of(guild.id).state is DailyState.ACTIVE
+
+
+async def test_command_line_flags_choose_the_shards(tmp_path: Path) -> None:
+    """`python -m bot --shards 1 --shard-count 2`: the process identifies as shard 1 of 2 only, answers its guild."""
+    import signal
+
+    from tests.e2e.test_entry_point import start_process
+
+    async with StandIn(shards=2) as standin:
+        guilds = [guild_on_shard(standin, f"G{shard}", shard, 2) for shard in (0, 1)]
+        member = standin.add_member(guilds[1], "alice")
+        process = await start_process(standin, tmp_path, standin.token, "--shards", "1", "--shard-count", "2")
+        try:
+            first = await standin.wait_for_identify(1, within=30)
+            assert first.data["shard"] == [1, 2]
+            await standin.changes.wait_for(lambda: 1 in standin.gateway.by_shard, 10, "shard 1's session")
+            standin.register_commands(
+                [
+                    {
+                        "name": "define",
+                        "description": "d",
+                        "type": 1,
+                        "options": [
+                            {"type": 3, "name": "term", "description": "t", "required": True, "autocomplete": True}
+                        ],
+                    }
+                ]
+            )
+            result = await standin.slash(guilds[1], member, "define", term="immunoterapy", within=15)
+            assert (await result.answer()).embeds[0]["title"] == "Immunotherapy"
+            assert standin.sync_count == 0  # shard 0's process syncs the commands, not this one
+            assert [record.data["shard"] for record in standin.identifies] == [[1, 2]]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 30)
+        assert process.returncode == 0, (tmp_path / "bot.log").read_text()

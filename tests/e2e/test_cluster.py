@@ -63,23 +63,47 @@ class Cluster:
 
     async def start(self, shards: str) -> BotProcess:
         """Start the process that runs `shards` (again, after a kill)."""
-        log = self.tmp_path / f"bot-{shards}.log"
-        environment = {**self.environment, "SHARD_IDS": shards, "HEALTH_FILE": str(self.tmp_path / f"{shards}.health")}
-        with log.open("ab") as sink:  # a file, not a pipe: nothing can block on a full buffer
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", RUNNER, env=environment, cwd=self.tmp_path, stdout=sink, stderr=sink
-            )
-        self.processes[shards] = BotProcess(shards, log, process)
+        self.processes[shards] = await start_bot_process(self.environment, self.tmp_path, shards)
         return self.processes[shards]
 
     def shard_of(self, guild: Guild) -> int:
         return (guild.id >> 22) % SHARD_COUNT
 
 
+def bot_environment(api_base: str, gateway_url: str, token: str, postgres_url: str, tmp_path: Path) -> dict[str, str]:
+    """What every process of the cluster is given: the same Discord, database and shard count."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "SHARD"))}
+    environment.update({
+        "PYTHONPATH": str(ROOT), "DISCORD_TOKEN": token, "DISCORD_API_BASE": api_base,
+        "DISCORD_GATEWAY_URL": gateway_url, "DATABASE_URL": postgres_url,
+        "DATABASE_PATH": str(tmp_path / "shared.db"), "SHARD_COUNT": str(SHARD_COUNT), "LOG_LEVEL": "INFO",
+    })  # fmt: skip
+    return environment
+
+
+async def prepare_databases(postgres_url: str, tmp_path: Path) -> None:
+    """The schema, as the first process would create it, and the shipped data loaded once, as `load` would:
+    SQLite (until stage 2) is not made for several processes migrating one file at once; PostgreSQL migrates
+    under a lock (tests/core/test_scale.py)."""
+    async with await Database.open(postgres_url):
+        pass
+    await load_into_database(load_settings(database_url=postgres_url, database_path=tmp_path / "shared.db"))
+
+
+async def start_bot_process(environment: dict[str, str], tmp_path: Path, shards: str) -> BotProcess:
+    """Start the bot process that runs `shards`, its output in a log file of its own."""
+    log = tmp_path / f"bot-{shards}.log"
+    environment = {**environment, "SHARD_IDS": shards, "HEALTH_FILE": str(tmp_path / f"{shards}.health")}
+    with log.open("ab") as sink:  # a file, not a pipe: nothing can block on a full buffer
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", RUNNER, env=environment, cwd=tmp_path, stdout=sink, stderr=sink
+        )
+    return BotProcess(shards, log, process)
+
+
 @pytest.fixture
 async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
-    async with await Database.open(postgres_url):  # the schema, as the first process would create it
-        pass
+    await prepare_databases(postgres_url, tmp_path)
     standin = StandIn(shards=SHARD_COUNT, max_concurrency=2, enforce_identify_limit=True)
     async with standin:
         guilds = [
@@ -87,15 +111,7 @@ async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
         ]
         members = {guild.id: standin.add_member(guild, "alice") for guild in guilds}
         moderator = standin.add_member(guilds[0], "mod", permissions=0x20)
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "SHARD"))}
-        environment.update({
-            "PYTHONPATH": str(ROOT), "DISCORD_TOKEN": standin.token, "DISCORD_API_BASE": standin.api_base,
-            "DISCORD_GATEWAY_URL": standin.gateway_url, "DATABASE_URL": postgres_url,
-            "DATABASE_PATH": str(tmp_path / "shared.db"), "SHARD_COUNT": str(SHARD_COUNT), "LOG_LEVEL": "INFO",
-        })  # fmt: skip
-        # One process loads the shipped data first, as `load` would: SQLite (until stage 2) is not made for
-        # several processes migrating one file at once; PostgreSQL migrates under a lock (tests/core/test_scale.py).
-        await load_into_database(load_settings(database_url=postgres_url, database_path=tmp_path / "shared.db"))
+        environment = bot_environment(standin.api_base, standin.gateway_url, standin.token, postgres_url, tmp_path)
         cluster = Cluster(standin, guilds, members, moderator, {}, environment, tmp_path)
         try:
             yield cluster
@@ -172,4 +188,57 @@ async def test_three_processes_with_two_shards_each(cluster: Cluster) -> None:
             assert answer.embeds[0]["title"] == "Bacillus Calmette–Guérin"  # hidden in its own guild only
     assert logins < 60
     for running in cluster.processes.values():
+        assert "Traceback" not in running.text(), running.text()[-3000:]
+
+
+STANDALONE_WORLD = """
+token: standalone.bot.token
+shards: 2
+max_concurrency: 1
+enforce_identify_limit: true
+guilds:
+  - {name: Alpha}
+  - {name: Beta}
+  - {name: Gamma}
+  - {name: Delta}
+"""
+
+
+async def test_processes_take_identify_turns_on_a_standalone_standin(tmp_path: Path, postgres_url: str) -> None:
+    """`python -m standin` refusing early logins, two bot processes in one bucket: both connect, none refused."""
+    world = tmp_path / "world.yaml"
+    world.write_text(STANDALONE_WORLD)
+    standin_log = tmp_path / "standin.log"
+    with standin_log.open("wb") as sink:
+        standin = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "standin", "--world", str(world), "--port", "0",
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=sink, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    processes: list[BotProcess] = []
+    try:
+        assert standin.stdout is not None
+        line = (await asyncio.wait_for(standin.stdout.readline(), 30)).decode()
+        base = line.removeprefix("standin listening on ").strip()
+        assert base.startswith("http://127.0.0.1:"), line
+        await prepare_databases(postgres_url, tmp_path)
+        environment = bot_environment(base + "/api/v10", base.replace("http://", "ws://") + "/gateway",
+                                      "standalone.bot.token", postgres_url, tmp_path)  # fmt: skip
+        environment["SHARD_COUNT"] = "2"
+        processes = [await start_bot_process(environment, tmp_path, shards) for shards in ("0", "1")]
+        for running in processes:
+            await wait_for_line(running, "Connected as", 60)
+        waited = [running for running in processes if "for its IDENTIFY turn" in running.text()]
+        assert len(waited) == 1  # the second login waited for the first one's window
+        assert [running.text().count("has connected to Gateway") for running in processes] == [1, 1]
+    finally:
+        for running in processes:
+            running.process.send_signal(signal.SIGTERM)
+        for running in processes:
+            await asyncio.wait_for(running.process.wait(), 30)
+        standin.send_signal(signal.SIGINT)
+        await asyncio.wait_for(standin.wait(), 30)
+    log = standin_log.read_text()
+    assert "op 9" not in log, log  # the stand-in refused no IDENTIFY
+    for running in processes:
+        assert running.process.returncode == 0, running.text()[-3000:]
         assert "Traceback" not in running.text(), running.text()[-3000:]

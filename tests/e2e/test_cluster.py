@@ -104,7 +104,7 @@ async def start_bot_process(environment: dict[str, str], tmp_path: Path, shards:
 @pytest.fixture
 async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
     await prepare_databases(postgres_url, tmp_path)
-    standin = StandIn(shards=SHARD_COUNT, max_concurrency=2, enforce_identify_limit=True)
+    standin = StandIn(shards=SHARD_COUNT, max_concurrency=3, enforce_identify_limit=True)
     async with standin:
         guilds = [
             standin.add_guild(f"G{n}", guild_id=(2000 + n) << 22, channels=("general",)) for n in range(2 * SHARD_COUNT)
@@ -145,7 +145,7 @@ async def test_three_processes_with_two_shards_each(cluster: Cluster) -> None:
     assert standin.gateway.refusals == []  # no IDENTIFY refused (op 9): turns were taken through PostgreSQL
     by_bucket: dict[int, list[float]] = {}
     for record in standin.identifies:
-        by_bucket.setdefault(record.data["shard"][0] % 2, []).append(record.at)
+        by_bucket.setdefault(record.data["shard"][0] % 3, []).append(record.at)
     for times in by_bucket.values():
         assert all(later - earlier >= 5.0 for earlier, later in itertools.pairwise(times))
     assert standin.sync_count == 1  # only the process with shard 0 synced

@@ -167,7 +167,7 @@ class ImmunoBot(commands.AutoShardedBot):
             return
 
         async def changed(change: GuildChange) -> None:
-            await editor.reload(change.guild_id, change.what)
+            await editor.reload(change.guild_id, change.what, change.concepts)
             log.info("Took in guild %s's %s change from another process", change.guild_id, change.what)
 
         async def resync() -> None:

@@ -156,7 +156,7 @@ class ConceptEditor:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._settings: dict[int, ModerationSettings] = {}
         self._owners: dict[int, tuple[Glossary, NameOwners]] = {}
-        self.notify: Callable[[int, ChangeKind], Awaitable[None]] | None = None
+        self.notify: Callable[[int, ChangeKind, Sequence[str]], Awaitable[None]] | None = None
         """Tells the other bot processes of a committed change (set by the client on PostgreSQL; issue 12)."""
 
     # --- reading ------------------------------------------------------------------------------------------
@@ -433,22 +433,30 @@ class ConceptEditor:
         )
         self.catalog.install(await asyncio.to_thread(self.catalog.prepare, guild_id, revisions))
         self._update_name_owners(guild_id, everything, changes)
-        await self._tell_others(guild_id, "glossary")
+        await self._tell_others(guild_id, "glossary", [revision.concept_id for revision in revisions])
         return Saved(changes)
 
     # --- other processes (PostgreSQL) -----------------------------------------------------------------------
 
-    async def _tell_others(self, guild_id: int, what: ChangeKind) -> None:
+    async def _tell_others(self, guild_id: int, what: ChangeKind, concepts: Sequence[str] = ()) -> None:
         if self.notify is not None:
-            await self.notify(guild_id, what)
+            await self.notify(guild_id, what, concepts)
 
-    async def reload(self, guild_id: int, what: ChangeKind) -> None:
-        """Take in a change another process committed: the guild's settings, or its overlay and views."""
+    async def reload(self, guild_id: int, what: ChangeKind, concepts: Sequence[str] = ()) -> None:
+        """Take in a change another process committed: the guild's settings, or its overlay and views (only the
+        named entries' newest revisions are read when the change names them)."""
         if what == "settings":
             self._settings[guild_id] = await self.repository.settings(guild_id)
             return
         async with self._locks[guild_id]:  # never interleaved with a change made here
-            overlay = (await self.repository.latest()).get(guild_id, {})
+            if concepts:
+                overlay = dict(self.catalog.overlay(guild_id))
+                for concept_id in concepts:
+                    newest = await self.repository.newest(guild_id, concept_id, limit=1)
+                    if newest:
+                        overlay[concept_id] = newest[0]
+            else:
+                overlay = (await self.repository.latest()).get(guild_id, {})
             await self._install_overlay(guild_id, overlay)
 
     async def resync(self) -> None:

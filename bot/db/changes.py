@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,12 +38,20 @@ RETRY_SECONDS = 1.0
 What = Literal["glossary", "settings"]
 
 
+MAX_PAYLOAD = 7000  # bytes; PostgreSQL refuses a NOTIFY payload of 8,000
+
+
 @dataclass(frozen=True)
 class GuildChange:
-    """A guild whose glossary overlay or moderation settings another process changed."""
+    """A guild whose glossary overlay or moderation settings another process changed.
+
+    `concepts` names the entries changed, so the others read only those; empty means "read the whole guild"
+    (settings, or a change too large to name in one notification, such as a big import).
+    """
 
     guild_id: int
     what: What
+    concepts: tuple[str, ...] = ()
 
 
 def asyncpg_dsn(url: DatabaseUrl) -> str:
@@ -51,18 +59,27 @@ def asyncpg_dsn(url: DatabaseUrl) -> str:
     return url.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def payload(guild_id: int, what: What, origin: str) -> str:
-    """The notification's text: small (NOTIFY allows 8,000 bytes) and enough to rebuild one guild."""
-    return json.dumps({"guild": guild_id, "what": what, "origin": origin}, separators=(",", ":"))
+def payload(guild_id: int, what: What, origin: str, concepts: Sequence[str] = ()) -> str:
+    """The notification's text: the guild, and the changed entries when they fit (NOTIFY allows 8,000 bytes)."""
+    message: dict[str, Any] = {"guild": guild_id, "what": what, "origin": origin}
+    if concepts:
+        message["concepts"] = sorted(set(concepts))
+    text_payload = json.dumps(message, separators=(",", ":"))
+    if len(text_payload.encode()) > MAX_PAYLOAD:
+        del message["concepts"]  # too many to name: the others read the whole guild
+        text_payload = json.dumps(message, separators=(",", ":"))
+    return text_payload
 
 
-async def notify_in(connection: AsyncConnection, guild_id: int, what: What, origin: str = "") -> None:
+async def notify_in(
+    connection: AsyncConnection, guild_id: int, what: What, origin: str = "", concepts: Sequence[str] = ()
+) -> None:
     """Queue the notification inside the caller's transaction: PostgreSQL delivers it at commit, never on
     rollback. The way for write paths that run on PostgreSQL through `bot.db.Database`."""
     if connection.dialect.name == "postgresql":
         await connection.execute(
             text(f"SELECT pg_notify({CHANNEL_SQL}, :payload)"),
-            {"payload": payload(guild_id, what, origin)},
+            {"payload": payload(guild_id, what, origin, concepts)},
         )
 
 
@@ -129,13 +146,13 @@ class ChangeFeed:
         """The PostgreSQL backend of the listening connection (to find it in pg_stat_activity)."""
         return self._connection.get_server_pid() if self._connection is not None else None
 
-    async def notify(self, guild_id: int, what: What) -> None:
+    async def notify(self, guild_id: int, what: What, concepts: Sequence[str] = ()) -> None:
         """Tell every other process that `guild_id` changed (call after the change committed).
 
         On a lost connection it reconnects and sends once more; if that fails too, the other processes
         learn of it at their next resync, and their stale edits are refused by the revision check.
         """
-        message = payload(guild_id, what, self.origin)
+        message = payload(guild_id, what, self.origin, concepts)
         for attempt in (1, 2):
             try:
                 async with self._send_lock:
@@ -168,7 +185,8 @@ class ChangeFeed:
     def _heard(self, _connection: Any, _pid: int, _channel: str, text_payload: str) -> None:
         try:
             message = json.loads(text_payload)
-            change = GuildChange(int(message["guild"]), message["what"])
+            concepts = tuple(str(concept) for concept in message.get("concepts", ()))
+            change = GuildChange(int(message["guild"]), message["what"], concepts)
         except (ValueError, KeyError, TypeError):
             log.warning("Ignored a malformed change notification: %.200r", text_payload)
             return

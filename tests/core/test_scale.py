@@ -4,6 +4,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import asyncpg
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from bot.__main__ import main
 from bot.config import ConfigError, DatabaseUrl, load_settings, parse_shard_ids
 from bot.db import Database
-from bot.db.changes import ChangeFeed, GuildChange, asyncpg_dsn, notify_in
+from bot.db.changes import MAX_PAYLOAD, ChangeFeed, GuildChange, asyncpg_dsn, notify_in, payload
 from bot.db.migrate import MIGRATION_LOCK_SQL
 from bot.db.pacing import IdentifyPacer, bucket_key
 from tests.pg import PostgresServer
@@ -93,17 +94,17 @@ async def test_a_change_reaches_every_other_process_and_not_its_sender(postgres_
         await feed.start()
     try:
         sent = time.perf_counter()
-        await feeds[0].notify(123, "glossary")
+        await feeds[0].notify(123, "glossary", ["bcg", "azathioprine"])
         await heard[1].next()
         await heard[2].next()
         for h in heard[1:]:
-            assert [change for change, _ in h.changes] == [GuildChange(123, "glossary")]
+            assert [change for change, _ in h.changes] == [GuildChange(123, "glossary", ("azathioprine", "bcg"))]
             assert h.changes[0][1] - sent < 1.0  # the issue's bound; in practice a few milliseconds
         await feeds[2].notify(7, "settings")
         await heard[0].next()
         await heard[1].next()
         assert [change for change, _ in heard[0].changes] == [GuildChange(7, "settings")]  # not its own 123
-        assert [change for change, _ in heard[2].changes] == [GuildChange(123, "glossary")]  # not its own 7
+        assert [change.guild_id for change, _ in heard[2].changes] == [123]  # not its own 7
     finally:
         for feed in feeds:
             await feed.close()
@@ -182,6 +183,15 @@ async def test_a_lost_listener_reconnects_and_resynchronises(postgres_url: str) 
     finally:
         await feed.close()
         await sender.close()
+
+
+def test_a_change_names_its_entries_unless_they_do_not_fit() -> None:
+    """The others read only the named entries; a change too big to name (an import) makes them read the guild."""
+    small = json.loads(payload(1, "glossary", "me", ["bcg", "azathioprine", "bcg"]))
+    assert small == {"guild": 1, "what": "glossary", "origin": "me", "concepts": ["azathioprine", "bcg"]}
+    big = payload(1, "glossary", "me", [f"an-imported-entry-with-a-long-id-{n:04d}" for n in range(500)])
+    assert json.loads(big) == {"guild": 1, "what": "glossary", "origin": "me"}
+    assert len(big.encode()) <= MAX_PAYLOAD
 
 
 def test_the_feed_and_pacing_refuse_sqlite() -> None:

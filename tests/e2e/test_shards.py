@@ -131,22 +131,24 @@ async def test_a_change_made_through_one_process_is_enforced_by_the_others(
         b = E2EBot(load_settings(**shared, shard_ids="1"), guild_ready_timeout=0.05)
         async with run_bot(b, standin), run_bot(a, standin):
             editor_b = b.get_cog("Moderation").editor
-            reloaded: asyncio.Queue[tuple[int, str, float]] = asyncio.Queue()
+            reloaded: asyncio.Queue[tuple[int, tuple[str, ...], float]] = asyncio.Queue()
             reload_b = editor_b.reload
 
-            async def reload_and_report(guild_id: int, what: Any) -> None:
-                await reload_b(guild_id, what)
-                reloaded.put_nowait((guild_id, what, time.perf_counter()))
+            async def reload_and_report(guild_id: int, what: Any, concepts: tuple[str, ...] = ()) -> None:
+                await reload_b(guild_id, what, concepts)
+                reloaded.put_nowait((guild_id, tuple(concepts), time.perf_counter()))
 
             editor_b.reload = reload_and_report
             assert "Bacillus Calmette–Guérin" in names(b.catalog.view(guild.id))
+            bcg = b.catalog.shipped.resolver.resolve("BCG").match.id
 
             async def through_a(command: str, **options: Any) -> tuple[str, float]:
                 result = await standin.slash(guild, moderator, command, **options)
                 content = (await result.answer()).content
                 answered = time.perf_counter()
-                changed_guild, _, applied = await asyncio.wait_for(reloaded.get(), 5)
+                changed_guild, concepts, applied = await asyncio.wait_for(reloaded.get(), 5)
                 assert changed_guild == guild.id
+                assert concepts == (() if command == "concept config" else (bcg,))  # B reads only that entry
                 return content, applied - answered
 
             content, delay = await through_a("concept hide", term="BCG", reason="not taught")
@@ -164,7 +166,14 @@ async def test_a_change_made_through_one_process_is_enforced_by_the_others(
             content, delay = await through_a("concept unhide", term="BCG")
             assert "shown again" in content
             assert "Bacillus Calmette–Guérin" in names(b.catalog.view(guild.id))
-            assert b.catalog.overlay(guild.id).keys() == a.catalog.overlay(guild.id).keys()
+
+            def revisions(bot: ImmunoBot) -> dict[str, tuple[int, bool, Any]]:
+                return {key: (r.number, r.hidden, r.concept) for key, r in bot.catalog.overlay(guild.id).items()}
+
+            assert revisions(b) == revisions(a)
+            view = b.catalog.view(guild.id)
+            await editor_b.resync()  # what B does after losing the feed: nothing missed, nothing rebuilt
+            assert b.catalog.view(guild.id) is view
             assert b.health_report()["change_feed"] == "listening"
 
 

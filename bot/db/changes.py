@@ -34,6 +34,7 @@ CHANNEL_PREFIX = "immunobot_changes:"
 CHANNEL_SQL = f"'{CHANNEL_PREFIX}' || current_schema()"  # computed by the server: same for every process
 PING_SECONDS = 5.0  # how often the listening connection is checked (a dead TCP peer sends no termination)
 RETRY_SECONDS = 1.0
+NOTIFY_SECONDS = 5.0
 
 What = Literal["glossary", "settings"]
 
@@ -149,10 +150,18 @@ class ChangeFeed:
     async def notify(self, guild_id: int, what: What, concepts: Sequence[str] = ()) -> None:
         """Tell every other process that `guild_id` changed (call after the change committed).
 
-        On a lost connection it reconnects and sends once more; if that fails too, the other processes
-        learn of it at their next resync, and their stale edits are refused by the revision check.
+        On a lost connection it reconnects and sends once more, within NOTIFY_SECONDS (the moderator's reply
+        waits for it). If that fails too it is logged: the others show the old text until they restart or
+        resynchronise, and the revision check refuses edits based on it meanwhile. Write paths that run on
+        PostgreSQL can use `notify_in` instead, which cannot be lost (it commits with the change).
         """
         message = payload(guild_id, what, self.origin, concepts)
+        try:
+            await asyncio.wait_for(self._send(message), NOTIFY_SECONDS)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("Could not tell the other processes of guild %s's change: %s", guild_id, error or "timed out")
+
+    async def _send(self, message: str) -> None:
         for attempt in (1, 2):
             try:
                 async with self._send_lock:
@@ -161,10 +170,9 @@ class ChangeFeed:
                         raise asyncpg.InterfaceError("the change feed's connection is closed")
                     await connection.execute(f"SELECT pg_notify({CHANNEL_SQL}, $1)", message)
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 if attempt == 2:
-                    log.warning("Could not tell the other processes of guild %s's change: %s", guild_id, error)
-                    return
+                    raise
                 self._lost.set()
                 await self._reconnect()
 

@@ -185,6 +185,28 @@ async def test_a_lost_listener_reconnects_and_resynchronises(postgres_url: str) 
         await sender.close()
 
 
+async def test_a_change_sent_on_a_lost_connection_is_sent_again(postgres_url: str) -> None:
+    url = DatabaseUrl.parse(postgres_url)
+    heard = Heard()
+    listener = ChangeFeed(url, heard.change, heard.resync)
+    sender = ChangeFeed(url, Heard().change, Heard().resync, ping_seconds=60)  # nothing notices it but the send
+    await listener.start()
+    await sender.start()
+    try:
+        admin = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", sender.server_pid)
+        finally:
+            await admin.close()
+        await sender.notify(5, "settings")
+        await heard.next()
+        assert [change for change, _ in heard.changes] == [GuildChange(5, "settings")]
+        assert sender.resyncs == 1  # it came back, and resynchronised itself
+    finally:
+        await listener.close()
+        await sender.close()
+
+
 def test_a_change_names_its_entries_unless_they_do_not_fit() -> None:
     """The others read only the named entries; a change too big to name (an import) makes them read the guild."""
     small = json.loads(payload(1, "glossary", "me", ["bcg", "azathioprine", "bcg"]))

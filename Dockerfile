@@ -1,4 +1,6 @@
 # Immunobot: a slim, non-root image. The token is never baked in: pass DISCORD_TOKEN at run time.
+# Either mode: SQLite on the /data volume (the default), or DATABASE_URL=postgresql://... with SHARD_COUNT and
+# SHARD_IDS as one process of several (see deploy/compose.yaml).
 #   docker build -t immunobot .
 #   docker run -d --name immunobot -e DISCORD_TOKEN=... -v immunobot-data:/data immunobot
 FROM python:3.11-slim

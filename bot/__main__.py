@@ -25,7 +25,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps every subcommand's summary on its name's line (argparse wraps below names longer than the others)."""
 
     def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=20)
+        super().__init__(prog, max_help_position=18)
         self._action_max_length = 16
 
 
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"Immunobot {__version__}")
     parser.add_argument("--console", action="store_true", help="start the offline console even if a token is set")
+    parser.add_argument("--shards", metavar="IDS", help="shards this process runs, e.g. 0-3 or 0,2,5 (SHARD_IDS)")
+    parser.add_argument("--shard-count", metavar="N", help="shards of the whole bot, all processes (SHARD_COUNT)")
     commands = parser.add_subparsers(dest="command", title="subcommands", metavar="COMMAND")
     lookup = commands.add_parser("lookup", help=SUBCOMMANDS["lookup"], description=SUBCOMMANDS["lookup"])
     lookup.add_argument("query", nargs="?", help="what to look up (loosely typed is fine)")
@@ -63,8 +65,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if arguments.command == "lookup":
         return cli.run_lookup(arguments.query, arguments.json)
+    overrides = {
+        name: value
+        for name, value in (("shard_ids", arguments.shards), ("shard_count", arguments.shard_count))
+        if value is not None
+    }
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

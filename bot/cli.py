@@ -174,20 +174,49 @@ HEALTHY_WITHIN_SECONDS = 90
 
 
 def run_health(settings: Settings) -> int:
-    """Entry point of the `health` subcommand: is the heartbeat file fresh?"""
+    """Entry point of the `health` subcommand: is the heartbeat file fresh, and is every shard connected?"""
     if settings.health_file is None:
         print("HEALTH_FILE is not set, so there is no heartbeat to check.", file=sys.stderr)
         return 2
     try:
         age = time.time() - settings.health_file.stat().st_mtime
+        body = settings.health_file.read_text(encoding="utf-8")
     except FileNotFoundError:
         print(f"unhealthy: {settings.health_file} does not exist (the bot has not connected yet)", file=sys.stderr)
         return 1
+    shards, feed = _shard_report(body)
     if age > HEALTHY_WITHIN_SECONDS:
         print(f"unhealthy: last heartbeat {age:.0f} s ago", file=sys.stderr)
         return 1
+    down = [line for line, connected in shards if not connected]
+    for line, _ in shards:
+        print(line)
+    if feed is not None:
+        print(f"change feed: {feed}")
+    if down:
+        print(f"unhealthy: {len(down)} of {len(shards)} shard(s) disconnected", file=sys.stderr)
+        return 1
     print(f"healthy: last heartbeat {age:.0f} s ago")
     return 0
+
+
+def _shard_report(body: str) -> tuple[list[tuple[str, bool]], str | None]:
+    """One line per shard from the health file (a file from an older version has none), and the change feed."""
+    try:
+        report = json.loads(body)
+        shards = report["shards"] if isinstance(report, dict) else []
+    except (ValueError, KeyError):
+        return [], None
+    lines = []
+    for shard in shards:
+        if shard.get("connected"):
+            latency = shard.get("latency_ms")
+            lines.append(
+                (f"shard {shard['id']}: connected, heartbeat {latency if latency is not None else '?'} ms", True)
+            )
+        else:
+            lines.append((f"shard {shard['id']}: disconnected", False))
+    return lines, report.get("change_feed")
 
 
 async def migrate_to(settings: Settings, url: str) -> str:

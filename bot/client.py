@@ -12,6 +12,7 @@ import gc
 import hashlib
 import json
 import logging
+import math
 import pkgutil
 from typing import Any
 
@@ -25,6 +26,9 @@ from bot import __version__
 from bot.catalog import GlossaryCatalog
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.db.changes import ChangeFeed, GuildChange
+from bot.db.pacing import IdentifyPacer
+from bot.editing import ConceptEditor
 from bot.loader import load_glossary
 from bot.store import Store, storage_failure, utc_now
 from bot.usage import UsageRecorder, UsageRepository
@@ -46,8 +50,12 @@ def discover_extensions() -> list[str]:
     )
 
 
-class ImmunoBot(commands.Bot):
-    """Immunobot: slash commands only, no privileged intents, mentions never ping anyone."""
+class ImmunoBot(commands.AutoShardedBot):
+    """Immunobot: slash commands only, no privileged intents, mentions never ping anyone.
+
+    Sharded with discord.py's AutoShardedBot: by default one process runs every shard Discord recommends;
+    with SHARD_COUNT (and SHARD_IDS) it runs only its own, and other processes run the rest (issue 12).
+    """
 
     def __init__(
         self, settings: Settings, *, sync_commands: bool | None = None, clock: Clock | None = None, **options: Any
@@ -59,6 +67,8 @@ class ImmunoBot(commands.Bot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
             **options,
         )
         self.settings = settings
@@ -68,6 +78,24 @@ class ImmunoBot(commands.Bot):
         self._store: Store | None = None
         self._catalog: GlossaryCatalog | None = None
         self._usage: UsageRecorder | None = None
+        self._changes: ChangeFeed | None = None  # PostgreSQL: other processes' changes, and ours to them
+        self._pacer: IdentifyPacer | None = None  # PostgreSQL: IDENTIFY turns shared with other processes
+
+    @property
+    def shared_database(self) -> bool:
+        """Whether other bot processes may share the database (PostgreSQL), so changes and logins are coordinated."""
+        return self.settings.database.backend == "postgresql"
+
+    @property
+    def runs_command_sync(self) -> bool:
+        """Only one process syncs the commands: the one with shard 0 (every process when unsharded runs it)."""
+        return self.settings.shard_ids is None or 0 in self.settings.shard_ids
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process runs the shard Discord routes the guild to (all guilds when it runs every shard)."""
+        if self.settings.shard_ids is None or self.settings.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.settings.shard_count in self.settings.shard_ids
 
     @property
     def store(self) -> Store:
@@ -114,21 +142,89 @@ class ImmunoBot(commands.Bot):
         self.add_dynamic_items(*COMPONENTS)
         for extension in discover_extensions():
             await self.load_extension(extension)
+        if self.shared_database:
+            await self._start_change_feed()
         self.tree.on_error = self.on_app_command_error
         # Buttons and menus are routed by custom id into views discord.py makes itself: answer their failures there.
         discord.ui.View.on_error = answer_component_error  # type: ignore[method-assign]
-        if self._sync_commands is not False:
+        if self._sync_commands is True or (self._sync_commands is None and self.runs_command_sync):
             await self.sync_commands(force=bool(self._sync_commands))
         if self.settings.health_file is not None:
             self.heartbeat.start()
         gc.collect()
         gc.freeze()  # start-up objects (glossary, index) live for the whole run: keep them out of every GC pass
 
+    # --- several processes (PostgreSQL) ------------------------------------------------------------------------
+
+    def _editor(self) -> ConceptEditor | None:
+        editor = getattr(self.get_cog("Moderation"), "editor", None)
+        return editor if isinstance(editor, ConceptEditor) else None
+
+    async def _start_change_feed(self) -> None:
+        """Hear other processes' guild changes, and tell them ours (after each commit)."""
+        editor = self._editor()
+        if editor is None:
+            return
+
+        async def changed(change: GuildChange) -> None:
+            await editor.reload(change.guild_id, change.what, change.concepts)
+            log.info("Took in guild %s's %s change from another process", change.guild_id, change.what)
+
+        async def resync() -> None:
+            await editor.resync()
+            log.info("Resynchronised every guild's glossary and settings after the change feed came back")
+
+        self._changes = ChangeFeed(self.settings.database, changed, resync)
+        await self._changes.start()
+        editor.notify = self._changes.notify
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """On PostgreSQL wait for the shard's bucket turn, shared by every process; else discord.py's 5 s pause."""
+        if not self.shared_database:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        if self._pacer is None:
+            _, _, limits = await self.http.get_bot_gateway()
+            self._pacer = IdentifyPacer(self.settings.database, int(limits.get("max_concurrency", 1)))
+        await self._pacer.wait_turn(shard_id or 0)
+
+    # --- health -------------------------------------------------------------------------------------------------
+
+    def health_report(self) -> dict[str, Any]:
+        """Each shard's state for the health file: connected or not, and its heartbeat round trip."""
+        shards = []
+        for shard_id, info in sorted(self.shards.items()):
+            latency = info.latency
+            connected = not info.is_closed()
+            shards.append({
+                "id": shard_id,
+                "connected": connected,
+                "latency_ms": round(latency * 1000, 1) if connected and math.isfinite(latency) else None,
+            })  # fmt: skip
+        report: dict[str, Any] = {"at": utc_now(), "shard_count": self.shard_count, "shards": shards}
+        if self._changes is not None:
+            report["change_feed"] = "listening" if self._changes.listening else "reconnecting"
+        return report
+
+    async def write_health(self) -> None:
+        """Write the health file now (atomically: the health check never reads half a file)."""
+        path = self.settings.health_file
+        if path is None:
+            return
+        body = json.dumps(self.health_report())
+
+        def write() -> None:
+            partial = path.with_name(path.name + ".tmp")
+            partial.write_text(body, encoding="utf-8")
+            partial.replace(path)
+
+        await asyncio.to_thread(write)
+
     @tasks.loop(seconds=HEARTBEAT_SECONDS)
     async def heartbeat(self) -> None:
-        """Touch the health file while connected, so a container health check can tell a live bot from a stuck one."""
+        """Write the health file while connected, so a container health check can tell a live bot from a stuck one."""
         if self.settings.health_file is not None and self.is_ready() and not self.is_closed():
-            await asyncio.to_thread(self.settings.health_file.write_text, utc_now())
+            await self.write_health()
 
     @heartbeat.before_loop
     async def _first_heartbeat_when_ready(self) -> None:
@@ -192,6 +288,10 @@ class ImmunoBot(commands.Bot):
         """Close the gateway and HTTP session, then the database."""
         self.heartbeat.cancel()
         await super().close()
+        for coordination in (self._changes, self._pacer):
+            if coordination is not None:
+                await coordination.close()
+        self._changes = self._pacer = None
         if self._usage is not None:
             await self._usage.stop()  # the last batch of lookup counts, before the database closes
             self._usage = None

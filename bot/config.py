@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     owner_ids: Annotated[tuple[int, ...], NoDecode] = Field(
         default=(), description="Comma-separated user ids with owner rights besides the application owner."
     )
+    shard_count: int | None = Field(
+        default=None, gt=0, description="Shards of the whole bot (all processes); unset: Discord's recommendation."
+    )
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(
+        default=None, description="Shards this process runs, e.g. 0-3 or 0,2,5 (needs SHARD_COUNT); unset: all."
+    )
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -151,10 +157,55 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in parts)
         return value
 
+    @field_validator("shard_count", mode="before")
+    @classmethod
+    def _blank_count_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_shard_ids(value) if value.strip() else None
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Self:
+        """A process runs some shards of a known total: the ids need the count, and each must be below it."""
+        if self.shard_ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT (the number of shards of the whole bot, in every process)")
+        too_big = [shard for shard in self.shard_ids if shard >= self.shard_count]
+        if too_big:
+            raise ValueError(
+                f"SHARD_IDS {', '.join(map(str, too_big))} not below SHARD_COUNT {self.shard_count} (ids start at 0)"
+            )
+        return self
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the host chose the shards (else one process runs Discord's recommended count)."""
+        return self.shard_count is not None
+
     @property
     def log_level_number(self) -> int:
         """Return the logging module's number for the configured level."""
         return logging.getLevelNamesMapping()[self.log_level]
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """Read shard ids as a host writes them: `0-3`, `0,2,5` or a mix (`0-1,4`); sorted, each once."""
+    ids: set[int] = set()
+    for part in (part.strip() for part in text.replace(";", ",").split(",")):
+        first, dash, last = part.partition("-")
+        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+            raise ValueError(f"'{part}' is not a shard id or a range like 0-3")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError(f"the range '{part}' runs backwards")
+        ids.update(range(low, high + 1))
+    return tuple(sorted(ids))
 
 
 def load_settings(**overrides: object) -> Settings:

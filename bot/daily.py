@@ -19,6 +19,7 @@ import random
 import re
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -428,8 +429,10 @@ class DailyScheduler:
         glossary_for: _GlossaryFor,
         sender: PostSender,
         clock: Clock,
+        owns: Callable[[int], bool] = lambda _guild_id: True,
     ) -> None:
         self._repository = repository
+        self._owns = owns  # several processes: each posts for the guilds on its own shards (issue 12)
         self._glossary_for = glossary_for
         self._sender = sender
         self._clock = clock
@@ -510,7 +513,7 @@ class DailyScheduler:
 
     async def _plan(self, schedule: DailySchedule) -> None:
         self._schedules[schedule.guild_id] = schedule
-        if schedule.state is DailyState.ACTIVE:
+        if schedule.state is DailyState.ACTIVE and self._owns(schedule.guild_id):
             last = await self._repository.last_day(schedule.guild_id)
             self._due[schedule.guild_id] = next_due(schedule, self._clock.now(), last)
         else:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from bot.catalog import GlossaryCatalog
 from bot.glossary import Glossary
@@ -51,6 +51,7 @@ FULL = (
     "Nothing was saved: edit an existing entry instead."
 )
 STALE = "changed since you opened it"
+ChangeKind = Literal["glossary", "settings"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ class ConceptEditor:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._settings: dict[int, ModerationSettings] = {}
         self._owners: dict[int, tuple[Glossary, NameOwners]] = {}
+        self.notify: Callable[[int, ChangeKind, Sequence[str]], Awaitable[None]] | None = None
+        """Tells the other bot processes of a committed change (set by the client on PostgreSQL; issue 12)."""
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -168,7 +171,7 @@ class ConceptEditor:
         return await self.repository.history(guild_id, concept_id)
 
     async def settings(self, guild_id: int) -> ModerationSettings:
-        """Return the guild's moderation settings (cached: this process is their only writer)."""
+        """Return the guild's moderation settings (cached: other processes say when they change them)."""
         if guild_id not in self._settings:
             self._settings[guild_id] = await self.repository.settings(guild_id)
         return self._settings[guild_id]
@@ -177,6 +180,7 @@ class ConceptEditor:
         """Store the guild's moderation settings."""
         await self.repository.save_settings(guild_id, settings, at=self.now())
         self._settings[guild_id] = settings
+        await self._tell_others(guild_id, "settings")
 
     # --- changes ------------------------------------------------------------------------------------------
 
@@ -429,7 +433,45 @@ class ConceptEditor:
         )
         self.catalog.install(await asyncio.to_thread(self.catalog.prepare, guild_id, revisions))
         self._update_name_owners(guild_id, everything, changes)
+        await self._tell_others(guild_id, "glossary", [revision.concept_id for revision in revisions])
         return Saved(changes)
+
+    # --- other processes (PostgreSQL) -----------------------------------------------------------------------
+
+    async def _tell_others(self, guild_id: int, what: ChangeKind, concepts: Sequence[str] = ()) -> None:
+        if self.notify is not None:
+            await self.notify(guild_id, what, concepts)
+
+    async def reload(self, guild_id: int, what: ChangeKind, concepts: Sequence[str] = ()) -> None:
+        """Take in a change another process committed: the guild's settings, or its overlay and views (only the
+        named entries' newest revisions are read when the change names them)."""
+        if what == "settings":
+            self._settings[guild_id] = await self.repository.settings(guild_id)
+            return
+        async with self._locks[guild_id]:  # never interleaved with a change made here
+            if concepts:
+                overlay = dict(self.catalog.overlay(guild_id))
+                for concept_id in concepts:
+                    newest = await self.repository.newest(guild_id, concept_id, limit=1)
+                    if newest:
+                        overlay[concept_id] = newest[0]
+            else:
+                overlay = (await self.repository.latest()).get(guild_id, {})
+            await self._install_overlay(guild_id, overlay)
+
+    async def resync(self) -> None:
+        """Take in every change other processes made while this one was not listening."""
+        self._settings.clear()  # read again on next use
+        for guild_id, overlay in (await self.repository.latest()).items():
+            async with self._locks[guild_id]:
+                await self._install_overlay(guild_id, overlay)
+
+    async def _install_overlay(self, guild_id: int, overlay: dict[str, Revision]) -> None:
+        known = {concept_id: revision.number for concept_id, revision in self.catalog.overlay(guild_id).items()}
+        if known == {concept_id: revision.number for concept_id, revision in overlay.items()}:
+            return  # nothing new (or already applied here)
+        self.catalog.install(await asyncio.to_thread(self.catalog.prepare, guild_id, overlay.values()))
+        self._owners.pop(guild_id, None)  # rebuilt at the guild's next change
 
     async def _index_names(self, guild_id: int) -> None:
         """Build the guild's name index in a worker thread if its view has none yet (a large guild's first change)."""

@@ -139,7 +139,9 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
 
     def __init__(self, bot: ImmunoBot) -> None:
         self.bot = bot
-        self.scheduler = DailyScheduler(DailyRepository(bot.store), bot.catalog.view, DiscordPostSender(bot), bot.clock)
+        self.scheduler = DailyScheduler(
+            DailyRepository(bot.store), bot.catalog.view, DiscordPostSender(bot), bot.clock, owns=bot.owns_guild
+        )
         self._starter: asyncio.Task[None] | None = None
         super().__init__()
 

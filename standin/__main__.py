@@ -9,6 +9,7 @@ the world the file describes (YAML or JSON):
     token: standin.bot.token        # what the bots log in with
     shards: 2                       # what GET /gateway/bot recommends
     max_concurrency: 1
+    enforce_identify_limit: true    # refuse IDENTIFYs faster than max_concurrency allows (op 9)
     guilds:
       - name: Study group
         channels: [general, daily]
@@ -53,7 +54,9 @@ def load_world(path: Path | None) -> dict[str, Any]:
 
 def build(world: dict[str, Any], *, host: str, port: int, shards: int | None) -> StandIn:
     options: dict[str, Any] = {
-        key: world[key] for key in ("bot_name", "token", "max_concurrency", "heartbeat_interval") if key in world
+        key: world[key]
+        for key in ("bot_name", "token", "max_concurrency", "heartbeat_interval", "enforce_identify_limit")
+        if key in world
     }
     standin = StandIn(host=host, port=port, shards=shards or int(world.get("shards", 1)), **options)
     for spec in world.get("guilds", []):

@@ -20,12 +20,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot.db.engine import Database
 
 log = logging.getLogger(__name__)
+MIGRATION_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('immunobot.migrate:' || current_schema()))"
 
 # PRAGMA user_version of the numbered SQL migrations → the Alembic revision that builds the same schema.
 LEGACY_REVISIONS: dict[int, str] = {4: "0001_baseline", 5: "0002_daily_claims", 6: "0003_fsrs"}
@@ -113,4 +114,8 @@ def _upgrade(connection: Connection) -> None:
 async def upgrade(database: Database) -> None:
     """Bring the database to the newest schema, in one transaction (nothing changes if any step fails)."""
     async with database.transaction() as connection:
+        if connection.dialect.name == "postgresql":  # several processes starting together migrate one at a time
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('immunobot.migrate:' || current_schema()))")
+            )
         await connection.run_sync(_upgrade)

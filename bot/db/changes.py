@@ -30,6 +30,9 @@ from bot.config import DatabaseUrl
 
 log = logging.getLogger(__name__)
 
+CONNECTION_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+"""What a lost or broken connection raises (a send racing a termination can meet asyncpg's internal state error)."""
+
 CHANNEL_PREFIX = "immunobot_changes:"
 CHANNEL_SQL = f"'{CHANNEL_PREFIX}' || current_schema()"  # computed by the server: same for every process
 PING_SECONDS = 5.0  # how often the listening connection is checked (a dead TCP peer sends no termination)
@@ -158,7 +161,7 @@ class ChangeFeed:
         message = payload(guild_id, what, self.origin, concepts)
         try:
             await asyncio.wait_for(self._send(message), NOTIFY_SECONDS)
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (TimeoutError, OSError, *CONNECTION_ERRORS) as error:
             log.warning("Could not tell the other processes of guild %s's change: %s", guild_id, error or "timed out")
 
     async def _send(self, message: str) -> None:
@@ -170,7 +173,7 @@ class ChangeFeed:
                         raise asyncpg.InterfaceError("the change feed's connection is closed")
                     await connection.execute(f"SELECT pg_notify({CHANNEL_SQL}, $1)", message)
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except (OSError, *CONNECTION_ERRORS):
                 if attempt == 2:
                     raise
                 self._lost.set()
@@ -224,7 +227,7 @@ class ChangeFeed:
                         assert self._connection is not None
                         await asyncio.wait_for(self._connection.fetchval("SELECT 1"), self._ping_seconds)
                     continue
-                except (OSError, TimeoutError, AssertionError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                except (OSError, TimeoutError, AssertionError, *CONNECTION_ERRORS):
                     self._lost.set()
             await self._reconnect()
 
@@ -240,7 +243,7 @@ class ChangeFeed:
                 try:
                     await self._listen()
                     break
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                except (OSError, *CONNECTION_ERRORS) as error:
                     log.warning("Change feed: reconnecting failed (%s); retrying in %.0f s", error, self._retry_seconds)
                     await asyncio.sleep(self._retry_seconds)
         self.resyncs += 1

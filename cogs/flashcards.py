@@ -32,7 +32,7 @@ from bot.flashcards import (
 )
 from bot.glossary import Glossary
 from bot.timezones import parse_timezone, suggest_timezones
-from cogs._components import ID, MISSING, glossary_for
+from cogs._components import ID, MISSING, Acknowledge, edit_clicked, glossary_for, in_time, respond
 from cogs._render import STUDY_NOTICE, EmbedBuilder, clip, plain
 from cogs.browse import resolve_category, suggest_categories
 
@@ -166,15 +166,16 @@ class FlashcardButton(
                 return
             await interaction.response.edit_message(**back(glossary, card.concept_id, state, today, now, member))
             return
-        graded = await flashcards.grade(user_id, card, Grade(self.action), self.reviews, now)
+        grading = flashcards.grade(user_id, card, Grade(self.action), self.reviews, now)
+        graded = await in_time(interaction, grading, Acknowledge.UPDATE)
         if graded.refused is not None:
-            await interaction.response.send_message(REFUSED[graded.refused](graded.due_on), ephemeral=True)
+            await respond(interaction, content=REFUSED[graded.refused](graded.due_on), ephemeral=True)
             return
         category = await flashcards.repository.review_filter(user_id, interaction.guild_id or 0)
         position = await flashcards.position(
             user_id, glossary, client.catalog.shipped, interaction.guild_id, now, category
         )
-        await interaction.response.edit_message(**{"view": None, **front(glossary, position)})
+        await edit_clicked(interaction, **{"view": None, **front(glossary, position)})
 
 
 class FlashcardsCog(

@@ -525,18 +525,18 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         except ValueError:
             await interaction.response.send_message("Pick a mode from the list.", ephemeral=True)
             return
-        seconds = (
-            round_seconds
-            if round_seconds is not None
-            else await self.hub.repository.round_seconds(interaction.guild_id)
-        )
+        seconds = round_seconds
+        if seconds is None:  # a read, but it queues behind any write the database is holding up
+            seconds = await in_time(
+                interaction, self.hub.repository.round_seconds(interaction.guild_id), Acknowledge.PUBLIC
+            )
         seed = random.SystemRandom().getrandbits(48)
         try:
             if not MIN_ROUND_SECONDS <= seconds <= MAX_ROUND_SECONDS:
                 raise QuizError(f"A question stays open {MIN_ROUND_SECONDS} to {MAX_ROUND_SECONDS} seconds.")
             plan = plan_quiz(glossary, mode=chosen, category_id=category_id, count=questions, seed=seed)
         except QuizError as error:
-            await interaction.response.send_message(str(error), ephemeral=True)
+            await respond(interaction, content=str(error), ephemeral=True)
             return
         request = QuizRequest(
             interaction.guild_id, interaction.channel_id, interaction.user.id, interaction.user.display_name,

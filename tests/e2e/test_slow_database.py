@@ -97,6 +97,19 @@ async def test_a_four_second_lock_is_acknowledged_in_time_and_then_saved(
         sessions, answers, grades = before
         assert counts(path) == (sessions + 1, answers + 2, grades + 1)
 
+        # a typed answer whose write fails quickly (busy timeout 0.2 s) is answered too, and nothing is stored
+        await bot.store.fetch_all("PRAGMA busy_timeout = 200")
+        form = await open_form(discord_, guild, mod, typed_question)
+        holder = await asyncio.to_thread(hold_write_lock, path, 1)
+        refused = await discord_.submit_modal(guild, mod, form.modal["custom_id"], {"answer": "anything"}, within=3)
+        assert (refused.response.content, refused.response.ephemeral) == (STORAGE_BUSY, True)
+        await asyncio.to_thread(holder.join)
+        assert counts(path)[1] == answers + 2
+        form = await open_form(discord_, guild, mod, typed_question)
+        taken = await discord_.submit_modal(guild, mod, form.modal["custom_id"], {"answer": "anything"})
+        assert taken.response.content.startswith("Taken: “anything”")
+        assert counts(path)[1] == answers + 3
+
 
 async def test_a_lock_past_the_busy_timeout_saves_nothing_and_says_so(
     discord_: StandIn, server: Server, start_bot: Start

@@ -6,8 +6,12 @@ has to be stored or re-registered per message.
 
 from __future__ import annotations
 
+import asyncio
+import enum
+import logging
 import re
-from typing import TYPE_CHECKING, Any, Self, cast
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import discord
 
@@ -18,9 +22,59 @@ from cogs._render import clip, concept_embed
 if TYPE_CHECKING:
     from bot.client import ImmunoBot
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 ID = r"(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)"
 MISSING = "That entry is no longer in this server's glossary. Try /define to look it up again."
 GUILD_ONLY = "This command works in a server, not in direct messages: use it in a channel of your study server."
+
+
+ACKNOWLEDGE_AFTER = 2.0
+"""Real seconds a write may take before its interaction is acknowledged: Discord drops an interaction whose first
+response comes later than 3 s after it was sent, and the acknowledgement itself needs a round trip."""
+
+
+class Acknowledge(enum.Enum):
+    """How an interaction is acknowledged when its write is slow, so the answer can still come afterwards."""
+
+    UPDATE = "update"  # a click whose answer may change its message: a deferred update (type 6), nothing shown
+    PRIVATE = "private"  # "thinking…" that only the member sees, replaced by the answer
+    PUBLIC = "public"  # "thinking…" in the channel, replaced by the answer
+
+
+async def in_time(interaction: discord.Interaction, write: Awaitable[T], how: Acknowledge) -> T:
+    """Run a write that may wait on the database; if it is not done within ACKNOWLEDGE_AFTER seconds, acknowledge
+    the interaction first (as `how` says) and keep waiting. A quick write leaves the interaction unanswered, so the
+    answer is given exactly as it always is; a slow one is answered with `edit_clicked`/`respond` afterwards. The
+    write is never cut short: its failure (busy, full) reaches the caller, whose answer says nothing was saved."""
+    task = asyncio.ensure_future(write)
+    done, _ = await asyncio.wait({task}, timeout=ACKNOWLEDGE_AFTER)
+    if not done and not interaction.response.is_done():
+        log.info("Interaction %s: the database is slow; acknowledged before the write finished", interaction.id)
+        if how is Acknowledge.UPDATE:
+            await interaction.response.defer()
+        else:
+            await interaction.response.defer(ephemeral=how is Acknowledge.PRIVATE, thinking=True)
+    return await task
+
+
+async def edit_clicked(interaction: discord.Interaction, **message: Any) -> None:
+    """Change the message a component is on: in the response, or after an early acknowledgement by editing it."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(**message)
+    else:
+        await interaction.response.edit_message(**message)
+
+
+async def respond(interaction: discord.Interaction, *, ephemeral: bool = False, **message: Any) -> int | None:
+    """Send the answer: as the response, or after an early acknowledgement as a followup (which replaces a
+    "thinking…" message). Returns the id of the message sent, when Discord gives one."""
+    if interaction.response.is_done():
+        sent = await interaction.followup.send(ephemeral=ephemeral, wait=True, **message)
+        return sent.id
+    callback = await interaction.response.send_message(ephemeral=ephemeral, **message)
+    return callback.message_id
 
 
 def glossary_for(interaction: discord.Interaction) -> Glossary:

@@ -22,6 +22,7 @@ from bot.flashcards import (
     Flashcards,
     Grade,
     GradeRefused,
+    GradeResult,
     Member,
     ReviewPosition,
     choice_labels,
@@ -32,7 +33,7 @@ from bot.flashcards import (
 )
 from bot.glossary import Glossary
 from bot.timezones import parse_timezone, suggest_timezones
-from cogs._components import ID, MISSING, glossary_for
+from cogs._components import ID, MISSING, Acknowledge, edit_clicked, glossary_for, in_time, respond
 from cogs._render import STUDY_NOTICE, EmbedBuilder, clip, plain
 from cogs.browse import resolve_category, suggest_categories
 
@@ -151,30 +152,37 @@ class FlashcardButton(
         flashcards = cast("FlashcardsCog", client.get_cog("Flashcards")).flashcards
         now = client.clock.now()
         user_id = interaction.user.id
-        if self.action == "show":
-            state = await flashcards.state(user_id, card)
+        if self.action == "show":  # reads only, but they queue behind a write the database is holding up
+            state, member = await in_time(
+                interaction,
+                asyncio.gather(flashcards.state(user_id, card), flashcards.repository.member(user_id)),
+                Acknowledge.UPDATE,
+            )
             if (state.reviews if state else 0) != self.reviews:
-                await interaction.response.send_message(
-                    "You have already reviewed this card since; run `/flashcards review` for the next one.",
-                    ephemeral=True,
-                )
+                await respond(interaction, content="You have already reviewed this card since; run "
+                              "`/flashcards review` for the next one.", ephemeral=True)  # fmt: skip
                 return
-            member = await flashcards.repository.member(user_id)
             today = local_day(now, member.timezone)
             if state is not None and state.due_on(member.timezone) > today:
-                await interaction.response.send_message(not_due(state.due_on(member.timezone)), ephemeral=True)
+                await respond(interaction, content=not_due(state.due_on(member.timezone)), ephemeral=True)
                 return
-            await interaction.response.edit_message(**back(glossary, card.concept_id, state, today, now, member))
+            await edit_clicked(interaction, **back(glossary, card.concept_id, state, today, now, member))
             return
-        graded = await flashcards.grade(user_id, card, Grade(self.action), self.reviews, now)
-        if graded.refused is not None:
-            await interaction.response.send_message(REFUSED[graded.refused](graded.due_on), ephemeral=True)
-            return
-        category = await flashcards.repository.review_filter(user_id, interaction.guild_id or 0)
-        position = await flashcards.position(
-            user_id, glossary, client.catalog.shipped, interaction.guild_id, now, category
-        )
-        await interaction.response.edit_message(**{"view": None, **front(glossary, position)})
+
+        async def grade_then_next() -> GradeResult | ReviewPosition:
+            graded = await flashcards.grade(user_id, card, Grade(self.action), self.reviews, now)
+            if graded.refused is not None:
+                return graded
+            category = await flashcards.repository.review_filter(user_id, interaction.guild_id or 0)
+            return await flashcards.position(
+                user_id, glossary, client.catalog.shipped, interaction.guild_id, now, category
+            )
+
+        outcome = await in_time(interaction, grade_then_next(), Acknowledge.UPDATE)
+        if isinstance(outcome, ReviewPosition):  # graded (and saved): the next card, in place
+            await edit_clicked(interaction, **{"view": None, **front(glossary, outcome)})
+        else:
+            await respond(interaction, content=REFUSED[outcome.refused](outcome.due_on), ephemeral=True)
 
 
 class FlashcardsCog(

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import answer_failure
 from bot.flashcards import Flashcards, card_for
 from bot.questions import MAX_QUESTIONS, MIN_QUESTIONS, STAGE_LETTERS, Mode, Question, QuizError, plan_quiz
 from bot.quiz import (
@@ -32,7 +33,7 @@ from bot.quiz import (
     TooManyQuizzesError,
 )
 from bot.scores import Standing, rank
-from cogs._components import GUILD_ONLY, glossary_for
+from cogs._components import GUILD_ONLY, Acknowledge, edit_clicked, glossary_for, in_time, respond
 from cogs._render import STUDY_NOTICE, EmbedBuilder, clip, marked, plain
 from cogs.browse import resolve_category, suggest_categories
 from cogs.lookup import quoted
@@ -291,17 +292,19 @@ async def take_answer(
         await interaction.response.send_message(ENDED, ephemeral=True)
         return
     user = interaction.user
-    result = await cog.hub.answer(
+    answering = cog.hub.answer(
         session_id, number, user.id, user.display_name, choice, guild_id=interaction.guild_id,
         channel_id=interaction.channel_id, typed=typed,
     )  # fmt: skip
+    # a click may close the question and turn its message into the answer; a form only ever answers privately
+    result = await in_time(interaction, answering, Acknowledge.UPDATE if typed is None else Acknowledge.PRIVATE)
     if result.outcome is Outcome.CLOSED_IT and result.closed is not None:
         if typed is None:
-            await interaction.response.edit_message(**reveal_message(result.closed))
+            await edit_clicked(interaction, **reveal_message(result.closed))
         else:  # a form has no message to edit: reveal on the question's message, and confirm privately
             await cog.presenter.show_closed(result.closed)
-            await interaction.response.send_message(f"Taken: “{quoted(typed, 60)}”. That was the last answer "
-                                                    "awaited, so the question has closed.", ephemeral=True)  # fmt: skip
+            await respond(interaction, content=f"Taken: “{quoted(typed, 60)}”. That was the last answer awaited, "
+                                               "so the question has closed.", ephemeral=True)  # fmt: skip
         return
     if result.outcome is Outcome.ACCEPTED and typed is not None:
         text = (
@@ -331,7 +334,7 @@ async def take_answer(
         text = ELSEWHERE
     else:
         text = ENDED
-    await interaction.response.send_message(text, ephemeral=True)
+    await respond(interaction, content=text, ephemeral=True)
 
 
 def too_many(running: Sequence[Session]) -> str:
@@ -443,7 +446,10 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
             await interaction.response.send_message("An empty answer is not an answer; nothing was counted.",
                                                     ephemeral=True)  # fmt: skip
             return
-        await take_answer(interaction, session_id, number, choice, typed)
+        try:
+            await take_answer(interaction, session_id, number, choice, typed)
+        except Exception as error:  # a listener's failure is only logged by discord.py: answer it ("nothing saved")
+            await answer_failure(interaction, error, "typed quiz answer")
 
     async def cog_load(self) -> None:
         """End the quizzes a stopped bot left running; mark their questions once connected."""
@@ -519,32 +525,31 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         except ValueError:
             await interaction.response.send_message("Pick a mode from the list.", ephemeral=True)
             return
-        seconds = (
-            round_seconds
-            if round_seconds is not None
-            else await self.hub.repository.round_seconds(interaction.guild_id)
-        )
+        seconds = round_seconds
+        if seconds is None:  # a read, but it queues behind any write the database is holding up
+            seconds = await in_time(
+                interaction, self.hub.repository.round_seconds(interaction.guild_id), Acknowledge.PUBLIC
+            )
         seed = random.SystemRandom().getrandbits(48)
         try:
             if not MIN_ROUND_SECONDS <= seconds <= MAX_ROUND_SECONDS:
                 raise QuizError(f"A question stays open {MIN_ROUND_SECONDS} to {MAX_ROUND_SECONDS} seconds.")
             plan = plan_quiz(glossary, mode=chosen, category_id=category_id, count=questions, seed=seed)
         except QuizError as error:
-            await interaction.response.send_message(str(error), ephemeral=True)
+            await respond(interaction, content=str(error), ephemeral=True)
             return
         request = QuizRequest(
             interaction.guild_id, interaction.channel_id, interaction.user.id, interaction.user.display_name,
             chosen, category_id, seconds, seed,
         )  # fmt: skip
-        try:
-            session = await self.hub.start(request, plan.questions)
+        try:  # slow to save: "thinking…" in the channel, which the first question then replaces
+            session = await in_time(interaction, self.hub.start(request, plan.questions), Acknowledge.PUBLIC)
         except TooManyQuizzesError as error:
-            await interaction.response.send_message(too_many(error.running), ephemeral=True)
+            await respond(interaction, content=too_many(error.running), ephemeral=True)
             return
         if session is None:
-            await interaction.response.send_message(
-                "A quiz has just been started in this channel: answer that one.", ephemeral=True
-            )
+            await respond(interaction, content="A quiz has just been started in this channel: answer that one.",
+                          ephemeral=True)  # fmt: skip
             return
         where = f" on {plain(glossary.concepts[category_id].name)}" if category_id else ""
         intro = (
@@ -556,16 +561,14 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         if plan.note:
             intro += f"\n*{plan.note}*"
         try:
-            callback = await interaction.response.send_message(
-                **question_message(session, session.current, intro=intro)
-            )
+            message_id = await respond(interaction, **question_message(session, session.current, intro=intro))
         except BaseException:
             await self.hub.abandon(session)
             raise
-        if callback.message_id is None:
+        if message_id is None:
             await self.hub.abandon(session)
             return
-        await self.hub.begin(session, callback.message_id)
+        await self.hub.begin(session, message_id)
 
     @app_commands.command(name="stop", description="Stop this channel's quiz (whoever started it, or a moderator)")
     async def stop(self, interaction: discord.Interaction) -> None:

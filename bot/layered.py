@@ -13,23 +13,21 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.glossary import Glossary, example_terms
 from bot.models import Concept
-from bot.normalise import normalise
+from bot.normalise import compact, normalise
 from bot.overlay import Overlay
 from bot.resolver import (
     CANDIDATES,
     POSTINGS_CAP,
     SHORT_NAME,
     Resolver,
-    _ExactKeys,
-    _sorted_distinct,
     _trigram_codes,
 )
 from bot.search import CORRECTION_MIN, CORRECTION_SCORE, MAX_SPELLINGS, Vocabulary
@@ -101,17 +99,37 @@ class _OwnNames:
         self.short = np.fromiter((len(key) <= SHORT_NAME for key in keys), dtype=bool, count=len(keys))
         place_of = np.asarray(places, dtype=np.int64)
         self.order = _order_keys(self.is_example, place_of[self.concept] if keys else np.empty(0, np.int64))
-        postings: dict[int, list[int]] = {}
+        pairs: list[tuple[int, int]] = []
         counts: list[int] = []
         for index, key in enumerate(keys):
-            codes = _trigram_codes(key)
+            codes = _trigram_codes(key).tolist()
             counts.append(len(codes))
-            for code in codes.tolist():
-                postings.setdefault(code, []).append(index)
+            pairs += [(code, index) for code in codes]
+        pairs.sort()
         self.trigram_counts = np.asarray(counts, dtype=np.uint16)
-        self.postings = {code: np.asarray(found, dtype=np.int64) for code, found in postings.items()}
-        self.exact = _ExactKeys(keys[: self.first_example])
-        self.exact_examples = _ExactKeys(keys[self.first_example :])
+        self.posting_codes = np.asarray([code for code, _ in pairs], dtype=np.int32)
+        self.posting_names = np.asarray([index for _, index in pairs], dtype=np.int64)
+        self.exact = _FewKeys(keys[: self.first_example])
+        self.exact_examples = _FewKeys(keys[self.first_example :])
+
+    def postings(self, code: int) -> np.ndarray:
+        """The own names that have this trigram, in order."""
+        low, high = np.searchsorted(self.posting_codes, [code, code + 1])
+        return self.posting_names[low:high]
+
+
+class _FewKeys:
+    """Exact lookup among a guild's few names by scanning them: hash tables cost more than they save here."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._keys = keys
+
+    def find_in(self, key: str, table_number: int) -> list[int]:
+        """Like `_ExactKeys.find_in`: indexes whose key (table 0) or compact key (table 1) equals `key`'s."""
+        if table_number == 0:
+            return [index for index, stored in enumerate(self._keys) if stored == key]
+        wanted = compact(key)
+        return [index for index, stored in enumerate(self._keys) if compact(stored) == wanted]
 
 
 class LayeredResolver(Resolver):
@@ -155,9 +173,8 @@ class LayeredResolver(Resolver):
 
     def _merged_find(self, key: str, shipped: Any, own: Any, offset: int, own_offset: int) -> list[int]:
         for table in (0, 1):
-            found = [
-                offset + i for i in shipped.find_in(key, table) if int(self._base._name_concept[offset + i]) not in self._masked_concepts
-            ]
+            masked = self._masked_concepts
+            found = [offset + i for i in shipped.find_in(key, table) if self._concept_of(offset + i) not in masked]
             found += [self._base_names + own_offset + i for i in own.find_in(key, table)]
             if found:
                 return self._in_order(found)
@@ -240,10 +257,12 @@ class LayeredResolver(Resolver):
         base, own = self._base, self._own
         limit = self._candidate_limit
         if self._count <= limit:
-            everything = np.concatenate([
-                np.setdiff1d(np.arange(self._base_names, dtype=np.int64), self._masked, assume_unique=True),
-                np.arange(len(own.texts), dtype=np.int64) + self._base_names,
-            ])
+            everything = np.concatenate(
+                [
+                    np.setdiff1d(np.arange(self._base_names, dtype=np.int64), self._masked, assume_unique=True),
+                    np.arange(len(own.texts), dtype=np.int64) + self._base_names,
+                ]
+            )
             return everything[np.argsort(self._order(everything), kind="stable")]
         codes = _trigram_codes(key)
         if codes.size == 0:
@@ -253,8 +272,8 @@ class LayeredResolver(Resolver):
             found = base._postings[base._offsets[code] : base._offsets[code + 1]].astype(np.int64)
             if self._masked.size:
                 found = found[~np.isin(found, self._masked)]
-            mine = own.postings.get(code)
-            if mine is not None:
+            mine = own.postings(code)
+            if mine.size:
                 found = np.concatenate([found, mine + self._base_names])
                 found = found[np.argsort(self._order(found), kind="stable")]
             lists.append(found)

@@ -504,8 +504,8 @@ class Resolver:
     ) -> tuple[Suggestion, ...]:
         """Return ranked suggestions for autocomplete; an empty query lists concepts alphabetically."""
         if not normalise(query):
-            browse = self._browse()
-            chosen = list(itertools.islice((i for i in browse if within is None or self._concept_id(i) in within), limit))
+            browse = (i for i in self._browse() if within is None or self._concept_id(i) in within)
+            chosen = list(itertools.islice(browse, limit))
             return tuple(
                 Suggestion(self._concept_id(i), self._concept_name(i), 0.0, self._concept_name(i)) for i in chosen
             )

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.catalog import GlossaryCatalog
 from bot.glossary import Glossary
 from bot.layered import LayeredGlossary, ShippedLayer
 from bot.models import Concept
@@ -53,7 +54,9 @@ def edit_sets(draw: st.DrawFn, glossary: Glossary) -> dict[str, Revision]:
     for number in range(draw(st.integers(0, 4))):
         template = concepts[draw(st.integers(0, len(concepts) - 1))]
         borrowed = names[draw(st.integers(0, len(names) - 1))]
-        name = draw(st.sampled_from([borrowed, _typo(borrowed, number), f"{borrowed} variant", f"Novel agent {number}"]))
+        name = draw(
+            st.sampled_from([borrowed, _typo(borrowed, number), f"{borrowed} variant", f"Novel agent {number}"])
+        )
         added: Concept = template.model_copy(
             update={"id": f"guild-added-{draw(st.integers(0, 9))}", "name": name, "aliases": [], "examples": []}
         )
@@ -89,7 +92,9 @@ def test_layered_view_answers_as_a_full_rebuild(
         within = set(list(rebuilt.concepts)[::3])
         for query in _queries(glossary, overlay, seed):
             assert layered.resolver.resolve(query) == rebuilt.resolver.resolve(query), query
-            assert layered.resolver.resolve(query, 5, within=within) == rebuilt.resolver.resolve(query, 5, within=within)
+            assert layered.resolver.resolve(query, 5, within=within) == rebuilt.resolver.resolve(
+                query, 5, within=within
+            )
             assert layered.resolver.suggest(query) == rebuilt.resolver.suggest(query), query
         assert layered.resolver.suggest("", within=within) == rebuilt.resolver.suggest("", within=within)
         text = " ".join(
@@ -113,3 +118,53 @@ def test_a_view_with_no_changes_is_the_shipped_view(glossary: Glossary, layer: S
     for query in ("tacrolimus", "tacrolimu", "car t", "", "ig"):
         assert layered.resolver.resolve(query) == glossary.resolver.resolve(query)
     assert list(layered.concepts) == list(glossary.concepts)
+
+
+class _Clock:
+    """A manual clock for the catalog's idle eviction."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _alias(glossary: Glossary, concept_id: str, alias: str) -> Revision:
+    concept = glossary.concepts[concept_id]
+    changed = concept.model_copy(update={"aliases": [*concept.aliases, alias]})
+    return Revision(concept_id, 1, Action.ALIAS, changed, False, 1, None, AT)
+
+
+def test_idle_views_are_dropped_and_rebuilt_from_the_overlay(glossary: Glossary) -> None:
+    """A view unused for the idle time is dropped; the guild's next command sees its edits again, rebuilt."""
+    clock = _Clock()
+    catalog = GlossaryCatalog(None, glossary, clock=clock, idle_seconds=60, max_views=100)  # type: ignore[arg-type]
+    catalog.apply(1, [_alias(glossary, "tacrolimus", "tac-one")])
+    catalog.apply(2, [_alias(glossary, "sirolimus", "siro-two")])
+    first = catalog.view(1)
+    assert catalog.built_views == 2
+    clock.now = 45
+    assert catalog.view(1) is first  # used: kept, and its idle time starts again
+    clock.now = 90  # guild 2 idle for 90 s, guild 1 for 45 s
+    catalog.evict_idle()
+    assert catalog.built_views == 1
+    rebuilt = catalog.view(2)
+    assert rebuilt.resolver.resolve("siro two").match.id == "sirolimus"  # type: ignore[union-attr]
+    assert catalog.view(1) is first
+    assert catalog.view(1).resolver.resolve("siro two").match is None
+    assert catalog.view(None) is glossary and catalog.view(3) is glossary
+
+
+def test_least_recently_used_views_go_first_when_too_many_are_built(glossary: Glossary) -> None:
+    catalog = GlossaryCatalog(None, glossary, clock=_Clock(), max_views=2)  # type: ignore[arg-type]
+    for guild in (1, 2, 3):
+        catalog.apply(guild, [_alias(glossary, "tacrolimus", f"tac-{guild}")])
+    assert catalog.built_views == 2
+    kept = catalog.view(2)
+    assert catalog.view(1).resolver.resolve("tac 1").match.id == "tacrolimus"  # type: ignore[union-attr]
+    assert catalog.built_views == 2
+    assert catalog.view(2) is kept  # 3 was the least recently used, not 2
+    hidden = Revision("sirolimus", 1, Action.HIDE, glossary.concepts["sirolimus"], True, 1, None, AT)
+    catalog.apply(4, [hidden])
+    assert "sirolimus" not in catalog.view(4) and "sirolimus" in catalog.complete_view(4)

@@ -59,7 +59,6 @@ class ShippedLayer:
         resolver = self.resolver
         self.place = {concept_id: index for index, concept_id in enumerate(shipped.concepts)}
         self.order = _order_keys(resolver._is_example, resolver._name_concept)
-        self.names_of: dict[int, np.ndarray] = {}
 
     def name_indexes(self, concept_indexes: Iterable[int]) -> np.ndarray:
         """The shipped name indexes of some entries (to mask them), sorted."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.glossary import Glossary
-from bot.overlay import Overlay, OverlayRepository, Revision, overlay_concepts
+from bot.layered import LayeredGlossary, ShippedLayer
+from bot.overlay import Overlay, OverlayRepository, Revision
 from bot.search import STOP_WORDS, SearchQuery, parse_query, tokens
 from bot.store import SearchHit, Store
 
@@ -45,19 +48,41 @@ class PreparedViews:
     complete: Glossary | None
 
 
+VIEW_IDLE_SECONDS = 3600.0
+"""A guild's view unused this long is dropped; its next command rebuilds it from the overlay (~2 ms)."""
+
+MAX_VIEWS = 5_000
+"""At most this many guilds' views are kept built, least recently used dropped first."""
+
+
 class GlossaryCatalog:
     """Serves each guild's view (shipped entries under its moderators' overlay) and full-text search over it.
 
-    Views are built on first use and cached per guild; a committed change replaces that guild's overlay and
-    rebuilds that guild's view only, so every other guild keeps its cached view (and resolver) untouched.
+    A guild's view shares the shipped glossary and its index and keeps only the guild's changes (bot/layered.py),
+    so memory grows with edits, not with guilds. Views are built on first use from the overlay held in memory,
+    dropped when unused for a while (or when too many are built), and rebuilt on demand; a committed change
+    replaces that guild's overlay and view only.
     """
 
-    def __init__(self, store: Store, shipped: Glossary, overlays: dict[int, dict[str, Revision]] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        shipped: Glossary,
+        overlays: dict[int, dict[str, Revision]] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        idle_seconds: float = VIEW_IDLE_SECONDS,
+        max_views: int = MAX_VIEWS,
+    ) -> None:
         self._store = store
         self._shipped = shipped
+        self._layer = ShippedLayer(shipped)
         self._overlays: dict[int, dict[str, Revision]] = overlays or {}
-        self._views: dict[int, Glossary] = {}
-        self._complete_views: dict[int, Glossary] = {}
+        self._clock = clock
+        self._idle_seconds = idle_seconds
+        self._max_views = max_views
+        self._views: OrderedDict[tuple[int, bool], tuple[Glossary, float]] = OrderedDict()
+        """Built views by (guild, hidden entries included), least recently used first, with when last used."""
 
     @classmethod
     async def load(cls, store: Store) -> GlossaryCatalog:
@@ -71,6 +96,11 @@ class GlossaryCatalog:
         """The glossary as shipped in data/."""
         return self._shipped
 
+    @property
+    def built_views(self) -> int:
+        """How many guild views are currently built (for the benchmark and health reports)."""
+        return len(self._views)
+
     def overlay(self, guild_id: int | None) -> Overlay:
         """Return the guild's newest revision of each entry its moderators changed (empty for none, or DMs)."""
         return self._overlays.get(guild_id, {}) if guild_id is not None else {}
@@ -80,22 +110,40 @@ class GlossaryCatalog:
         overlay = self.overlay(guild_id)
         if not overlay or guild_id is None:
             return self._shipped
-        view = self._views.get(guild_id)
-        if view is None:
-            concepts = overlay_concepts(self._shipped.concepts.values(), overlay)
-            view = self._views[guild_id] = Glossary(concepts, self._shipped.documents.values())
-        return view
+        return self._cached(guild_id, overlay, include_hidden=False)
 
     def complete_view(self, guild_id: int | None) -> Glossary:
         """Return the guild's view with its hidden entries included (for moderators: history, unhide, validation)."""
         overlay = self.overlay(guild_id)
         if guild_id is None or not any(revision.hidden for revision in overlay.values()):
             return self.view(guild_id)
-        view = self._complete_views.get(guild_id)
-        if view is None:
-            concepts = overlay_concepts(self._shipped.concepts.values(), overlay, include_hidden=True)
-            view = self._complete_views[guild_id] = Glossary(concepts, self._shipped.documents.values())
+        return self._cached(guild_id, overlay, include_hidden=True)
+
+    def _cached(self, guild_id: int, overlay: Overlay, *, include_hidden: bool) -> Glossary:
+        now = self._clock()
+        self.evict_idle(now)
+        key = (guild_id, include_hidden)
+        cached = self._views.get(key)
+        view = cached[0] if cached else LayeredGlossary(self._layer, overlay, include_hidden=include_hidden)
+        self._views[key] = (view, now)
+        self._views.move_to_end(key)
+        while len(self._views) > self._max_views:
+            self._views.popitem(last=False)
         return view
+
+    def evict_idle(self, now: float | None = None) -> None:
+        """Drop views unused for `idle_seconds` (the overlay stays: the next command rebuilds the view from it)."""
+        cutoff = (self._clock() if now is None else now) - self._idle_seconds
+        while self._views:
+            key, (_, used) = next(iter(self._views.items()))
+            if used > cutoff:
+                break
+            del self._views[key]
+
+    def forget_view(self, guild_id: int) -> None:
+        """Drop the guild's built views; they are rebuilt from its overlay on the next command."""
+        self._views.pop((guild_id, False), None)
+        self._views.pop((guild_id, True), None)
 
     def hidden_ids(self, guild_id: int | None) -> set[str]:
         """Return the ids of the entries hidden in the guild."""
@@ -105,31 +153,36 @@ class GlossaryCatalog:
         """Take committed revisions into the guild's overlay and rebuild that guild's view and resolver now."""
         self.install(self.prepare(guild_id, revisions))
 
+    def replace_overlay(self, guild_id: int, overlay: dict[str, Revision]) -> None:
+        """Make `overlay` the guild's whole overlay (as re-read from the store) and rebuild its view."""
+        self._overlays[guild_id] = dict(overlay)
+        self.forget_view(guild_id)
+
     def prepare(self, guild_id: int, revisions: Iterable[Revision]) -> PreparedViews:
         """Build the guild's views with the revisions applied, changing nothing yet.
 
-        Safe in a worker thread (it only reads), so a large guild's rebuild does not hold up the event loop;
-        `install` then swaps the views in at once.
+        Safe in a worker thread (it only reads); `install` then swaps the views in at once. Building a layered
+        view indexes only the guild's own entries, so this takes a couple of milliseconds.
         """
         overlay = dict(self._overlays.get(guild_id, {}))
         for revision in revisions:
             overlay[revision.concept_id] = revision
-        shipped, documents = self._shipped.concepts.values(), self._shipped.documents.values()
-        view = Glossary(overlay_concepts(shipped, overlay), documents)
-        _ = view.resolver, view.vocabulary  # the next command in this guild must not pay for the rebuild
+        view = LayeredGlossary(self._layer, overlay)
         complete = None
         if any(revision.hidden for revision in overlay.values()):
-            complete = Glossary(overlay_concepts(shipped, overlay, include_hidden=True), documents)
+            complete = LayeredGlossary(self._layer, overlay, include_hidden=True)
         return PreparedViews(guild_id, overlay, view, complete)
 
     def install(self, prepared: PreparedViews) -> None:
         """Make prepared views the guild's current ones."""
         self._overlays[prepared.guild_id] = prepared.overlay
-        self._views[prepared.guild_id] = prepared.view
-        if prepared.complete is None:
-            self._complete_views.pop(prepared.guild_id, None)
-        else:
-            self._complete_views[prepared.guild_id] = prepared.complete
+        self.forget_view(prepared.guild_id)
+        now = self._clock()
+        self._views[(prepared.guild_id, False)] = (prepared.view, now)
+        if prepared.complete is not None:
+            self._views[(prepared.guild_id, True)] = (prepared.complete, now)
+        while len(self._views) > self._max_views:
+            self._views.popitem(last=False)
 
     async def search_page(self, text: str, guild_id: int | None, page: int = 0, page_size: int = 10) -> SearchPage:
         """Search the guild's view the way /search does: spellings through the resolver's normalisation,

@@ -291,20 +291,26 @@ class _ExactKeys:
 
     def find_all(self, key: str) -> list[int]:
         """Return every name index whose key equals `key`'s or, when none does, whose compact key does."""
-        for table_number, (hashes, names) in enumerate(self._tables):
-            wanted = key if table_number == 0 else compact(key)
-            target = hash(wanted)
-            position = int(np.searchsorted(hashes, target))
-            found: list[int] = []
-            while position < len(hashes) and hashes[position] == target:
-                name_index = int(names[position])
-                stored = self._keys[name_index]
-                if (stored if table_number == 0 else compact(stored)) == wanted:
-                    found.append(name_index)
-                position += 1
+        for table_number in range(len(self._tables)):
+            found = self.find_in(key, table_number)
             if found:
                 return found
         return []
+
+    def find_in(self, key: str, table_number: int) -> list[int]:
+        """Return every name index whose key (table 0) or compact key (table 1) equals `key`'s, in index order."""
+        hashes, names = self._tables[table_number]
+        wanted = key if table_number == 0 else compact(key)
+        target = hash(wanted)
+        position = int(np.searchsorted(hashes, target))
+        found: list[int] = []
+        while position < len(hashes) and hashes[position] == target:
+            name_index = int(names[position])
+            stored = self._keys[name_index]
+            if (stored if table_number == 0 else compact(stored)) == wanted:
+                found.append(name_index)
+            position += 1
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +421,48 @@ class Resolver:
         """How many names and aliases are indexed."""
         return len(self._name_keys)
 
+    # The index's contents, read through these so a layered index (bot/layered.py) can run the same algorithm.
+
+    def _find_names(self, key: str) -> list[int]:
+        """Every name index (names and aliases) whose key, or failing that whose compact key, equals `key`'s."""
+        return self._exact.find_all(key)
+
+    def _find_name(self, key: str) -> int | None:
+        """The first of `_find_names`."""
+        return self._exact.find(key)
+
+    def _find_examples(self, key: str) -> list[int]:
+        """Every name index of an example term whose key (or compact key) equals `key`'s."""
+        return [self._first_example + i for i in self._exact_examples.find_all(key)]
+
+    def _concept_of(self, name_index: int) -> int:
+        return int(self._name_concept[name_index])
+
+    def _concept_id(self, concept_index: int) -> str:
+        return self._concept_ids[concept_index]
+
+    def _concept_name(self, concept_index: int) -> str:
+        return self._concept_names[concept_index]
+
+    def _name_text(self, name_index: int) -> str:
+        return self._name_texts[name_index]
+
+    def _is_example_name(self, name_index: int) -> bool:
+        return name_index >= self._first_example
+
+    def _browse(self) -> Iterable[int]:
+        """Concept indexes in alphabetical order of their names."""
+        return (int(i) for i in self._browse_order)
+
+    def _gather(self, candidates: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates' keys, whether each is a short name, whether each is an example term, and their concepts."""
+        return (
+            self._key_array[candidates].tolist(),
+            self._short_name[candidates],
+            self._is_example[candidates],
+            self._name_concept[candidates],
+        )
+
     def resolve(self, query: str, limit: int = SUGGESTION_LIMIT, *, within: Container[str] | None = None) -> Resolution:
         """Resolve `query` to a concept when the evidence is clear; always return ranked suggestions.
 
@@ -426,25 +474,25 @@ class Resolver:
         """
         subject = query
         key = normalise(query)
-        exact = self._exact.find(key) if key else None
+        exact = self._find_name(key) if key else None
         if exact is None:
             subject = question_subject(query)
             if subject != query:
                 key = normalise(subject)
-                exact = self._exact.find(key) if key else None
+                exact = self._find_name(key) if key else None
         if not key:
             return Resolution(query, None, (), subject)
         examples: list[int] = []
         if exact is None:
-            examples = [self._first_example + i for i in self._exact_examples.find_all(key)]
+            examples = self._find_examples(key)
         wanted = max(limit, AMBIGUITY_WINDOW)
         ranked = self._rank(key, SUGGESTION_LIMIT * 4 if within is not None else wanted, exact, examples)
         if within is not None:
-            if exact is not None and self._concept_ids[int(self._name_concept[exact])] not in within:
+            if exact is not None and self._concept_id(self._concept_of(exact)) not in within:
                 exact = None
-            examples = [i for i in examples if self._concept_ids[int(self._name_concept[i])] in within]
+            examples = [i for i in examples if self._concept_id(self._concept_of(i)) in within]
             ranked = [item for item in ranked if item.suggestion.id in within]
-        example_concepts = {int(self._name_concept[i]) for i in examples}
+        example_concepts = {self._concept_of(i) for i in examples}
         match = None
         if ranked and (
             exact is not None or len(example_concepts) == 1 or (not examples and self._clear_winner(key, ranked))
@@ -481,10 +529,10 @@ class Resolver:
     ) -> tuple[Suggestion, ...]:
         """Return ranked suggestions for autocomplete; an empty query lists concepts alphabetically."""
         if not normalise(query):
-            browse = (int(i) for i in self._browse_order)
-            chosen = [i for i in browse if within is None or self._concept_ids[i] in within][:limit]
+            browse = (i for i in self._browse() if within is None or self._concept_id(i) in within)
+            chosen = list(itertools.islice(browse, limit))
             return tuple(
-                Suggestion(self._concept_ids[i], self._concept_names[i], 0.0, self._concept_names[i]) for i in chosen
+                Suggestion(self._concept_id(i), self._concept_name(i), 0.0, self._concept_name(i)) for i in chosen
             )
         return self.resolve(query, limit, within=within).suggestions
 
@@ -528,12 +576,12 @@ class Resolver:
                 continue
             start, end = run[0][0], run[-1][1]
             written = text[start:end]
-            names = [i for i in self._exact.find_all(key) if _written_as(written, self._name_texts[i])]
+            names = [i for i in self._find_names(key) if _written_as(written, self._name_text(i))]
             index = names[0] if names else None
             if index is None:
-                examples = [self._first_example + i for i in self._exact_examples.find_all(key)]
-                examples = [i for i in examples if _written_as(written, self._name_texts[i])]
-                if examples and len({int(self._name_concept[i]) for i in examples}) == 1:
+                examples = self._find_examples(key)
+                examples = [i for i in examples if _written_as(written, self._name_text(i))]
+                if examples and len({self._concept_of(i) for i in examples}) == 1:
                     index = examples[0]
             if index is not None:
                 return Mention(start, end, written, self._suggestion(index, 100.0, exact=True)), size
@@ -568,13 +616,13 @@ class Resolver:
         return None
 
     def _suggestion(self, name_index: int, score: float, *, exact: bool) -> Suggestion:
-        concept_index = int(self._name_concept[name_index])
+        concept_index = self._concept_of(name_index)
         return Suggestion(
-            self._concept_ids[concept_index],
-            self._concept_names[concept_index],
+            self._concept_id(concept_index),
+            self._concept_name(concept_index),
             score,
-            self._name_texts[name_index],
-            example=name_index >= self._first_example,
+            self._name_text(name_index),
+            example=self._is_example_name(name_index),
             exact=exact,
         )
 
@@ -619,7 +667,7 @@ class Resolver:
             candidates = np.append(candidates, np.asarray(missing, dtype=np.int32))
         if candidates.size == 0:
             return []
-        keys = self._key_array[candidates].tolist()
+        keys, short, is_example, concepts = self._gather(candidates)
         weighted = process.cdist([key], keys, scorer=fuzz.WRatio, dtype=np.float32)[0]
         word_order_free = process.cdist([key], keys, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0]
         plain = process.cdist([key], keys, scorer=fuzz.ratio, dtype=np.float32)[0]
@@ -631,9 +679,7 @@ class Resolver:
             word_prefix = np.fromiter((f" {key}" in f" {c}" for c in keys), dtype=bool, count=len(keys))
             weighted = np.maximum(plain, np.maximum(prefix * PREFIX_SCORE, word_prefix * WORD_PREFIX_SCORE))
         else:
-            short = self._short_name[candidates]
             weighted[short] = plain[short]
-        is_example = self._is_example[candidates]
         if is_example.any():
             weighted[is_example] = np.minimum(weighted, plain)[is_example] - EXAMPLE_PENALTY  # whole terms only
         if exact is not None:
@@ -647,7 +693,7 @@ class Resolver:
         seen: set[int] = set()
         for position in order:
             name_index = int(candidates[position])
-            concept_index = int(self._name_concept[name_index])
+            concept_index = int(concepts[position])
             if concept_index in seen:
                 continue
             seen.add(concept_index)
@@ -655,10 +701,10 @@ class Resolver:
             if score < SUGGESTION_FLOOR:
                 break
             suggestion = Suggestion(
-                self._concept_ids[concept_index],
-                self._concept_names[concept_index],
+                self._concept_id(concept_index),
+                self._concept_name(concept_index),
                 score,
-                self._name_texts[name_index],
+                self._name_text(name_index),
                 example=bool(is_example[position]),
                 exact=name_index == exact or bool(exact_examples[position]),
             )

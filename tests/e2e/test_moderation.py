@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, closing
 from pathlib import Path
@@ -640,3 +641,19 @@ def test_console_edit_import_and_export(tmp_path: Path) -> None:
     assert sorted(item.concept.id for item in items) == ["our-entry", "tacrolimus"]
     assert "There is no file /no/such/file.yaml" in out
     assert "Traceback" not in result.stderr
+
+
+async def test_an_evicted_view_is_rebuilt_with_the_servers_edits(discord_: StandIn, server: Server, bot) -> None:
+    """Views unused for a while are dropped; the next lookup rebuilds the server's view with its edits intact."""
+    added = await discord_.slash(
+        server.guild, server.moderator, "concept alias add", term="sirolimus", alias="rapa-drug"
+    )
+    assert "revision 1" in (await added.answer()).content
+    assert bot.catalog.built_views >= 1
+    bot.catalog.evict_idle(time.monotonic() + 86_400)  # a day later: every view has been idle too long
+    assert bot.catalog.built_views == 0
+    found = await discord_.slash(server.guild, server.member, "define", term="rapa drug")
+    assert (await found.answer()).embeds[0]["title"] == "Sirolimus"
+    typed = await discord_.autocomplete(server.guild, server.member, "define", focused="term", term="rapa-dr")
+    assert typed.choices[0]["name"] == "Sirolimus (rapa-drug)"
+    assert bot.catalog.built_views == 1

@@ -54,14 +54,18 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
 
 def create_engine(database: DatabaseUrl, *, pool_size: int = 5) -> AsyncEngine:
-    """Return an engine for `database`; SQLite files get their parent directory created."""
+    """Return an engine for `database`; SQLite files get their parent directory created.
+
+    SQLite gets one connection, as the store always had: one writer, and per-connection state (PRAGMAs,
+    TEMP objects) the same for every statement. Reads wait for a running write transaction to end.
+    """
     if database.backend == "sqlite":
         path = database.sqlite_path
         if path is None:  # in memory: one connection, or every connection would see its own empty database
             engine = create_async_engine(database.url, poolclass=StaticPool)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            engine = create_async_engine(database.url, pool_size=pool_size, max_overflow=0)
+            engine = create_async_engine(database.url, pool_size=1, max_overflow=0)
         _prepare_sqlite(engine)
         return engine
     return create_async_engine(database.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

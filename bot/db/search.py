@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Text, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.markup import EMPHASIS_END, EMPHASIS_START
 from bot.models import Concept
 
 _SEARCH_WORD = re.compile(r"\w+")
@@ -70,7 +71,7 @@ _INSERT_POSTGRESQL = text(
 )
 
 _SEARCH_SQLITE = text(
-    "SELECT concept_id, snippet(concept_search, -1, '**', '**', '…', 14), "
+    "SELECT concept_id, snippet(concept_search, -1, :start, :end, '…', 14), "
     "bm25(concept_search, 0.0, 0.0, 10.0, 6.0, 2.0, 1.0) AS score "
     "FROM concept_search WHERE concept_search MATCH :expression "
     "AND (guild_id = :guild_id OR (guild_id = 0 AND concept_id NOT IN :overridden)) "
@@ -81,14 +82,20 @@ _SEARCH_SQLITE = text(
 # normalised by 1 + log(length) agreed best with BM25 on the shipped glossary (top hit 23 of 30 queries, top
 # three 70 of 90, against 21 and 64 for ts_rank), so a short entry naming the term outranks a long one.
 _SEARCH_POSTGRESQL = text(
-    "SELECT concept_id, ts_headline('english', summary || ' ' || definition, query, "
-    "'StartSel=**, StopSel=**, MaxWords=14, MinWords=6, FragmentDelimiter=…, MaxFragments=1'), score "
+    "SELECT concept_id, ts_headline('english', summary || ' ' || definition, query, :headline), score "
     "FROM (SELECT concept_id, summary, definition, query, "
     "ts_rank_cd('{0.1, 0.2, 0.6, 1.0}', document, query, 1) AS score "
     "FROM concept_search, to_tsquery('english', :expression) AS query WHERE document @@ query "
     "AND (guild_id = :guild_id OR (guild_id = 0 AND concept_id NOT IN :overridden)) "
     "ORDER BY score DESC, concept_id LIMIT :limit) AS best ORDER BY score DESC, concept_id"
 ).bindparams(bindparam("overridden", expanding=True, type_=Text))
+
+
+# Matches marked as bot.markup emphasis, like FTS5's snippet() on SQLite.
+_HEADLINE = (
+    f'StartSel="{EMPHASIS_START}", StopSel="{EMPHASIS_END}", MaxWords=14, MinWords=6, FragmentDelimiter=…, '
+    "MaxFragments=1"
+)
 
 
 async def replace_search_rows(
@@ -141,7 +148,11 @@ async def search(
         terms = [f"'{word}'" for word in words]
         terms[-1] += ":*"
         expressions = (" & ".join(terms), " | ".join(terms))
-    parameters = {"guild_id": guild_id, "overridden": sorted(set(overridden)), "limit": limit}
+    parameters: dict[str, object] = {"guild_id": guild_id, "overridden": sorted(set(overridden)), "limit": limit}
+    if sqlite:
+        parameters |= {"start": EMPHASIS_START, "end": EMPHASIS_END}
+    else:
+        parameters["headline"] = _HEADLINE
     for expression in expressions:
         result = await connection.execute(_SEARCH_SQLITE if sqlite else _SEARCH_POSTGRESQL,
                                           {**parameters, "expression": expression})  # fmt: skip

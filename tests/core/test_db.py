@@ -18,6 +18,7 @@ from bot.db.migrate import LEGACY_REVISIONS, SchemaError, current_revision, head
 from bot.db.schema import bot_meta, concept_revisions, concept_uses, metadata, quiz_sessions
 from bot.db.search import replace_search_rows, search
 from bot.loader import GlossaryData
+from bot.markup import EMPHASIS_START
 from bot.store import Store, bundled_migrations
 from tests.core.test_cli import run_bot
 
@@ -232,7 +233,7 @@ async def test_full_text_search_gives_the_same_top_hits_on_both_engines(
                 assert "tacrolimus" not in [hit.concept_id for hit in hidden]
                 assert await search(connection, "  ;; ") == []
                 (snippet,) = [hit.snippet for hit in await search(connection, "bispecific", limit=1)]
-                assert "**" in snippet
+                assert EMPHASIS_START in snippet
             counts = await database.fetch_value(text("SELECT count(*) FROM concept_search"))
             assert counts == len(concepts)  # re-indexing replaced the row, it did not add one
     sqlite_hits, postgres_hits = results["sqlite"], results["postgresql"]

@@ -72,18 +72,19 @@ async def test_empty_database_migrates_to_head_matching_the_metadata(database_ur
 async def test_database_of_the_sql_migrations_is_adopted_without_loss(
     tmp_path: Path, shipped_data: GlossaryData
 ) -> None:
-    """A database today's Store made (the newest user_version, with data) is stamped, not rebuilt: every row stays."""
+    """A database the numbered SQL migrations made (the newest user_version, with data) is stamped, not rebuilt:
+    every row stays."""
     path = tmp_path / "old.db"
-    async with await Store.open(path) as store:
+    async with await Store.open(path, bundled_migrations()) as store:
         await store.sync_shipped(shipped_data)
         async with store.transaction() as db:
-            await db.execute("INSERT INTO guild_settings VALUES (42, '{\"moderator_role\": 7}', 'x')")
-            await db.execute(
+            await db.exec_driver_sql("INSERT INTO guild_settings VALUES (42, '{\"moderator_role\": 7}', 'x')")
+            await db.exec_driver_sql(
                 "INSERT INTO concept_revisions VALUES (42, 'bcg', 1, 'edit', '{}', 1, 9, 'why', '2026-01-01')"
             )
-            await db.execute("INSERT INTO quiz_sessions VALUES (1, 42, 5, 9, 'mixed', NULL, 5, 20, 3, 'running', "
+            await db.exec_driver_sql("INSERT INTO quiz_sessions VALUES (1, 42, 5, 9, 'mixed', NULL, 5, 20, 3, 'running', "
                              "'t', NULL, NULL)")  # fmt: skip
-            await db.execute("INSERT INTO concept_uses VALUES (42, 'bcg', '2026-01-01', 3)")
+            await db.exec_driver_sql("INSERT INTO concept_uses VALUES (42, 'bcg', '2026-01-01', 3)")
     before = table_counts(path)
 
     async with await Database.open(path) as database:
@@ -102,7 +103,7 @@ async def test_database_of_the_sql_migrations_is_adopted_without_loss(
             '{"moderator_role": 7}'
         )
     raw.close()
-    async with await Store.open(path) as store:  # the SQL-migration code still opens it
+    async with await Store.open(path) as store:  # the store opens it
         assert (await store.table_counts())["concept_uses"] == 1
 
 
@@ -110,7 +111,7 @@ async def test_older_sql_migration_database_is_brought_forward_then_adopted(tmp_
     """A database at user_version 1 gets the numbered migrations 2-4, then the stamp; its rows stay."""
     path = tmp_path / "v1.db"
     async with await Store.open(path, bundled_migrations()[:1]) as store, store.transaction() as db:
-        await db.execute("INSERT INTO bot_meta VALUES ('command_hash', 'abc')")
+        await db.exec_driver_sql("INSERT INTO bot_meta VALUES ('command_hash', 'abc')")
     async with await Database.open(path) as database:
         assert await database.fetch_value(select(bot_meta.c.value)) == "abc"
         async with database.read() as connection:
@@ -253,9 +254,9 @@ async def test_migrate_to_copies_every_table_into_postgresql_and_verifies(
         await store.sync_shipped(shipped_data)
         async with store.transaction() as db:
             for revision in (1, 2):
-                await db.execute("INSERT INTO concept_revisions VALUES (?, 'bcg', ?, 'edit', '{}', 0, 9, NULL, 't')",
+                await db.exec_driver_sql("INSERT INTO concept_revisions VALUES (?, 'bcg', ?, 'edit', '{}', 0, 9, NULL, 't')",
                                  (2**60, revision))  # fmt: skip
-            await db.execute("INSERT INTO quiz_sessions VALUES (7, 1, 5, 9, 'mixed', NULL, 5, 20, 3, 'finished', "
+            await db.exec_driver_sql("INSERT INTO quiz_sessions VALUES (7, 1, 5, 9, 'mixed', NULL, 5, 20, 3, 'finished', "
                              "'t', NULL, NULL)")  # fmt: skip
     expected = table_counts(path)
 

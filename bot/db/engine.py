@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import await_
 
 from bot.config import DatabaseUrl
 from bot.db.schema import metadata
@@ -34,6 +35,7 @@ SQLITE_PRAGMAS = (
 )
 T = TypeVar("T")
 _IMMEDIATE = "immunobot_begin_immediate"  # execution option: this transaction will write
+_SINGLE_READ = "immunobot_single_read"  # execution option: one SELECT, atomic by itself (no BEGIN needed)
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -49,15 +51,20 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        writes = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(_SINGLE_READ, False):
+            return
+        # Straight to aiosqlite (one trip to its thread, where a statement through SQLAlchemy takes three).
+        driver = connection.connection.driver_connection
+        await_(driver.execute("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN"))
 
 
-def create_engine(database: DatabaseUrl, *, pool_size: int = 5) -> AsyncEngine:
+def create_engine(database: DatabaseUrl, *, pool_size: int = 5, reader: bool = False) -> AsyncEngine:
     """Return an engine for `database`; SQLite files get their parent directory created.
 
-    SQLite gets one connection, as the store always had: one writer, and per-connection state (PRAGMAs,
-    TEMP objects) the same for every statement. Reads wait for a running write transaction to end.
+    An SQLite file gets one writing connection, as the store always had: one writer, and per-connection state
+    (PRAGMAs, TEMP objects) the same for every write. With `reader`, an engine of `pool_size` connections for
+    reads, which WAL lets run beside a write transaction (seeing what was committed before it).
     """
     if database.backend == "sqlite":
         path = database.sqlite_path
@@ -65,7 +72,9 @@ def create_engine(database: DatabaseUrl, *, pool_size: int = 5) -> AsyncEngine:
             engine = create_async_engine(database.url, poolclass=StaticPool)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            engine = create_async_engine(database.url, pool_size=1, max_overflow=0)
+            # our transactions always end in COMMIT or ROLLBACK: no extra rollback when a connection is returned
+            engine = create_async_engine(database.url, pool_size=pool_size if reader else 1, max_overflow=0,
+                                         pool_reset_on_return=None)  # fmt: skip
         _prepare_sqlite(engine)
         return engine
     return create_async_engine(database.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -98,6 +107,8 @@ class Database:
     def __init__(self, url: DatabaseUrl, engine: AsyncEngine) -> None:
         self.url = url
         self.engine = engine
+        # SQLite files: reads on connections of their own, never queued behind the one writer
+        self.reader = create_engine(url, pool_size=4, reader=True) if url.sqlite_path is not None else engine
         self._write_lock = asyncio.Lock() if url.backend == "sqlite" else None
 
     @classmethod
@@ -132,6 +143,8 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection (idempotent)."""
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -160,7 +173,7 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads: one consistent snapshot for the body (nothing is written)."""
-        async with self.engine.connect() as connection:
+        async with self.reader.connect() as connection:
             yield connection
 
     async def table_counts(self) -> dict[str, int]:
@@ -168,17 +181,25 @@ class Database:
         async with self.read() as connection:
             return await count_rows(connection)
 
+    @asynccontextmanager
+    async def _single_read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement: on SQLite without BEGIN (a statement is atomic by itself)."""
+        async with self.reader.connect() as connection:
+            if self._write_lock is not None:
+                await connection.execution_options(**{_SINGLE_READ: True})
+            yield connection
+
     async def fetch_all(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Sequence[Row]:
         """Run a query, return every row."""
-        async with self.read() as connection:
+        async with self._single_read() as connection:
             return (await connection.execute(statement, parameters)).all()
 
     async def fetch_one(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Row | None:
         """Run a query, return its first row or None."""
-        async with self.read() as connection:
+        async with self._single_read() as connection:
             return (await connection.execute(statement, parameters)).first()
 
     async def fetch_value(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Any:
         """Run a query, return the first column of its first row (None without rows)."""
-        async with self.read() as connection:
+        async with self._single_read() as connection:
             return (await connection.execute(statement, parameters)).scalar()

@@ -24,8 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Executable, delete, inspect, select, update
+from sqlalchemy import Executable, delete, func, inspect, select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import DatabaseUrl
@@ -394,7 +395,7 @@ class Store:
             for name in names:
                 if name.startswith("sqlite_"):
                     continue
-                result = await connection.exec_driver_sql(f'SELECT count(*) FROM "{name}"')  # noqa: S608 - schema names
+                result = await connection.execute(select(func.count()).select_from(sql_table(name)))
                 counts[name] = int(result.scalar_one())
         return counts
 

@@ -72,9 +72,7 @@ def create_engine(database: DatabaseUrl, *, pool_size: int = 5, reader: bool = F
             engine = create_async_engine(database.url, poolclass=StaticPool)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # our transactions always end in COMMIT or ROLLBACK: no extra rollback when a connection is returned
-            engine = create_async_engine(database.url, pool_size=pool_size if reader else 1, max_overflow=0,
-                                         pool_reset_on_return=None)  # fmt: skip
+            engine = create_async_engine(database.url, pool_size=pool_size if reader else 1, max_overflow=0)
         _prepare_sqlite(engine)
         return engine
     return create_async_engine(database.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

@@ -34,11 +34,11 @@ from bot.db import Database
 from bot.db import search as fulltext
 from bot.db.migrate import SchemaError, current_revision
 from bot.db.schema import bot_meta, guild_settings, shipped_concepts, source_documents
-from bot.db.search import SearchHit
+from bot.db.search import SearchHit, SearchTerm
 from bot.loader import GlossaryData
 from bot.models import Concept, SourceDocument
 
-__all__ = ["LoadReport", "Migration", "SchemaError", "SearchHit", "Store", "storage_failure", "utc_now"]
+__all__ = ["LoadReport", "Migration", "SchemaError", "SearchHit", "SearchTerm", "Store", "storage_failure", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -321,6 +321,15 @@ class Store:
         """
         async with self.database.read() as connection:
             return await fulltext.search(connection, text, guild_id, limit, overridden=overridden)
+
+    async def search_terms(
+        self, terms: Iterable[SearchTerm], guild_id: int = 0, limit: int = 10, offset: int = 0, *,
+        overridden: Iterable[str] = (),
+    ) -> tuple[list[SearchHit], int]:  # fmt: skip
+        """One page of full-text hits for structured terms (spellings, phrases, prefixes; see
+        `bot.db.search.SearchTerm`), rendered in each engine's own query language, and how many match."""
+        async with self.database.read() as connection:
+            return await fulltext.search_terms(connection, terms, guild_id, limit, offset, overridden=overridden)
 
     async def shipped_concepts(self) -> list[Concept]:
         """Return every shipped concept, ordered by id."""

@@ -16,7 +16,7 @@ from bot.config import DatabaseUrl
 from bot.db import Database
 from bot.db.migrate import LEGACY_REVISIONS, SchemaError, current_revision, head_revision, include_name
 from bot.db.schema import bot_meta, concept_revisions, concept_uses, metadata, quiz_sessions
-from bot.db.search import replace_search_rows, search
+from bot.db.search import SearchTerm, replace_search_rows, search
 from bot.loader import GlossaryData
 from bot.markup import EMPHASIS_START
 from bot.store import Store, bundled_migrations
@@ -242,6 +242,36 @@ async def test_full_text_search_gives_the_same_top_hits_on_both_engines(
         assert sqlite_hits[query][0] == postgres_hits[query][0] == expected, query
     for query in ("antibodies", "calcineurin"):  # the same three best, whatever their order
         assert set(sqlite_hits[query]) == set(postgres_hits[query]), query
+
+
+async def test_structured_search_terms_page_alike_on_both_engines(
+    database_url: str, shipped_data: GlossaryData
+) -> None:
+    """Spellings, phrases and prefixes (bot.db.search.SearchTerm) in each engine's own query language: the same
+    matches, every term then any term, counted in all and paged without overlap."""
+    async with await Store.open(database_url) as store:
+        await store.sync_shipped(shipped_data)
+        hits, total = await store.search_terms([SearchTerm((("calcineurin",),))], limit=20)
+        assert {"tacrolimus", "cyclosporine"} <= {hit.concept_id for hit in hits}
+        assert total == len(hits)
+        spellings, _ = await store.search_terms([SearchTerm((("tumour", "tumor"),))], limit=50)
+        british, _ = await store.search_terms([SearchTerm((("tumour",),))], limit=50)
+        assert {hit.concept_id for hit in british} <= {hit.concept_id for hit in spellings}
+        phrase, _ = await store.search_terms([SearchTerm((("monoclonal",), ("antibody", "antibodies")))], limit=5)
+        assert phrase[0].concept_id == "monoclonal-antibody"
+        prefix, _ = await store.search_terms([SearchTerm((("tacrol",),), prefix=True)])
+        assert prefix[0].concept_id == "tacrolimus"
+        both, both_total = await store.search_terms([SearchTerm((("calcineurin",),)), SearchTerm((("tacrolimus",),))])
+        assert both[0].concept_id == "tacrolimus"
+        assert both_total <= total
+        either, _ = await store.search_terms([SearchTerm((("calcineurin",),)), SearchTerm((("zzzqx",),))])
+        assert {hit.concept_id for hit in either} == {hit.concept_id for hit in hits[:10]}
+        first, many = await store.search_terms([SearchTerm((("cell",),))], limit=5)
+        second, again = await store.search_terms([SearchTerm((("cell",),))], limit=5, offset=5)
+        assert many == again > 10
+        assert not {hit.concept_id for hit in first} & {hit.concept_id for hit in second}
+        assert await store.search_terms([SearchTerm((("zzzqx",),))]) == ([], 0)
+        assert await store.search_terms([SearchTerm(((";;",),))]) == ([], 0)
 
 
 async def test_migrate_to_copies_every_table_into_postgresql_and_verifies(

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Executable, Row, Table, event, func, select
+from sqlalchemy import Executable, Row, Table, event, func, inspect, select
 from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -92,9 +92,13 @@ async def _to_completion(step: Awaitable[T]) -> T:
 
 
 async def count_rows(connection: AsyncConnection) -> dict[str, int]:
-    """Rows per table of the schema, the full-text index included (diagnostics, copies, tests)."""
+    """Rows per table of the schema the database has, the full-text index included (diagnostics, copies, tests).
+
+    Tables a data upgrade dropped (the SM-2 flashcard tables, once replayed into FSRS) are left out.
+    """
+    present = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
     counts = {}
-    for table in [*metadata.sorted_tables, sql_table("concept_search")]:
+    for table in [*(each for each in metadata.sorted_tables if each.name in present), sql_table("concept_search")]:
         counts[table.name] = int((await connection.execute(select(func.count()).select_from(table))).scalar_one())
     return counts
 

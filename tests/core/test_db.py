@@ -17,6 +17,7 @@ from bot.db import Database
 from bot.db.migrate import LEGACY_REVISIONS, SchemaError, current_revision, head_revision, include_name
 from bot.db.schema import bot_meta, concept_revisions, concept_uses, metadata, quiz_sessions
 from bot.db.search import SearchTerm, replace_search_rows, search
+from bot.flashcards import FlashcardRepository
 from bot.loader import GlossaryData
 from bot.markup import EMPHASIS_START
 from bot.store import Store, bundled_migrations
@@ -282,6 +283,7 @@ async def test_migrate_to_copies_every_table_into_postgresql_and_verifies(
     path = tmp_path / "bot.db"
     async with await Store.open(path) as store:
         await store.sync_shipped(shipped_data)
+        await FlashcardRepository(store).upgrade_sm2()  # as every start does: the SM-2 tables are gone
         async with store.transaction() as db:
             for revision in (1, 2):
                 await db.exec_driver_sql("INSERT INTO concept_revisions VALUES (?, 'bcg', ?, 'edit', '{}', 0, 9, NULL, 't')",

@@ -36,6 +36,7 @@ from fsrs import Rating, Scheduler, State
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.schema import card_reviews, cards, flashcard_filters, flashcard_users
@@ -448,14 +449,11 @@ class FlashcardRepository:
         """How many cards the user saw for the first time on their day `today` (in any guild, from any source)."""
         return int(await self._store.fetch_value(self._new_on(user_id, today)))
 
-    async def _current(self, db: AsyncConnection, user_id: int, card: Card) -> CardState | None:
-        row = (
-            await db.execute(
-                select(*_STATE_COLUMNS)
-                .where(_CARD.user_id == user_id, _CARD.scope == card.scope, _CARD.concept_id == card.concept_id)
-                .with_for_update()
-            )
-        ).first()
+    async def _current(self, db: AsyncConnection, user_id: int, card: Card, *, lock: bool = True) -> CardState | None:
+        query = select(*_STATE_COLUMNS).where(
+            _CARD.user_id == user_id, _CARD.scope == card.scope, _CARD.concept_id == card.concept_id
+        )
+        row = (await db.execute(query.with_for_update() if lock else query)).first()
         return self._state(tuple(row)) if row is not None else None
 
     @classmethod
@@ -499,7 +497,19 @@ class FlashcardRepository:
         self, user_id: int, card: Card, grade: Grade, seen_reviews: int, member: Member, today: date, now: datetime
     ) -> GradeResult:
         """Apply a flashcard grade if the card is as the user saw it (`seen_reviews` reviews so far) and due
-        today (or new within today's allowance); otherwise say why not. Checked and written in one transaction."""
+        today (or new within today's allowance); otherwise say why not. Checked and written in one transaction.
+
+        Two grades of a new card at once (another connection or process) both find no row to lock: the second
+        insert is refused by the review log's unique key, and that grade is stale like any other."""
+        try:
+            return await self._grade(user_id, card, grade, seen_reviews, member, today, now)
+        except IntegrityError:
+            async with self._store.database.read() as db:
+                return GradeResult(await self._current(db, user_id, card, lock=False), GradeRefused.STALE)
+
+    async def _grade(
+        self, user_id: int, card: Card, grade: Grade, seen_reviews: int, member: Member, today: date, now: datetime
+    ) -> GradeResult:
         async with self._store.transaction() as db:
             state = await self._current(db, user_id, card)
             if (state.reviews if state else 0) != seen_reviews:
@@ -516,7 +526,16 @@ class FlashcardRepository:
         self, user_id: int, card: Card, grade: Grade, member: Member, today: date, now: datetime
     ) -> CardState | None:
         """A quiz answer as evidence for the member's card: reviewed whenever it is due, created within today's
-        new-card allowance (None when the allowance is used up)."""
+        new-card allowance (None when the allowance is used up). A new card graded meanwhile by another
+        connection makes the first try conflict: the answer is then applied to the card as it now stands."""
+        try:
+            return await self._record_quiz(user_id, card, grade, member, today, now)
+        except IntegrityError:
+            return await self._record_quiz(user_id, card, grade, member, today, now)
+
+    async def _record_quiz(
+        self, user_id: int, card: Card, grade: Grade, member: Member, today: date, now: datetime
+    ) -> CardState | None:
         async with self._store.transaction() as db:
             state = await self._current(db, user_id, card)
             if state is None and int((await db.execute(self._new_on(user_id, today))).scalar_one()) >= NEW_PER_DAY:

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from bot.daily import Busy, DailyRepository, DailySchedule
+from bot.flashcards import Card, FlashcardRepository, Grade, GradeRefused, Member
 from bot.glossary import Glossary
 from bot.questions import Mode, plan_quiz
 from bot.quiz import QuizRepository, QuizRequest
@@ -83,3 +84,15 @@ async def test_lookup_counts_from_every_process_add_up(stores: list[Store]) -> N
     top = await UsageRepository(stores[0]).top(1, DAY)
     assert [(concept.concept_id, concept.uses) for concept in top] == [("cytokine", 3 * 3 * PROCESSES),
                                                                        ("bcg", 3 * PROCESSES)]  # fmt: skip
+
+
+async def test_a_new_card_graded_twice_at_once_counts_once(stores: list[Store]) -> None:
+    """The same new card graded from every process at once (a double click across processes): one grade is kept,
+    the others are refused as stale; the log has one review."""
+    card = Card(0, "tacrolimus")
+    results = await asyncio.gather(*[
+        FlashcardRepository(store).grade(1, card, Grade.GOOD, 0, Member(), DAY, NOW) for store in stores
+    ])  # fmt: skip
+    assert sum(result.refused is None for result in results) == 1
+    assert {result.refused for result in results} == {None, GradeRefused.STALE}
+    assert len(await FlashcardRepository(stores[0]).log(1)) == 1

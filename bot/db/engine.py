@@ -175,8 +175,11 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads: one consistent snapshot for the body (nothing is written)."""
-        async with self.reader.connect() as connection:
+        connection = await self.reader.connect()
+        try:
             yield connection
+        finally:  # closed (its transaction ended) even when the task is cancelled: never a leaked connection
+            await _to_completion(connection.close())
 
     async def table_counts(self) -> dict[str, int]:
         """Rows per table (for diagnostics and tests that check nothing else was touched)."""
@@ -186,10 +189,13 @@ class Database:
     @asynccontextmanager
     async def _single_read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for one statement: on SQLite without BEGIN (a statement is atomic by itself)."""
-        async with self.reader.connect() as connection:
+        connection = await self.reader.connect()
+        try:
             if self._write_lock is not None:
                 await connection.execution_options(**{_SINGLE_READ: True})
             yield connection
+        finally:
+            await _to_completion(connection.close())
 
     async def fetch_all(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Sequence[Row]:
         """Run a query, return every row."""

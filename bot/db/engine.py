@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,11 +39,17 @@ _IMMEDIATE = "immunobot_begin_immediate"  # execution option: this transaction w
 _SINGLE_READ = "immunobot_single_read"  # execution option: one SELECT, atomic by itself (no BEGIN needed)
 
 
+# Every aiosqlite connection an engine opened: each has a (non-daemon) thread, which must be stopped at close even
+# if a task abandoned its connection mid-use, or the process could not exit.
+_OPENED: weakref.WeakKeyDictionary[object, list[Any]] = weakref.WeakKeyDictionary()
+
+
 def _prepare_sqlite(engine: AsyncEngine) -> None:
     """Pragmas on every new connection, and BEGIN emitted by us (pysqlite's own would defer it badly)."""
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        _OPENED.setdefault(engine.sync_engine, []).append(record.driver_connection)
         dbapi_connection.isolation_level = None  # no implicit transactions: ours begin in _on_begin
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
@@ -147,6 +154,10 @@ class Database:
         await self.engine.dispose()
         if self.reader is not self.engine:
             await self.reader.dispose()
+        for engine in {self.engine, self.reader}:
+            for driver in _OPENED.pop(engine.sync_engine, []):
+                with contextlib.suppress(Exception):  # already closed, or broken: either way its thread ends
+                    await driver.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -75,11 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    if settings.database.backend == "postgresql" and arguments.command not in ("health", "migrate-to"):
-        # Stage 1 of issue 12: the features still speak SQLite only.
-        print("DATABASE_URL=postgresql://... is not usable by this version yet (only migrate-to is); "
-              "unset it to use SQLite.", file=sys.stderr)  # fmt: skip
-        return 2
     if arguments.command == "load":
         return cli.run_load(settings)
     if arguments.command == "health":

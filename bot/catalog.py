@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bot.glossary import Glossary
 from bot.layered import LayeredGlossary, ShippedLayer
 from bot.overlay import Overlay, OverlayRepository, Revision
-from bot.search import STOP_WORDS, SearchQuery, parse_query, tokens
+from bot.search import STOP_WORDS, SearchQuery, engine_terms, parse_query, tokens
 from bot.store import SearchHit, Store
 
 MENTION_MIN_CHARS = 3
@@ -191,8 +191,8 @@ class GlossaryCatalog:
         query = parse_query(text, view.vocabulary)
         overlay = self.overlay(guild_id)
         page = max(page, 0)
-        hits, total = await self._store.search_expressions(
-            query.expressions(), guild_id or 0, page_size, page * page_size, overridden=overlay.keys()
+        hits, total = await self._store.search_terms(
+            engine_terms(query), guild_id or 0, page_size, page * page_size, overridden=overlay.keys()
         )
         if total and not hits and page:  # a page beyond the end (the glossary shrank): show the last one
             return await self.search_page(text, guild_id, (total - 1) // page_size, page_size)
@@ -207,8 +207,8 @@ class GlossaryCatalog:
         query = parse_query(f'"{" ".join(words)}"', view.vocabulary)
         if not query:
             return []
-        hits, _ = await self._store.search_expressions(
-            query.expressions()[:1], guild_id or 0, limit, overridden=self.overlay(guild_id).keys()
+        hits, _ = await self._store.search_terms(
+            engine_terms(query), guild_id or 0, limit, overridden=self.overlay(guild_id).keys()
         )
         return [hit for hit in hits if hit.concept_id in view]
 

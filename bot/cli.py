@@ -151,9 +151,9 @@ def run_lookup(query: str | None, as_json: bool) -> int:
 async def load_into_database(settings: Settings) -> str:
     """Validate the data files and mirror them into the database; return the report."""
     data = load_glossary()
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         report = await store.sync_shipped(data)
-    lines = [f"Loaded {len(data.concepts)} concepts into {settings.database_path}: {report.summary()}."]
+    lines = [f"Loaded {len(data.concepts)} concepts into {settings.database}: {report.summary()}."]
     for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         if ids:
             lines.append(f"  {label}: {', '.join(ids)}")

@@ -133,7 +133,7 @@ class ImmunoBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         """Open and migrate the database, load the shipped data, load the cogs, sync commands if they changed."""
-        self._store = await Store.open(self.settings.database_path)
+        self._store = await Store.open(self.settings.database)
         report = await self._store.sync_shipped(load_glossary())
         log.info("Glossary data: %s", report.summary())
         self._catalog = await GlossaryCatalog.load(self._store)

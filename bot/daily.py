@@ -19,18 +19,21 @@ import random
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import aiosqlite
+from sqlalchemy import ScalarSelect, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
+from bot.db.schema import daily_posts, daily_queue, daily_schedules
 from bot.glossary import Glossary
-from bot.scores import WEAK_CONCEPTS_SQL, WEAK_MIN_ANSWERS, weak_order
+from bot.scores import WEAK_MIN_ANSWERS, weak_concepts_query, weak_order
 from bot.store import Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -153,11 +156,30 @@ class Busy:
     until: datetime
 
 
-_SCHEDULE_COLUMNS = "guild_id, channel_id, post_time, timezone, categories, state, stopped_reason, active_since, pool"
+_SCHEDULE_COLUMNS = tuple(
+    daily_schedules.c[name]
+    for name in ("guild_id", "channel_id", "post_time", "timezone", "categories", "state", "stopped_reason",
+                 "active_since", "pool")
+)  # fmt: skip
 WEAK_POOL_DAYS = 30
 """How far back the weak pool looks at quiz answers."""
 WEAK_POOL_GAP_DAYS = 7
 """A weak concept is not posted again within this many days."""
+
+
+_POST = daily_posts.c
+_QUEUE = daily_queue.c
+_SCHEDULE = daily_schedules.c
+_RECORD_COLUMNS = (_POST.local_date, _POST.concept_id, _POST.status, _POST.message_id, _POST.channel_id, _POST.detail)
+
+
+def _day(guild_id: int, day: date) -> tuple[object, ...]:
+    """The criteria naming one guild's post of one day."""
+    return (_POST.guild_id == guild_id, _POST.local_date == day.isoformat())
+
+
+class _ClaimLostError(Exception):
+    """Another process claimed the day between our look and our write (PostgreSQL): undo, and report Busy."""
 
 
 class DailyRepository:
@@ -168,21 +190,16 @@ class DailyRepository:
 
     async def schedules(self) -> list[DailySchedule]:
         """Every guild's schedule."""
-        rows = await self._store.fetch_all(
-            f"SELECT {_SCHEDULE_COLUMNS} FROM daily_schedules"  # noqa: S608 - constant column list
-        )
+        rows = await self._store.fetch_all(select(*_SCHEDULE_COLUMNS))
         return [self._schedule(row) for row in rows]
 
     async def schedule(self, guild_id: int) -> DailySchedule | None:
         """One guild's schedule, if it ever set one."""
-        rows = await self._store.fetch_all(
-            f"SELECT {_SCHEDULE_COLUMNS} FROM daily_schedules WHERE guild_id = ?",  # noqa: S608 - constant columns
-            (guild_id,),
-        )
+        rows = await self._store.fetch_all(select(*_SCHEDULE_COLUMNS).where(_SCHEDULE.guild_id == guild_id))
         return self._schedule(rows[0]) if rows else None
 
     @staticmethod
-    def _schedule(row: tuple[object, ...]) -> DailySchedule:
+    def _schedule(row: Sequence[object]) -> DailySchedule:
         guild_id, channel_id, post_time, timezone, categories, state, reason, active_since, pool = row
         return DailySchedule(
             guild_id=int(str(guild_id)),
@@ -198,57 +215,48 @@ class DailyRepository:
 
     async def save_schedule(self, schedule: DailySchedule) -> None:
         """Create or replace a guild's schedule."""
+        statement = self._store.insert(daily_schedules).values(
+            guild_id=schedule.guild_id,
+            channel_id=schedule.channel_id,
+            post_time=schedule.post_time.strftime("%H:%M"),
+            timezone=schedule.timezone,
+            categories=json.dumps(list(schedule.categories)),
+            state=schedule.state.value,
+            stopped_reason=schedule.stopped_reason,
+            active_since=schedule.active_since.isoformat(),
+            updated_at=utc_now(),
+            pool=schedule.pool,
+        )
+        replaced = ("channel_id", "post_time", "timezone", "categories", "state", "stopped_reason", "active_since",
+                    "updated_at", "pool")  # fmt: skip
         async with self._store.transaction() as db:
             await db.execute(
-                "INSERT INTO daily_schedules (guild_id, channel_id, post_time, timezone, categories, state, "
-                "stopped_reason, active_since, updated_at, pool) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
-                "post_time = excluded.post_time, timezone = excluded.timezone, categories = excluded.categories, "
-                "state = excluded.state, stopped_reason = excluded.stopped_reason, "
-                "active_since = excluded.active_since, updated_at = excluded.updated_at, pool = excluded.pool",
-                (
-                    schedule.guild_id,
-                    schedule.channel_id,
-                    schedule.post_time.strftime("%H:%M"),
-                    schedule.timezone,
-                    json.dumps(list(schedule.categories)),
-                    schedule.state.value,
-                    schedule.stopped_reason,
-                    schedule.active_since.isoformat(),
-                    utc_now(),
-                    schedule.pool,
-                ),
+                statement.on_conflict_do_update(
+                    index_elements=[_SCHEDULE.guild_id], set_={name: statement.excluded[name] for name in replaced}
+                )
             )
 
     async def last_day(self, guild_id: int) -> date | None:
         """The latest local day this guild has a sent post for (a pending day is still due: it may need recovery)."""
-        rows = await self._store.fetch_all(
-            "SELECT max(local_date) FROM daily_posts WHERE guild_id = ? AND status = 'posted'",
-            (guild_id,),
+        value = await self._store.fetch_value(
+            select(func.max(_POST.local_date)).where(_POST.guild_id == guild_id, _POST.status == "posted")
         )
-        value = rows[0][0] if rows else None
         return None if value is None else date.fromisoformat(str(value))
 
     async def post(self, guild_id: int, day: date) -> PostRecord | None:
         """The post row for a guild's day."""
-        rows = await self._store.fetch_all(
-            "SELECT local_date, concept_id, status, message_id, channel_id, detail FROM daily_posts "
-            "WHERE guild_id = ? AND local_date = ?",
-            (guild_id, day.isoformat()),
-        )
+        rows = await self._store.fetch_all(select(*_RECORD_COLUMNS).where(*_day(guild_id, day)))
         return self._record(rows[0]) if rows else None
 
     async def recent_posts(self, guild_id: int, limit: int = 5) -> list[PostRecord]:
         """The latest post rows, newest first."""
         rows = await self._store.fetch_all(
-            "SELECT local_date, concept_id, status, message_id, channel_id, detail FROM daily_posts "
-            "WHERE guild_id = ? ORDER BY local_date DESC LIMIT ?",
-            (guild_id, limit),
+            select(*_RECORD_COLUMNS).where(_POST.guild_id == guild_id).order_by(_POST.local_date.desc()).limit(limit)
         )
         return [self._record(row) for row in rows]
 
     @staticmethod
-    def _record(row: tuple[object, ...]) -> PostRecord:
+    def _record(row: Sequence[object]) -> PostRecord:
         day, concept_id, status, message_id, channel_id, detail = row
         return PostRecord(
             date.fromisoformat(str(day)),
@@ -270,62 +278,96 @@ class DailyRepository:
         the day is already posted or the pool is empty. One transaction: two callers cannot both claim a day.
         An owner token is "<process>:<attempt>": a pending row of this very process is never busy, since this
         process runs one attempt per guild at a time.
+
+        Across processes (PostgreSQL) the guild's schedule row is locked first with FOR UPDATE SKIP LOCKED: a
+        process that finds it locked is Busy at once rather than waiting; the unique key (guild, local date)
+        refuses a second claim in any case. On SQLite (one writer) the lock clauses are left out.
         """
         lease = (now + CLAIM_LEASE).isoformat()
-        async with self._store.transaction() as db:
-            rows = await db.execute_fetchall(
-                "SELECT local_date, concept_id, status, message_id, channel_id, detail, claim_owner, claim_expires "
-                "FROM daily_posts WHERE guild_id = ? AND local_date = ?",
-                (schedule.guild_id, day.isoformat()),
-            )
-            if rows:
-                row = tuple(next(iter(rows)))
-                existing = self._record(row[:6])
-                if existing.status == "posted":
-                    return None
-                if existing.status == "failed":
-                    await db.execute(
-                        "UPDATE daily_posts SET status = 'pending', channel_id = ?, intent_at = ?, detail = NULL, "
-                        "claim_owner = ?, claim_expires = ? WHERE guild_id = ? AND local_date = ?",
-                        (schedule.channel_id, utc_now(), owner, lease, schedule.guild_id, day.isoformat()),
-                    )
-                    return replace(existing, status="pending", channel_id=schedule.channel_id, detail=None), False
-                holder, expires = row[6], row[7]
-                same_process = holder is not None and str(holder).split(":")[0] == owner.split(":")[0]
-                if holder is not None and not same_process and expires and datetime.fromisoformat(str(expires)) > now:
-                    return Busy(str(holder), datetime.fromisoformat(str(expires)))
-                await db.execute(
-                    "UPDATE daily_posts SET claim_owner = ?, claim_expires = ? WHERE guild_id = ? AND local_date = ?",
-                    (owner, lease, schedule.guild_id, day.isoformat()),
-                )
-                return existing, True
-            concept_id, reason = await self._choose(db, schedule, day, candidates)
-            if concept_id is None:
-                return None
+        try:
+            async with self._store.transaction() as db:
+                return await self._claim(db, schedule, day, candidates, owner=owner, now=now, lease=lease)
+        except (_ClaimLostError, IntegrityError):
+            return Busy("another process", now + CLAIM_LEASE)
+
+    async def _claim(
+        self, db: AsyncConnection, schedule: DailySchedule, day: date, candidates: list[str], *, owner: str,
+        now: datetime, lease: str,
+    ) -> tuple[PostRecord, bool] | Busy | None:  # fmt: skip
+        guild = _SCHEDULE.guild_id == schedule.guild_id
+        if self._store.dialect != "sqlite":
+            locked = (
+                await db.execute(select(_SCHEDULE.guild_id).where(guild).with_for_update(skip_locked=True))
+            ).first()
+            if locked is None and (await db.execute(select(_SCHEDULE.guild_id).where(guild))).first() is not None:
+                raise _ClaimLostError  # another process is claiming this guild's day right now
+        row = (
             await db.execute(
-                "INSERT INTO daily_posts (guild_id, local_date, concept_id, channel_id, status, intent_at, "
-                "claim_owner, claim_expires, reason) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
-                (schedule.guild_id, day.isoformat(), concept_id, schedule.channel_id, utc_now(), owner, lease, reason),
+                select(*_RECORD_COLUMNS, _POST.claim_owner, _POST.claim_expires)
+                .where(*_day(schedule.guild_id, day))
+                .with_for_update(skip_locked=True)
             )
-            return PostRecord(day, concept_id, "pending", None, schedule.channel_id, None), False
+        ).first()
+        if (
+            row is None
+            and self._store.dialect != "sqlite"
+            and (await db.execute(select(_POST.status).where(*_day(schedule.guild_id, day)))).first() is not None
+        ):
+            raise _ClaimLostError  # its row is locked by another claimer
+        if row is not None:
+            existing = self._record(tuple(row)[:6])
+            if existing.status == "posted":
+                return None
+            if existing.status == "failed":
+                await db.execute(
+                    update(daily_posts)
+                    .where(*_day(schedule.guild_id, day))
+                    .values(status="pending", channel_id=schedule.channel_id, intent_at=utc_now(), detail=None,
+                            claim_owner=owner, claim_expires=lease)
+                )  # fmt: skip
+                return replace(existing, status="pending", channel_id=schedule.channel_id, detail=None), False
+            holder, expires = row[6], row[7]
+            same_process = holder is not None and str(holder).split(":")[0] == owner.split(":")[0]
+            if holder is not None and not same_process and expires and datetime.fromisoformat(str(expires)) > now:
+                return Busy(str(holder), datetime.fromisoformat(str(expires)))
+            await db.execute(
+                update(daily_posts).where(*_day(schedule.guild_id, day)).values(claim_owner=owner, claim_expires=lease)
+            )
+            return existing, True
+        concept_id, reason = await self._choose(db, schedule, day, candidates)
+        if concept_id is None:
+            return None
+        inserted = (
+            await db.execute(
+                self._store.insert(daily_posts)
+                .values(guild_id=schedule.guild_id, local_date=day.isoformat(), concept_id=concept_id,
+                        channel_id=schedule.channel_id, status="pending", intent_at=utc_now(), claim_owner=owner,
+                        claim_expires=lease, reason=reason)
+                .on_conflict_do_nothing()
+                .returning(_POST.guild_id)
+            )
+        ).first()  # fmt: skip
+        if inserted is None:
+            raise _ClaimLostError  # claimed by another process meanwhile: our queue changes are rolled back too
+        return PostRecord(day, concept_id, "pending", None, schedule.channel_id, None), False
 
     async def _choose(
-        self, db: aiosqlite.Connection, schedule: DailySchedule, day: date, candidates: list[str]
+        self, db: AsyncConnection, schedule: DailySchedule, day: date, candidates: list[str]
     ) -> tuple[str | None, str | None]:
         """The day's concept and, for the weak pool, why it was chosen: the concept the server's quiz answers
         miss most (over WEAK_POOL_DAYS, not posted in the last WEAK_POOL_GAP_DAYS), else the cycle's next."""
         if schedule.pool != "weak":
             return await self._next_in_cycle(db, schedule.guild_id, candidates), None
         since = (day - timedelta(days=WEAK_POOL_DAYS)).isoformat()
+        gap_start = (day - timedelta(days=WEAK_POOL_GAP_DAYS)).isoformat()
         recent = {
             str(row[0])
-            for row in await db.execute_fetchall(
-                "SELECT concept_id FROM daily_posts WHERE guild_id = ? AND local_date >= ?",
-                (schedule.guild_id, (day - timedelta(days=WEAK_POOL_GAP_DAYS)).isoformat()),
+            for row in await db.execute(
+                select(_POST.concept_id).where(_POST.guild_id == schedule.guild_id, _POST.local_date >= gap_start)
             )
         }
         allowed = set(candidates) - recent
-        scores = weak_order(await db.execute_fetchall(WEAK_CONCEPTS_SQL, (schedule.guild_id, since, WEAK_MIN_ANSWERS)))
+        scores = weak_order((await db.execute(weak_concepts_query(schedule.guild_id, since, WEAK_MIN_ANSWERS))).all())
         weakest = next((score for score in scores if score.concept_id in allowed), None)
         if weakest is None:
             reason = (
@@ -334,9 +376,13 @@ class DailyRepository:
             )
             return await self._next_in_cycle(db, schedule.guild_id, candidates), reason
         await db.execute(  # taken out of the current cycle, so the cycle does not bring it back soon
-            "UPDATE daily_queue SET posted = 1 WHERE guild_id = ? AND concept_id = ? "
-            "AND cycle = (SELECT max(cycle) FROM daily_queue WHERE guild_id = ?)",
-            (schedule.guild_id, weakest.concept_id, schedule.guild_id),
+            update(daily_queue)
+            .where(
+                _QUEUE.guild_id == schedule.guild_id,
+                _QUEUE.concept_id == weakest.concept_id,
+                _QUEUE.cycle == _latest_cycle(schedule.guild_id),
+            )
+            .values(posted=1)
         )
         reason = (
             f"Chosen because this server keeps missing it: {weakest.correct} of {weakest.answered} quiz answers "
@@ -346,20 +392,18 @@ class DailyRepository:
 
     async def reason(self, guild_id: int, day: date) -> str | None:
         """Why the day's concept was chosen (weak pool only)."""
-        rows = await self._store.fetch_all(
-            "SELECT reason FROM daily_posts WHERE guild_id = ? AND local_date = ?", (guild_id, day.isoformat())
-        )
-        return None if not rows or rows[0][0] is None else str(rows[0][0])
+        value = await self._store.fetch_value(select(_POST.reason).where(*_day(guild_id, day)))
+        return None if value is None else str(value)
 
-    async def _next_in_cycle(self, db: aiosqlite.Connection, guild_id: int, candidates: list[str]) -> str | None:
+    async def _next_in_cycle(self, db: AsyncConnection, guild_id: int, candidates: list[str]) -> str | None:
         """Take the next concept of the guild's shuffled cycle, extending or renewing the cycle as needed."""
         connection = db
         if not candidates:
             return None
-        rows = await connection.execute_fetchall(
-            "SELECT cycle, position, concept_id, posted FROM daily_queue WHERE guild_id = ? "
-            "AND cycle = (SELECT max(cycle) FROM daily_queue WHERE guild_id = ?) ORDER BY position",
-            (guild_id, guild_id),
+        rows = await connection.execute(
+            select(_QUEUE.cycle, _QUEUE.position, _QUEUE.concept_id, _QUEUE.posted)
+            .where(_QUEUE.guild_id == guild_id, _QUEUE.cycle == _latest_cycle(guild_id))
+            .order_by(_QUEUE.position)
         )
         queue = [tuple(row) for row in rows]
         cycle = int(queue[0][0]) if queue else 0
@@ -371,10 +415,11 @@ class DailyRepository:
             rng = random.Random(f"{guild_id}:{cycle}:{len(queue)}")
             rng.shuffle(newcomers)
             next_position = max(int(row[1]) for row in queue) + 1
-            await connection.executemany(
-                "INSERT INTO daily_queue (guild_id, cycle, position, concept_id) VALUES (?, ?, ?, ?)",
-                [(guild_id, cycle, next_position + i, concept_id) for i, concept_id in enumerate(newcomers)],
-            )
+            await connection.execute(
+                insert(daily_queue),
+                [{"guild_id": guild_id, "cycle": cycle, "position": next_position + i, "concept_id": concept_id}
+                 for i, concept_id in enumerate(newcomers)],
+            )  # fmt: skip
             remaining += [(cycle, next_position + i, concept_id, 0) for i, concept_id in enumerate(newcomers)]
             rng.shuffle(remaining)
         if not remaining:
@@ -384,40 +429,43 @@ class DailyRepository:
             last = next((str(row[2]) for row in reversed(queue) if row[3]), None)
             if len(order) > 1 and order[0] == last:  # never the same concept two days running across cycles
                 order.append(order.pop(0))
-            await connection.executemany(
-                "INSERT INTO daily_queue (guild_id, cycle, position, concept_id) VALUES (?, ?, ?, ?)",
-                [(guild_id, cycle, position, concept_id) for position, concept_id in enumerate(order)],
-            )
+            await connection.execute(
+                insert(daily_queue),
+                [{"guild_id": guild_id, "cycle": cycle, "position": position, "concept_id": concept_id}
+                 for position, concept_id in enumerate(order)],
+            )  # fmt: skip
             remaining = [(cycle, position, concept_id, 0) for position, concept_id in enumerate(order)]
         chosen = remaining[0]
         await connection.execute(
-            "UPDATE daily_queue SET posted = 1 WHERE guild_id = ? AND cycle = ? AND concept_id = ?",
-            (guild_id, int(chosen[0]), str(chosen[2])),
+            update(daily_queue)
+            .where(_QUEUE.guild_id == guild_id, _QUEUE.cycle == int(chosen[0]), _QUEUE.concept_id == str(chosen[2]))
+            .values(posted=1)
         )
         return str(chosen[2])
 
     async def finish(self, guild_id: int, day: date, *, message_id: int | None, failure: str | None = None) -> None:
         """Record the result of a post: sent (with its message id) or failed (with why)."""
+        if failure is None:
+            values: dict[str, object] = {"status": "posted", "message_id": message_id, "posted_at": utc_now(),
+                                         "detail": None}  # fmt: skip
+        else:
+            values = {"status": "failed", "detail": failure}
         async with self._store.transaction() as db:
-            if failure is None:
-                await db.execute(
-                    "UPDATE daily_posts SET status = 'posted', message_id = ?, posted_at = ?, detail = NULL "
-                    "WHERE guild_id = ? AND local_date = ?",
-                    (message_id, utc_now(), guild_id, day.isoformat()),
-                )
-            else:
-                await db.execute(
-                    "UPDATE daily_posts SET status = 'failed', detail = ? WHERE guild_id = ? AND local_date = ?",
-                    (failure, guild_id, day.isoformat()),
-                )
+            await db.execute(update(daily_posts).where(*_day(guild_id, day)).values(**values))
 
     async def cycle_history(self, guild_id: int) -> list[tuple[int, str, bool]]:
         """(cycle, concept id, posted) in order: for tests and diagnostics."""
         rows = await self._store.fetch_all(
-            "SELECT cycle, concept_id, posted FROM daily_queue WHERE guild_id = ? ORDER BY cycle, position",
-            (guild_id,),
+            select(_QUEUE.cycle, _QUEUE.concept_id, _QUEUE.posted)
+            .where(_QUEUE.guild_id == guild_id)
+            .order_by(_QUEUE.cycle, _QUEUE.position)
         )
         return [(int(row[0]), str(row[1]), bool(row[2])) for row in rows]
+
+
+def _latest_cycle(guild_id: int) -> ScalarSelect[Any]:
+    """The guild's current cycle number, as a subquery."""
+    return select(func.max(_QUEUE.cycle)).where(_QUEUE.guild_id == guild_id).scalar_subquery()
 
 
 class DailyScheduler:

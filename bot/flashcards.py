@@ -28,12 +28,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiosqlite
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.db.schema import card_reviews, cards, flashcard_filters, flashcard_users
+from bot.db.schema import flashcard_reviews as sm2_reviews
+from bot.db.schema import flashcards as sm2_cards
 from bot.glossary import Glossary
 from bot.store import Store
 
@@ -308,9 +316,11 @@ def _stamp(moment: datetime) -> str:
     return _utc(moment).isoformat(timespec="seconds")
 
 
+_CARD = cards.c
 _STATE_COLUMNS = (
-    "state, step, stability, difficulty, due_at, last_review_at, reviews, lapses, first_reviewed_on, last_reviewed_on"
-)
+    _CARD.state, _CARD.step, _CARD.stability, _CARD.difficulty, _CARD.due_at, _CARD.last_review_at, _CARD.reviews,
+    _CARD.lapses, _CARD.first_reviewed_on, _CARD.last_reviewed_on,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -339,16 +349,26 @@ class GradeResult:
     due_on: date | None = None
 
 
+GRADE_LOCKS = 64
+
+
 class FlashcardRepository:
     """The SQL of flashcards: members' settings and review filters, card states and the review log."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        # A member's grades in this process in the order they came (on PostgreSQL transactions run side by side,
+        # so a double click's second grade could otherwise commit first); striped, so memory stays fixed.
+        self._turns = [asyncio.Lock() for _ in range(GRADE_LOCKS)]
+
+    def _turn(self, user_id: int) -> asyncio.Lock:
+        return self._turns[user_id % GRADE_LOCKS]
 
     async def member(self, user_id: int) -> Member:
         """The member's settings (defaults until they change one)."""
+        users = flashcard_users.c
         rows = await self._store.fetch_all(
-            "SELECT timezone, desired_retention, quiz_cards FROM flashcard_users WHERE user_id = ?", (user_id,)
+            select(users.timezone, users.desired_retention, users.quiz_cards).where(users.user_id == user_id)
         )
         if not rows:
             return Member()
@@ -360,11 +380,14 @@ class FlashcardRepository:
         return (await self.member(user_id)).timezone
 
     async def _set(self, user_id: int, column: str, value: object, now: datetime) -> None:
+        statement = self._store.insert(flashcard_users).values({"user_id": user_id, column: value,
+                                                                "updated_at": _stamp(now)})  # fmt: skip
         async with self._store.transaction() as db:
             await db.execute(
-                f"INSERT INTO flashcard_users (user_id, {column}, updated_at) VALUES (?, ?, ?) "  # noqa: S608 - fixed names
-                f"ON CONFLICT (user_id) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at",
-                (user_id, value, _stamp(now)),
+                statement.on_conflict_do_update(
+                    index_elements=[flashcard_users.c.user_id],
+                    set_={column: statement.excluded[column], "updated_at": statement.excluded.updated_at},
+                )
             )
 
     async def set_timezone(self, user_id: int, timezone: str, now: datetime) -> None:
@@ -383,26 +406,31 @@ class FlashcardRepository:
 
     async def review_filter(self, user_id: int, guild_id: int) -> str | None:
         """The category the user's current review in this guild is limited to."""
-        rows = await self._store.fetch_all(
-            "SELECT category_id FROM flashcard_filters WHERE user_id = ? AND guild_id = ?", (user_id, guild_id)
+        filters = flashcard_filters.c
+        value = await self._store.fetch_value(
+            select(filters.category_id).where(filters.user_id == user_id, filters.guild_id == guild_id)
         )
-        return None if not rows or rows[0][0] is None else str(rows[0][0])
+        return None if value is None else str(value)
 
     async def set_review_filter(self, user_id: int, guild_id: int, category_id: str | None) -> None:
         """Remember a review's category, so its buttons (which have no room for it) keep to it, restarts included."""
+        statement = self._store.insert(flashcard_filters).values(
+            user_id=user_id, guild_id=guild_id, category_id=category_id
+        )
         async with self._store.transaction() as db:
             await db.execute(
-                "INSERT INTO flashcard_filters (user_id, guild_id, category_id) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id, guild_id) DO UPDATE SET category_id = excluded.category_id",
-                (user_id, guild_id, category_id),
+                statement.on_conflict_do_update(
+                    index_elements=[flashcard_filters.c.user_id, flashcard_filters.c.guild_id],
+                    set_={"category_id": statement.excluded.category_id},
+                )
             )
 
     async def states(self, user_id: int, scopes: Iterable[int]) -> dict[Card, CardState]:
         """The user's card states in the given scopes."""
         rows = await self._store.fetch_all(
-            f"SELECT scope, concept_id, {_STATE_COLUMNS} FROM cards WHERE user_id = ? "  # noqa: S608 - fixed names
-            "AND scope IN (SELECT value FROM json_each(?))",
-            (user_id, json.dumps(sorted(set(scopes)))),
+            select(_CARD.scope, _CARD.concept_id, *_STATE_COLUMNS).where(
+                _CARD.user_id == user_id, _CARD.scope.in_(sorted(set(scopes)))
+            )
         )
         return {Card(int(row[0]), str(row[1])): self._state(row[2:]) for row in rows}
 
@@ -422,67 +450,87 @@ class FlashcardRepository:
             last_reviewed_on=date.fromisoformat(str(last)),
         )
 
+    @staticmethod
+    def _new_on(user_id: int, day: date) -> Select[Any]:
+        return select(func.count()).where(_CARD.user_id == user_id, _CARD.first_reviewed_on == day.isoformat())
+
     async def new_today(self, user_id: int, today: date) -> int:
         """How many cards the user saw for the first time on their day `today` (in any guild, from any source)."""
-        rows = await self._store.fetch_all(
-            "SELECT count(*) FROM cards WHERE user_id = ? AND first_reviewed_on = ?", (user_id, today.isoformat())
-        )
-        return int(rows[0][0])
+        return int(await self._store.fetch_value(self._new_on(user_id, today)))
 
-    async def _current(self, db: aiosqlite.Connection, user_id: int, card: Card) -> CardState | None:
-        rows = list(
-            await db.execute_fetchall(
-                f"SELECT {_STATE_COLUMNS} FROM cards WHERE user_id = ? AND scope = ? AND concept_id = ?",  # noqa: S608
-                (user_id, card.scope, card.concept_id),
+    async def _current(self, db: AsyncConnection, user_id: int, card: Card, *, lock: bool = True) -> CardState | None:
+        query = select(*_STATE_COLUMNS).where(
+            _CARD.user_id == user_id, _CARD.scope == card.scope, _CARD.concept_id == card.concept_id
+        )
+        row = (await db.execute(query.with_for_update() if lock else query)).first()
+        return self._state(tuple(row)) if row is not None else None
+
+    @classmethod
+    async def _save(cls, db: AsyncConnection, user_id: int, card: Card, after: CardState) -> None:
+        statement = cls._insert_card(db).values(
+            user_id=user_id, scope=card.scope, concept_id=card.concept_id, state=after.state.value, step=after.step,
+            stability=after.stability, difficulty=after.difficulty, due_at=_stamp(after.due_at),
+            last_review_at=_stamp(after.last_review_at), reviews=after.reviews, lapses=after.lapses,
+            first_reviewed_on=after.first_reviewed_on.isoformat(), last_reviewed_on=after.last_reviewed_on.isoformat(),
+        )  # fmt: skip
+        kept = ("state", "step", "stability", "difficulty", "due_at", "last_review_at", "reviews", "lapses",
+                "last_reviewed_on")  # fmt: skip
+        await db.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_CARD.user_id, _CARD.scope, _CARD.concept_id],
+                set_={name: statement.excluded[name] for name in kept},
             )
         )
-        return self._state(tuple(rows[0])) if rows else None
 
     @staticmethod
-    async def _save(db: aiosqlite.Connection, user_id: int, card: Card, after: CardState) -> None:
-        await db.execute(
-            f"INSERT INTO cards (user_id, scope, concept_id, {_STATE_COLUMNS}) "  # noqa: S608 - fixed names
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, scope, concept_id) DO UPDATE SET "
-            "state = excluded.state, step = excluded.step, stability = excluded.stability, "
-            "difficulty = excluded.difficulty, due_at = excluded.due_at, last_review_at = excluded.last_review_at, "
-            "reviews = excluded.reviews, lapses = excluded.lapses, last_reviewed_on = excluded.last_reviewed_on",
-            (user_id, card.scope, card.concept_id, after.state.value, after.step, after.stability, after.difficulty,
-             _stamp(after.due_at), _stamp(after.last_review_at), after.reviews, after.lapses,
-             after.first_reviewed_on.isoformat(), after.last_reviewed_on.isoformat()),
-        )  # fmt: skip
+    def _insert_card(db: AsyncConnection) -> Any:
+        return (sqlite_insert if db.dialect.name == "sqlite" else postgresql_insert)(cards)
 
     @classmethod
     async def _write(
-        cls, db: aiosqlite.Connection, user_id: int, card: Card, before: CardState | None, after: CardState,
+        cls, db: AsyncConnection, user_id: int, card: Card, before: CardState | None, after: CardState,
         grade: Grade, source: Source, now: datetime,
     ) -> None:  # fmt: skip
         """Save the card's new state and log the review, in the caller's transaction."""
         await cls._save(db, user_id, card, after)
         await db.execute(
-            "INSERT INTO card_reviews (user_id, scope, concept_id, review, grade, source, reviewed_at, local_date, "
-            "state_before, state_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (user_id, card.scope, card.concept_id, after.reviews, grade.value, source.value, _stamp(now),
-             after.last_reviewed_on.isoformat(), before.as_json() if before else None, after.as_json()),
+            insert(card_reviews).values(
+                user_id=user_id, scope=card.scope, concept_id=card.concept_id, review=after.reviews,
+                grade=grade.value, source=source.value, reviewed_at=_stamp(now),
+                local_date=after.last_reviewed_on.isoformat(), state_before=before.as_json() if before else None,
+                state_after=after.as_json(),
+            )
         )  # fmt: skip
 
     async def grade(
         self, user_id: int, card: Card, grade: Grade, seen_reviews: int, member: Member, today: date, now: datetime
     ) -> GradeResult:
         """Apply a flashcard grade if the card is as the user saw it (`seen_reviews` reviews so far) and due
-        today (or new within today's allowance); otherwise say why not. Checked and written in one transaction."""
+        today (or new within today's allowance); otherwise say why not. Checked and written in one transaction.
+
+        Two grades of a new card at once (another connection or process) both find no row to lock: the second
+        insert is refused by the review log's unique key, and that grade is stale like any other."""
+        async with self._turn(user_id):
+            try:
+                return await self._grade(user_id, card, grade, seen_reviews, member, today, now)
+            except IntegrityError:
+                async with self._store.database.read() as db:
+                    state = await self._current(db, user_id, card, lock=False)
+                if (state.reviews if state else 0) == seen_reviews:
+                    raise  # not a grade that came first: a real failure (a full disk's trigger, say)
+                return GradeResult(state, GradeRefused.STALE)
+
+    async def _grade(
+        self, user_id: int, card: Card, grade: Grade, seen_reviews: int, member: Member, today: date, now: datetime
+    ) -> GradeResult:
         async with self._store.transaction() as db:
             state = await self._current(db, user_id, card)
             if (state.reviews if state else 0) != seen_reviews:
                 return GradeResult(state, GradeRefused.STALE)
             if state is not None and not is_due(state, today, member.timezone):
                 return GradeResult(state, GradeRefused.NOT_DUE, state.due_on(member.timezone))
-            if state is None:
-                rows = await db.execute_fetchall(
-                    "SELECT count(*) FROM cards WHERE user_id = ? AND first_reviewed_on = ?",
-                    (user_id, today.isoformat()),
-                )
-                if int(next(iter(rows))[0]) >= NEW_PER_DAY:
-                    return GradeResult(None, GradeRefused.NO_NEW_LEFT)
+            if state is None and int((await db.execute(self._new_on(user_id, today))).scalar_one()) >= NEW_PER_DAY:
+                return GradeResult(None, GradeRefused.NO_NEW_LEFT)
             new = review(state, grade, now, today, member.retention, member.timezone)
             await self._write(db, user_id, card, state, new, grade, Source.FLASHCARD, now)
         return GradeResult(new)
@@ -491,60 +539,69 @@ class FlashcardRepository:
         self, user_id: int, card: Card, grade: Grade, member: Member, today: date, now: datetime
     ) -> CardState | None:
         """A quiz answer as evidence for the member's card: reviewed whenever it is due, created within today's
-        new-card allowance (None when the allowance is used up)."""
+        new-card allowance (None when the allowance is used up). A new card graded meanwhile by another
+        connection makes the first try conflict: the answer is then applied to the card as it now stands."""
+        async with self._turn(user_id):
+            try:
+                return await self._record_quiz(user_id, card, grade, member, today, now)
+            except IntegrityError:
+                return await self._record_quiz(user_id, card, grade, member, today, now)
+
+    async def _record_quiz(
+        self, user_id: int, card: Card, grade: Grade, member: Member, today: date, now: datetime
+    ) -> CardState | None:
         async with self._store.transaction() as db:
             state = await self._current(db, user_id, card)
-            if state is None:
-                rows = await db.execute_fetchall(
-                    "SELECT count(*) FROM cards WHERE user_id = ? AND first_reviewed_on = ?",
-                    (user_id, today.isoformat()),
-                )
-                if int(next(iter(rows))[0]) >= NEW_PER_DAY:
-                    return None
+            if state is None and int((await db.execute(self._new_on(user_id, today))).scalar_one()) >= NEW_PER_DAY:
+                return None
             new = review(state, grade, now, today, member.retention, member.timezone)
             await self._write(db, user_id, card, state, new, grade, Source.QUIZ, now)
         return new
 
     async def log(self, user_id: int) -> list[tuple[object, ...]]:
         """The member's review log, oldest first: (concept, grade, source, reviewed_at, before, after)."""
+        reviews = card_reviews.c
         return await self._store.fetch_all(
-            "SELECT concept_id, grade, source, reviewed_at, state_before, state_after FROM card_reviews "
-            "WHERE user_id = ? ORDER BY reviewed_at, id",
-            (user_id,),
-        )
+            select(reviews.concept_id, reviews.grade, reviews.source, reviews.reviewed_at, reviews.state_before,
+                   reviews.state_after)
+            .where(reviews.user_id == user_id)
+            .order_by(reviews.reviewed_at, reviews.id)
+        )  # fmt: skip
 
     async def upgrade_sm2(self) -> int:
         """Move cards kept by the SM-2 scheduler to FSRS by replaying each card's review history; then drop the
         SM-2 tables. One transaction, so a crash leaves the SM-2 tables as they were. Returns the cards moved."""
-        present = await self._store.fetch_all(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flashcards'"
-        )
-        if not present:
+        if not await self._store.has_table(sm2_cards.name):
             return 0
+        old, logged, users = sm2_cards.c, sm2_reviews.c, flashcard_users.c
         async with self._store.transaction() as db:
             members = {
                 int(row[0]): Member(str(row[1]), float(row[2]))
-                for row in await db.execute_fetchall("SELECT user_id, timezone, desired_retention FROM flashcard_users")
+                for row in await db.execute(select(users.user_id, users.timezone, users.desired_retention))
             }
-            old_cards = await db.execute_fetchall(
-                "SELECT user_id, scope, concept_id, interval_days, due_on, reviews, lapses, first_reviewed_on, "
-                "last_reviewed_on, last_reviewed_at FROM flashcards ORDER BY user_id, scope, concept_id"
-            )
+            old_cards = (
+                await db.execute(
+                    select(old.user_id, old.scope, old.concept_id, old.interval_days, old.due_on, old.reviews,
+                           old.lapses, old.first_reviewed_on, old.last_reviewed_on, old.last_reviewed_at)
+                    .order_by(old.user_id, old.scope, old.concept_id)
+                )
+            ).all()  # fmt: skip
             history: dict[tuple[int, int, str], list[tuple[str, str, str]]] = {}
-            for row in await db.execute_fetchall(
-                "SELECT user_id, scope, concept_id, grade, reviewed_at, local_date FROM flashcard_reviews "
-                "ORDER BY user_id, scope, concept_id, review"
-            ):
+            for row in await db.execute(
+                select(logged.user_id, logged.scope, logged.concept_id, logged.grade, logged.reviewed_at,
+                       logged.local_date)
+                .order_by(logged.user_id, logged.scope, logged.concept_id, logged.review)
+            ):  # fmt: skip
                 history.setdefault((int(row[0]), int(row[1]), str(row[2])), []).append(
                     (str(row[3]), str(row[4]), str(row[5]))
                 )
-            replayed = await asyncio.to_thread(replay_sm2, list(old_cards), history, members)  # CPU: off the loop
+            replayed = await asyncio.to_thread(replay_sm2, [tuple(row) for row in old_cards], history, members)
             for user_id, card, steps, final in replayed:
                 for before, after, grade, moment in steps:
                     await self._write(db, user_id, card, before, after, grade, Source.FLASHCARD, moment)
                 await self._save(db, user_id, card, final)
-            await db.execute("DROP TABLE flashcard_reviews")
-            await db.execute("DROP TABLE flashcards")
+            await db.run_sync(lambda sync: sm2_reviews.drop(sync))
+            await db.run_sync(lambda sync: sm2_cards.drop(sync))
         return len(replayed)
 
 

@@ -7,7 +7,6 @@ and a revert is just one more revision. All SQL of the feature is here.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,10 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import Text, cast, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
+from bot.db.schema import concept_revisions
 from bot.models import Concept
 from bot.store import Store
 
@@ -119,7 +121,8 @@ def overlay_concepts(shipped: Iterable[Concept], overlay: Overlay, *, include_hi
     return concepts
 
 
-_COLUMNS = "concept_id, revision, action, data, hidden, author_id, reason, created_at"
+_R = concept_revisions.c
+_COLUMNS = (_R.concept_id, _R.revision, _R.action, _R.data, _R.hidden, _R.author_id, _R.reason, _R.created_at)
 
 
 def _revision(row: Sequence[Any]) -> Revision:
@@ -144,11 +147,13 @@ class OverlayRepository:
 
     async def latest(self) -> dict[int, dict[str, Revision]]:
         """Return every guild's newest revision of each entry it changed (loaded once at start-up)."""
-        rows = await self._store.fetch_all(
-            f"SELECT guild_id, {_COLUMNS} FROM concept_revisions AS r "  # noqa: S608 - constant column list
-            "WHERE revision = (SELECT max(revision) FROM concept_revisions "
-            "WHERE guild_id = r.guild_id AND concept_id = r.concept_id)"
+        newer = concept_revisions.alias("newer")
+        has_newer = (
+            select(newer.c.revision)
+            .where(newer.c.guild_id == _R.guild_id, newer.c.concept_id == _R.concept_id, newer.c.revision > _R.revision)
+            .exists()
         )
+        rows = await self._store.fetch_all(select(_R.guild_id, *_COLUMNS).where(~has_newer))
         overlays: dict[int, dict[str, Revision]] = {}
         for row in rows:
             try:
@@ -163,18 +168,17 @@ class OverlayRepository:
     async def history(self, guild_id: int, concept_id: str) -> list[Revision]:
         """Return every revision of one entry in one guild, oldest first."""
         rows = await self._store.fetch_all(
-            f"SELECT {_COLUMNS} FROM concept_revisions "  # noqa: S608 - constant column list
-            "WHERE guild_id = ? AND concept_id = ? ORDER BY revision",
-            (guild_id, concept_id),
+            select(*_COLUMNS).where(_R.guild_id == guild_id, _R.concept_id == concept_id).order_by(_R.revision)
         )
         return [_revision(row) for row in rows]
 
     async def count(self, guild_id: int, concept_id: str) -> int:
         """How many revisions one entry has in one guild."""
-        rows = await self._store.fetch_all(
-            "SELECT count(*) FROM concept_revisions WHERE guild_id = ? AND concept_id = ?", (guild_id, concept_id)
+        return int(
+            await self._store.fetch_value(
+                select(func.count()).where(_R.guild_id == guild_id, _R.concept_id == concept_id)
+            )
         )
-        return int(rows[0][0])
 
     async def newest(
         self, guild_id: int, concept_id: str, *, offset: int = 0, limit: int = 25, prefix: str = ""
@@ -185,19 +189,22 @@ class OverlayRepository:
         """
         digits = "".join(char for char in prefix if char.isdigit())[:9]
         rows = await self._store.fetch_all(
-            f"SELECT {_COLUMNS} FROM concept_revisions "  # noqa: S608 - constant column list
-            "WHERE guild_id = ? AND concept_id = ? AND CAST(revision AS TEXT) LIKE ? "
-            "ORDER BY revision DESC LIMIT ? OFFSET ?",
-            (guild_id, concept_id, f"{digits}%", limit, offset),
+            select(*_COLUMNS)
+            .where(
+                _R.guild_id == guild_id,
+                _R.concept_id == concept_id,
+                cast(_R.revision, Text).like(f"{digits}%"),
+            )
+            .order_by(_R.revision.desc())
+            .limit(limit)
+            .offset(offset)
         )
         return [_revision(row) for row in rows]
 
     async def revision(self, guild_id: int, concept_id: str, number: int) -> Revision | None:
         """One revision of an entry in a guild, if it exists."""
         rows = await self._store.fetch_all(
-            f"SELECT {_COLUMNS} FROM concept_revisions "  # noqa: S608 - constant column list
-            "WHERE guild_id = ? AND concept_id = ? AND revision = ?",
-            (guild_id, concept_id, number),
+            select(*_COLUMNS).where(_R.guild_id == guild_id, _R.concept_id == concept_id, _R.revision == number)
         )
         return _revision(rows[0]) if rows else None
 
@@ -207,56 +214,58 @@ class OverlayRepository:
         """Write the drafts as new revisions in one transaction, or nothing if any entry moved on meanwhile.
 
         The search index rows of the guild are replaced in the same transaction, so search never disagrees
-        with what the guild sees. Raises `StaleEdit` when a draft's base is no longer the newest revision.
+        with what the guild sees. Raises `StaleEdit` when a draft's base is no longer the newest revision
+        (also when another process wrote the same revision number first: the primary key refuses it).
         """
         saved: list[Revision] = []
-        async with self._store.transaction() as db:
-            for draft in drafts:
-                rows = await db.execute_fetchall(
-                    "SELECT coalesce(max(revision), 0) FROM concept_revisions WHERE guild_id = ? AND concept_id = ?",
-                    (guild_id, draft.concept.id),
+        try:
+            async with self._store.transaction() as db:
+                for draft in drafts:
+                    current = int(
+                        (
+                            await db.execute(
+                                select(func.coalesce(func.max(_R.revision), 0)).where(
+                                    _R.guild_id == guild_id, _R.concept_id == draft.concept.id
+                                )
+                            )
+                        ).scalar_one()
+                    )
+                    if current != draft.base:
+                        raise StaleEdit(draft.concept.id, draft.base, current)
+                    revision = Revision(
+                        draft.concept.id, current + 1, draft.action, draft.concept, draft.hidden, author_id, reason, at
+                    )
+                    await db.execute(
+                        insert(concept_revisions).values(
+                            guild_id=guild_id,
+                            concept_id=revision.concept_id,
+                            revision=revision.number,
+                            action=revision.action.value,
+                            data=revision.concept.model_dump_json(),
+                            hidden=int(revision.hidden),
+                            author_id=author_id,
+                            reason=reason,
+                            created_at=at.isoformat(timespec="seconds"),
+                        )
+                    )
+                    saved.append(revision)
+                await self._store.replace_search_rows(
+                    db, guild_id, [r.concept_id for r in saved], [r.concept for r in saved if not r.hidden]
                 )
-                current = int(next(iter(rows))[0])
-                if current != draft.base:
-                    raise StaleEdit(draft.concept.id, draft.base, current)
-                revision = Revision(
-                    draft.concept.id, current + 1, draft.action, draft.concept, draft.hidden, author_id, reason, at
-                )
-                await db.execute(
-                    f"INSERT INTO concept_revisions ({_COLUMNS}, guild_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                    (
-                        revision.concept_id,
-                        revision.number,
-                        revision.action.value,
-                        revision.concept.model_dump_json(),
-                        int(revision.hidden),
-                        author_id,
-                        reason,
-                        at.isoformat(timespec="seconds"),
-                        guild_id,
-                    ),
-                )
-                saved.append(revision)
-            await self._store.replace_search_rows(
-                guild_id, [r.concept_id for r in saved], [r.concept for r in saved if not r.hidden]
-            )
+        except IntegrityError:
+            if not saved:
+                raise
+            last = saved[-1]
+            raise StaleEdit(last.concept_id, last.number - 1, last.number) from None
         return saved
 
     async def settings(self, guild_id: int) -> ModerationSettings:
         """Return the guild's moderation settings (defaults when none were set)."""
-        rows = await self._store.fetch_all(
-            "SELECT json_extract(settings, ?) FROM guild_settings WHERE guild_id = ?", (f"$.{SETTINGS_KEY}", guild_id)
-        )
-        stored = rows[0][0] if rows and rows[0][0] is not None else "{}"
-        return ModerationSettings.model_validate(json.loads(str(stored)))
+        stored = await self._store.guild_setting(guild_id, SETTINGS_KEY)
+        return ModerationSettings.model_validate(stored or {})
 
     async def save_settings(self, guild_id: int, settings: ModerationSettings, *, at: datetime) -> None:
         """Store the guild's moderation settings, leaving the keys other features keep there untouched."""
-        payload = settings.model_dump_json()
-        async with self._store.transaction() as db:
-            await db.execute(
-                "INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (?, json_object(?, json(?)), ?) "
-                "ON CONFLICT (guild_id) DO UPDATE SET "
-                "settings = json_set(guild_settings.settings, ?, json(?)), updated_at = excluded.updated_at",
-                (guild_id, SETTINGS_KEY, payload, at.isoformat(timespec="seconds"), f"$.{SETTINGS_KEY}", payload),
-            )
+        await self._store.set_guild_setting(
+            guild_id, SETTINGS_KEY, settings.model_dump(mode="json"), at=at.isoformat(timespec="seconds")
+        )

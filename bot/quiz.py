@@ -22,9 +22,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-import aiosqlite
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
+from bot.db.schema import quiz_answers, quiz_players, quiz_rounds, quiz_sessions
 from bot.questions import Mode, Question
 from bot.scores import ScoreRepository, Standing
 from bot.store import Store
@@ -36,7 +39,7 @@ MIN_ROUND_SECONDS = 10
 MAX_ROUND_SECONDS = 120
 SHUTDOWN_WAIT = 5.0
 """Seconds to let a quiz's task finish at shutdown."""
-SETTINGS_PATH = "$.quiz_round_seconds"
+SETTINGS_KEY = "quiz_round_seconds"
 """This feature's key in a guild's `guild_settings` JSON."""
 MAX_QUIZZES_PER_MEMBER = 2
 """Quizzes one member may have running at once (in different channels or servers)."""
@@ -206,45 +209,52 @@ class QuizRepository:
 
     async def round_seconds(self, guild_id: int) -> int:
         """The guild's default time per question."""
-        rows = await self._store.fetch_all(
-            "SELECT json_extract(settings, ?) FROM guild_settings WHERE guild_id = ?", (SETTINGS_PATH, guild_id)
-        )
-        value = rows[0][0] if rows else None
+        value = await self._store.guild_setting(guild_id, SETTINGS_KEY)
         return int(value) if value is not None else DEFAULT_ROUND_SECONDS
 
     async def set_round_seconds(self, guild_id: int, seconds: int, now: datetime) -> None:
         """Change the guild's default time per question (other features' settings are kept)."""
-        async with self._store.transaction() as db:
-            await db.execute(
-                "INSERT INTO guild_settings (guild_id, settings, updated_at) "
-                "VALUES (?, json_object('quiz_round_seconds', ?), ?) "
-                "ON CONFLICT (guild_id) DO UPDATE SET settings = json_set(guild_settings.settings, ?, ?), "
-                "updated_at = excluded.updated_at",
-                (guild_id, seconds, _stamp(now), SETTINGS_PATH, seconds),
-            )
+        await self._store.set_guild_setting(guild_id, SETTINGS_KEY, seconds, at=_stamp(now))
 
-    async def create(self, request: QuizRequest, total: int, first: Question, now: datetime) -> int:
-        """Record a new running session and its first question; raise if the channel already has one running."""
-        async with self._store.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO quiz_sessions (guild_id, channel_id, starter_id, mode, category_id, questions, "
-                "round_seconds, seed, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                (request.guild_id, request.channel_id, request.starter_id, request.mode.value, request.category_id,
-                 total, request.round_seconds, request.seed, _stamp(now)),
-            )  # fmt: skip
-            session_id = int(cursor.lastrowid or 0)
-            await self._insert_round(db, session_id, 1, first, now)
-        return session_id
+    async def create(self, request: QuizRequest, total: int, first: Question, now: datetime) -> int | None:
+        """Record a new running session and its first question; None if the channel already has one running
+        (the database's unique index on running sessions per channel decides, across processes too)."""
+        try:
+            async with self._store.transaction() as db:
+                session_id = (
+                    await db.execute(
+                        insert(quiz_sessions)
+                        .values(
+                            guild_id=request.guild_id, channel_id=request.channel_id, starter_id=request.starter_id,
+                            mode=request.mode.value, category_id=request.category_id, questions=total,
+                            round_seconds=request.round_seconds, seed=request.seed, status="running",
+                            started_at=_stamp(now),
+                        )
+                        .returning(quiz_sessions.c.id)
+                    )
+                ).scalar_one()  # fmt: skip
+                await self._insert_round(db, int(session_id), 1, first, now)
+        except IntegrityError:
+            running = await self._store.fetch_value(
+                select(quiz_sessions.c.id).where(
+                    quiz_sessions.c.channel_id == request.channel_id, quiz_sessions.c.status == "running"
+                )
+            )
+            if running is None:
+                raise
+            return None
+        return int(session_id)
 
     @staticmethod
     async def _insert_round(
-        db: aiosqlite.Connection, session_id: int, number: int, question: Question, now: datetime
+        db: AsyncConnection, session_id: int, number: int, question: Question, now: datetime
     ) -> None:
         await db.execute(
-            "INSERT INTO quiz_rounds (session_id, round, kind, concept_id, category_id, options, correct, opened_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (session_id, number, question.kind.value, question.concept_id, question.category_id,
-             json.dumps(list(question.options)), question.correct, _stamp(now)),
+            insert(quiz_rounds).values(
+                session_id=session_id, round=number, kind=question.kind.value, concept_id=question.concept_id,
+                category_id=question.category_id, options=json.dumps(list(question.options)),
+                correct=question.correct, opened_at=_stamp(now),
+            )
         )  # fmt: skip
 
     async def open_round(self, session_id: int, number: int, question: Question, now: datetime) -> None:
@@ -256,29 +266,53 @@ class QuizRepository:
         """Remember which message shows a question (to mark it ended after a restart)."""
         async with self._store.transaction() as db:
             await db.execute(
-                "UPDATE quiz_rounds SET message_id = ? WHERE session_id = ? AND round = ?",
-                (message_id, session_id, number),
+                update(quiz_rounds)
+                .where(quiz_rounds.c.session_id == session_id, quiz_rounds.c.round == number)
+                .values(message_id=message_id)
             )
 
     async def record_answer(
         self, session_id: int, number: int, guild_id: int, user_id: int, name: str, choice: int, correct: bool,
         now: datetime, typed: str | None = None,
     ) -> bool:  # fmt: skip
-        """Store a member's answer if the question is still open and they have not answered; say whether it was."""
+        """Store a member's answer if the question is still open and they have not answered; say whether it was.
+
+        The round's row is read locked, so an answer and the round's closing (from any process) never cross."""
         async with self._store.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO quiz_answers (session_id, round, user_id, guild_id, choice, correct, answered_at, typed) "
-                "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM quiz_rounds WHERE session_id = ? "
-                "AND round = ? AND closed_at IS NULL) ON CONFLICT DO NOTHING",
-                (session_id, number, user_id, guild_id, choice, int(correct), _stamp(now), typed, session_id, number),
-            )
-            if cursor.rowcount != 1:
+            open_round = (
+                await db.execute(
+                    select(quiz_rounds.c.round)
+                    .where(
+                        quiz_rounds.c.session_id == session_id,
+                        quiz_rounds.c.round == number,
+                        quiz_rounds.c.closed_at.is_(None),
+                    )
+                    .with_for_update()
+                )
+            ).first()
+            if open_round is None:
                 return False
+            stored = (
+                await db.execute(
+                    self._store.insert(quiz_answers)
+                    .values(
+                        session_id=session_id, round=number, user_id=user_id, guild_id=guild_id, choice=choice,
+                        correct=int(correct), answered_at=_stamp(now), typed=typed,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(quiz_answers.c.user_id)
+                )
+            ).first()  # fmt: skip
+            if stored is None:
+                return False
+            players = self._store.insert(quiz_players).values(
+                guild_id=guild_id, user_id=user_id, display_name=name, updated_at=_stamp(now)
+            )
             await db.execute(
-                "INSERT INTO quiz_players (guild_id, user_id, display_name, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (guild_id, user_id) DO UPDATE SET display_name = excluded.display_name, "
-                "updated_at = excluded.updated_at",
-                (guild_id, user_id, name, _stamp(now)),
+                players.on_conflict_do_update(
+                    index_elements=[quiz_players.c.guild_id, quiz_players.c.user_id],
+                    set_={"display_name": players.excluded.display_name, "updated_at": players.excluded.updated_at},
+                )
             )
         return True
 
@@ -288,23 +322,36 @@ class QuizRepository:
     ) -> list[tuple[int, str, bool, str | None]]:  # fmt: skip
         """Close a question (and, with `status`, its session) in one transaction; return its answers in order:
         (user, name, right, what they typed)."""
+        answers, players = quiz_answers.c, quiz_players.c
         async with self._store.transaction() as db:
             await db.execute(
-                "UPDATE quiz_rounds SET closed_at = ?, close_reason = ? WHERE session_id = ? AND round = ? "
-                "AND closed_at IS NULL",
-                (_stamp(now), reason.value, session_id, number),
+                update(quiz_rounds)
+                .where(
+                    quiz_rounds.c.session_id == session_id,
+                    quiz_rounds.c.round == number,
+                    quiz_rounds.c.closed_at.is_(None),
+                )
+                .values(closed_at=_stamp(now), close_reason=reason.value)
             )
             if status is not None:
                 await db.execute(
-                    "UPDATE quiz_sessions SET status = ?, ended_at = ?, ended_by = ? WHERE id = ?",
-                    (status.value, _stamp(now), ended_by, session_id),
+                    update(quiz_sessions)
+                    .where(quiz_sessions.c.id == session_id)
+                    .values(status=status.value, ended_at=_stamp(now), ended_by=ended_by)
                 )
-            rows = await db.execute_fetchall(
-                "SELECT a.user_id, coalesce(p.display_name, ''), a.correct, a.typed FROM quiz_answers a "
-                "LEFT JOIN quiz_players p ON p.guild_id = a.guild_id AND p.user_id = a.user_id "
-                "WHERE a.session_id = ? AND a.round = ? ORDER BY a.answered_at, a.user_id",
-                (session_id, number),
-            )
+            rows = (
+                await db.execute(
+                    select(answers.user_id, func.coalesce(players.display_name, ""), answers.correct, answers.typed)
+                    .select_from(
+                        quiz_answers.outerjoin(
+                            quiz_players,
+                            and_(players.guild_id == answers.guild_id, players.user_id == answers.user_id),
+                        )
+                    )
+                    .where(answers.session_id == session_id, answers.round == number)
+                    .order_by(answers.answered_at, answers.user_id)
+                )
+            ).all()
         return [(int(row[0]), str(row[1]), bool(row[2]), None if row[3] is None else str(row[3])) for row in rows]
 
     async def end_session(
@@ -313,27 +360,31 @@ class QuizRepository:
         """Mark a session over."""
         async with self._store.transaction() as db:
             await db.execute(
-                "UPDATE quiz_sessions SET status = ?, ended_at = ?, ended_by = ? WHERE id = ? AND status = 'running'",
-                (status.value, _stamp(now), ended_by, session_id),
+                update(quiz_sessions)
+                .where(quiz_sessions.c.id == session_id, quiz_sessions.c.status == "running")
+                .values(status=status.value, ended_at=_stamp(now), ended_by=ended_by)
             )
 
     async def interrupt_running(self, now: datetime) -> list[tuple[int, int]]:
         """End every session still marked running (the bot stopped mid-quiz); return (channel, message) to mark."""
-        if not await self._store.fetch_all("SELECT 1 FROM quiz_sessions WHERE status = 'running' LIMIT 1"):
+        running = quiz_sessions.c.status == "running"
+        if await self._store.fetch_value(select(quiz_sessions.c.id).where(running).limit(1)) is None:
             return []  # the usual start-up: no write, no disk sync
+        rounds = quiz_rounds.c
         async with self._store.transaction() as db:
-            rows = await db.execute_fetchall(
-                "SELECT s.channel_id, r.message_id FROM quiz_sessions s JOIN quiz_rounds r ON r.session_id = s.id "
-                "WHERE s.status = 'running' AND r.closed_at IS NULL AND r.message_id IS NOT NULL"
-            )
+            rows = (
+                await db.execute(
+                    select(quiz_sessions.c.channel_id, rounds.message_id)
+                    .select_from(quiz_sessions.join(quiz_rounds, rounds.session_id == quiz_sessions.c.id))
+                    .where(running, rounds.closed_at.is_(None), rounds.message_id.is_not(None))
+                )
+            ).all()
             await db.execute(
-                "UPDATE quiz_rounds SET closed_at = ?, close_reason = 'restart' WHERE closed_at IS NULL "
-                "AND session_id IN (SELECT id FROM quiz_sessions WHERE status = 'running')",
-                (_stamp(now),),
+                update(quiz_rounds)
+                .where(rounds.closed_at.is_(None), rounds.session_id.in_(select(quiz_sessions.c.id).where(running)))
+                .values(closed_at=_stamp(now), close_reason="restart")
             )
-            await db.execute(
-                "UPDATE quiz_sessions SET status = 'interrupted', ended_at = ? WHERE status = 'running'", (_stamp(now),)
-            )
+            await db.execute(update(quiz_sessions).where(running).values(status="interrupted", ended_at=_stamp(now)))
         return [(int(row[0]), int(row[1])) for row in rows]
 
 
@@ -385,10 +436,14 @@ class QuizHub:
         session = Session(0, request, tuple(questions), first)
         self._by_channel[request.channel_id] = session  # claimed before any await: a second start is refused
         try:
-            session.id = await self._repository.create(request, len(questions), questions[0], now)
+            created = await self._repository.create(request, len(questions), questions[0], now)
         except BaseException:
             del self._by_channel[request.channel_id]
             raise
+        if created is None:  # another process runs a quiz in this channel
+            del self._by_channel[request.channel_id]
+            return None
+        session.id = created
         self._by_id[session.id] = session
         return session
 

@@ -10,7 +10,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Select, and_, func, select
+
+from bot.db.schema import quiz_answers, quiz_players, quiz_rounds
 from bot.store import Store
 
 WEAKEST_SHOWN = 3
@@ -119,18 +123,38 @@ def weakest(categories: Sequence[CategoryScore], limit: int = WEAKEST_SHOWN) -> 
     return tuple(missed[:limit])
 
 
-WEAK_CONCEPTS_SQL = (
-    "SELECT r.concept_id, count(*), sum(a.correct) FROM quiz_answers a "
-    "JOIN quiz_rounds r ON r.session_id = a.session_id AND r.round = a.round "
-    "WHERE a.guild_id = ? AND a.answered_at >= ? GROUP BY r.concept_id "
-    "HAVING count(*) >= ? AND sum(a.correct) < count(*)"
-)
-"""A guild's concepts answered at least N times since a moment and missed at least once (also read by the
-concept of the day's weak pool, inside its own transaction)."""
+_A = quiz_answers.c
+_ROUND = quiz_rounds.c
+_PLAYER = quiz_players.c
+
+
+def weak_concepts_query(guild_id: int, since: str, min_answers: int) -> Select[Any]:
+    """A guild's concepts answered at least `min_answers` times since a moment and missed at least once (also run
+    by the concept of the day's weak pool, inside its own transaction): rows of (concept, answered, correct)."""
+    answered, correct = func.count(), func.sum(_A.correct)
+    return (
+        select(_ROUND.concept_id, answered, correct)
+        .select_from(quiz_answers.join(quiz_rounds, and_(_ROUND.session_id == _A.session_id, _ROUND.round == _A.round)))
+        .where(_A.guild_id == guild_id, _A.answered_at >= since)
+        .group_by(_ROUND.concept_id)
+        .having(and_(answered >= min_answers, correct < answered))
+    )
+
+
+def _standings_query(*criteria: Any) -> Select[Any]:
+    """Points per player: (user, display name, correct, answered). The name is the guild's one row per member."""
+    return (
+        select(_A.user_id, func.coalesce(func.max(_PLAYER.display_name), ""), func.sum(_A.correct), func.count())
+        .select_from(
+            quiz_answers.outerjoin(quiz_players, and_(_PLAYER.guild_id == _A.guild_id, _PLAYER.user_id == _A.user_id))
+        )
+        .where(*criteria)
+        .group_by(_A.user_id)
+    )
 
 
 def weak_order(rows: Iterable[Sequence[object]]) -> list[ConceptScore]:
-    """Rows of WEAK_CONCEPTS_SQL, lowest accuracy first (more answers first on equal accuracy, then by id)."""
+    """Rows of weak_concepts_query, lowest accuracy first (more answers first on equal accuracy, then by id)."""
     scores = [ConceptScore(str(row[0]), int(str(row[1])), int(str(row[2]))) for row in rows]
     return sorted(scores, key=lambda c: (c.accuracy, -c.answered, c.concept_id))
 
@@ -144,30 +168,26 @@ class ScoreRepository:
     async def standings(self, guild_id: int, since: datetime | None = None) -> list[Standing]:
         """Every player's points in a guild, over all time or since a moment."""
         rows = await self._store.fetch_all(
-            "SELECT a.user_id, coalesce(p.display_name, ''), sum(a.correct), count(*) FROM quiz_answers a "
-            "LEFT JOIN quiz_players p ON p.guild_id = a.guild_id AND p.user_id = a.user_id "
-            "WHERE a.guild_id = ? AND a.answered_at >= ? GROUP BY a.user_id",
-            (guild_id, since.isoformat(timespec="seconds") if since else ""),
+            _standings_query(
+                _A.guild_id == guild_id, _A.answered_at >= (since.isoformat(timespec="seconds") if since else "")
+            )
         )
         return [Standing(int(r[0]), str(r[1]) or f"member {r[0]}", int(r[2]), int(r[3])) for r in rows]
 
     async def session_standings(self, session_id: int) -> list[Standing]:
         """Every player's points in one quiz."""
-        rows = await self._store.fetch_all(
-            "SELECT a.user_id, coalesce(p.display_name, ''), sum(a.correct), count(*) FROM quiz_answers a "
-            "LEFT JOIN quiz_players p ON p.guild_id = a.guild_id AND p.user_id = a.user_id "
-            "WHERE a.session_id = ? GROUP BY a.user_id",
-            (session_id,),
-        )
+        rows = await self._store.fetch_all(_standings_query(_A.session_id == session_id))
         return [Standing(int(r[0]), str(r[1]) or f"member {r[0]}", int(r[2]), int(r[3])) for r in rows]
 
     async def member_stats(self, guild_id: int, user_id: int) -> MemberStats:
         """Answered, correct, streaks, quizzes played and weakest categories of one member in one guild."""
         rows = await self._store.fetch_all(
-            "SELECT a.correct, r.category_id, a.session_id FROM quiz_answers a "
-            "JOIN quiz_rounds r ON r.session_id = a.session_id AND r.round = a.round "
-            "WHERE a.guild_id = ? AND a.user_id = ? ORDER BY a.answered_at, a.session_id, a.round",
-            (guild_id, user_id),
+            select(_A.correct, _ROUND.category_id, _A.session_id)
+            .select_from(
+                quiz_answers.join(quiz_rounds, and_(_ROUND.session_id == _A.session_id, _ROUND.round == _A.round))
+            )
+            .where(_A.guild_id == guild_id, _A.user_id == user_id)
+            .order_by(_A.answered_at, _A.session_id, _A.round)
         )
         results = [bool(row[0]) for row in rows]
         best, current = streaks(results)
@@ -192,6 +212,6 @@ class ScoreRepository:
         """Concepts the guild's members answered at least `min_answers` times since `since` and missed at least
         once, lowest accuracy first (more answers first on equal accuracy, then by id, so the order is stable)."""
         rows = await self._store.fetch_all(
-            WEAK_CONCEPTS_SQL, (guild_id, since.isoformat(timespec="seconds"), min_answers)
+            weak_concepts_query(guild_id, since.isoformat(timespec="seconds"), min_answers)
         )
         return weak_order(rows)

@@ -9,7 +9,6 @@ never a short word, a number or a stop word, so `CAR-T` cannot light up "to" nor
 
 from __future__ import annotations
 
-import itertools
 import re
 from bisect import bisect_left
 from collections import defaultdict
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
+from bot.db.search import SearchTerm
 from bot.normalise import normalise
 
 MAX_TERMS = 8
@@ -25,9 +25,6 @@ MAX_TERMS = 8
 
 MAX_SPELLINGS = 6
 """Spellings of one word searched for (tumor, tumour, tumors, tumours...)."""
-
-MAX_PHRASE_FORMS = 8
-"""Spelling combinations of one phrase searched for."""
 
 PREFIX_MIN = 3
 CORRECTION_MIN = 5
@@ -97,17 +94,6 @@ class Term:
     typed: str = ""
     """The term as the user wrote it (for showing what was searched); empty when a correction replaced it."""
 
-    def expression(self) -> str:
-        """This term in FTS5 syntax: alternatives joined by OR, phrases in double quotes."""
-        if len(self.words) == 1:
-            forms = [f'"{form}"' for form in self.words[0]]
-            if self.prefix:
-                forms.append(f'"{self.words[0][0]}"*')
-        else:
-            combos = itertools.islice(itertools.product(*self.words), MAX_PHRASE_FORMS)
-            forms = ['"' + " ".join(combo) + '"' for combo in combos]
-        return forms[0] if len(forms) == 1 else "(" + " OR ".join(forms) + ")"
-
     def shown(self) -> str:
         """How the term reads back to the user: as typed, or (after a correction) as corrected."""
         text = self.typed or " ".join(words[0] for words in self.words)
@@ -127,14 +113,6 @@ class SearchQuery:
 
     def __bool__(self) -> bool:
         return bool(self.terms)
-
-    def expressions(self) -> list[str]:
-        """FTS5 expressions to try in turn: every term must match, then (with several terms) any term."""
-        parts = [term.expression() for term in self.terms]
-        if not parts:
-            return []
-        every = " AND ".join(parts)
-        return [every] if len(parts) == 1 else [every, " OR ".join(parts)]
 
     def shown(self) -> str:
         """What was searched for, as the user can read it."""
@@ -182,3 +160,8 @@ def parse_query(text: str, vocabulary: Vocabulary) -> SearchQuery:
         phrase = tuple(tuple(vocabulary.spellings(word) or [word]) for word in words[:12])
         terms.append(Term(phrase, typed=clean_typed(quoted if quoted is not None else bare)))
     return SearchQuery(text, tuple(terms), tuple(corrections), cut, tuple(unknown))
+
+
+def engine_terms(query: SearchQuery) -> list[SearchTerm]:
+    """The query's terms as the store searches them, in each engine's own language (`bot.db.search`)."""
+    return [SearchTerm(term.words, term.prefix) for term in query.terms]

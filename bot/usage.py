@@ -19,7 +19,10 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import func, select
+
 from bot.clock import Clock
+from bot.db.schema import concept_uses
 from bot.store import Store, storage_failure
 
 log = logging.getLogger(__name__)
@@ -71,20 +74,31 @@ class UsageRepository:
         self._store = store
 
     async def add(self, counts: Counter[tuple[int, str, date]]) -> None:
-        """Add counts in one transaction."""
+        """Add counts in one transaction; the increment happens in the database, so every process's counts add up."""
+        if not counts:
+            return
+        statement = self._store.insert(concept_uses)
         async with self._store.transaction() as db:
-            await db.executemany(
-                "INSERT INTO concept_uses (guild_id, concept_id, day, uses) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (guild_id, concept_id, day) DO UPDATE SET uses = uses + excluded.uses",
-                [(guild_id, concept_id, day.isoformat(), uses) for (guild_id, concept_id, day), uses in counts.items()],
+            await db.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[concept_uses.c.guild_id, concept_uses.c.concept_id, concept_uses.c.day],
+                    set_={"uses": concept_uses.c.uses + statement.excluded.uses},
+                ),
+                [
+                    {"guild_id": guild_id, "concept_id": concept_id, "day": day.isoformat(), "uses": uses}
+                    for (guild_id, concept_id, day), uses in counts.items()
+                ],
             )
 
     async def top(self, guild_id: int, since: date, limit: int = 50) -> list[TopConcept]:
         """The guild's most looked-up concepts from day `since` on, most first (ties by id, so the order is stable)."""
+        total = func.sum(concept_uses.c.uses).label("total")
         rows = await self._store.fetch_all(
-            "SELECT concept_id, sum(uses) AS total FROM concept_uses WHERE guild_id = ? AND day >= ? "
-            "GROUP BY concept_id ORDER BY total DESC, concept_id LIMIT ?",
-            (guild_id, since.isoformat(), limit),
+            select(concept_uses.c.concept_id, total)
+            .where(concept_uses.c.guild_id == guild_id, concept_uses.c.day >= since.isoformat())
+            .group_by(concept_uses.c.concept_id)
+            .order_by(total.desc(), concept_uses.c.concept_id)
+            .limit(limit)
         )
         return [TopConcept(str(row[0]), int(row[1])) for row in rows]
 

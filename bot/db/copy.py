@@ -57,12 +57,14 @@ async def copy_database(source: Database, target: Database) -> CopyReport:
             if any((await count_rows(writer)).values()):
                 raise CopyError(f"{target.url} is not empty; give migrate-to a new, empty database")
             for each in metadata.sorted_tables:
+                if each.name not in expected:  # dropped in the source by a data upgrade (the SM-2 tables)
+                    continue
                 result = await reader.stream(select(each))
                 async for batch in result.mappings().partitions(BATCH):
                     await writer.execute(each.insert(), [dict(row) for row in batch])
             await insert_search_rows(writer, await all_search_rows(reader))
             await _move_sequences(writer)
-            copied = await count_rows(writer)
+            copied = {name: count for name, count in (await count_rows(writer)).items() if name in expected}
             if copied != expected:
                 wrong = ", ".join(f"{name} {expected[name]} → {copied[name]}" for name in expected
                                   if copied[name] != expected[name])  # fmt: skip

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Executable, Row, Table, event, func, select
+from sqlalchemy import Executable, Row, Table, event, func, inspect, select
 from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import await_
 
 from bot.config import DatabaseUrl
 from bot.db.schema import metadata
@@ -34,13 +36,20 @@ SQLITE_PRAGMAS = (
 )
 T = TypeVar("T")
 _IMMEDIATE = "immunobot_begin_immediate"  # execution option: this transaction will write
+_SINGLE_READ = "immunobot_single_read"  # execution option: one SELECT, atomic by itself (no BEGIN needed)
+
+
+# Every aiosqlite connection an engine opened: each has a (non-daemon) thread, which must be stopped at close even
+# if a task abandoned its connection mid-use, or the process could not exit.
+_OPENED: weakref.WeakKeyDictionary[object, list[Any]] = weakref.WeakKeyDictionary()
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
     """Pragmas on every new connection, and BEGIN emitted by us (pysqlite's own would defer it badly)."""
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        _OPENED.setdefault(engine.sync_engine, []).append(record.driver_connection)
         dbapi_connection.isolation_level = None  # no implicit transactions: ours begin in _on_begin
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
@@ -49,19 +58,28 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        writes = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(_SINGLE_READ, False):
+            return
+        # Straight to aiosqlite (one trip to its thread, where a statement through SQLAlchemy takes three).
+        driver = connection.connection.driver_connection
+        await_(driver.execute("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN"))
 
 
-def create_engine(database: DatabaseUrl, *, pool_size: int = 5) -> AsyncEngine:
-    """Return an engine for `database`; SQLite files get their parent directory created."""
+def create_engine(database: DatabaseUrl, *, pool_size: int = 5, reader: bool = False) -> AsyncEngine:
+    """Return an engine for `database`; SQLite files get their parent directory created.
+
+    An SQLite file gets one writing connection, as the store always had: one writer, and per-connection state
+    (PRAGMAs, TEMP objects) the same for every write. With `reader`, an engine of `pool_size` connections for
+    reads, which WAL lets run beside a write transaction (seeing what was committed before it).
+    """
     if database.backend == "sqlite":
         path = database.sqlite_path
         if path is None:  # in memory: one connection, or every connection would see its own empty database
             engine = create_async_engine(database.url, poolclass=StaticPool)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            engine = create_async_engine(database.url, pool_size=pool_size, max_overflow=0)
+            engine = create_async_engine(database.url, pool_size=pool_size if reader else 1, max_overflow=0)
         _prepare_sqlite(engine)
         return engine
     return create_async_engine(database.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -81,9 +99,13 @@ async def _to_completion(step: Awaitable[T]) -> T:
 
 
 async def count_rows(connection: AsyncConnection) -> dict[str, int]:
-    """Rows per table of the schema, the full-text index included (diagnostics, copies, tests)."""
+    """Rows per table of the schema the database has, the full-text index included (diagnostics, copies, tests).
+
+    Tables a data upgrade dropped (the SM-2 flashcard tables, once replayed into FSRS) are left out.
+    """
+    present = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
     counts = {}
-    for table in [*metadata.sorted_tables, sql_table("concept_search")]:
+    for table in [*(each for each in metadata.sorted_tables if each.name in present), sql_table("concept_search")]:
         counts[table.name] = int((await connection.execute(select(func.count()).select_from(table))).scalar_one())
     return counts
 
@@ -94,6 +116,8 @@ class Database:
     def __init__(self, url: DatabaseUrl, engine: AsyncEngine) -> None:
         self.url = url
         self.engine = engine
+        # SQLite files: reads on connections of their own, never queued behind the one writer
+        self.reader = create_engine(url, pool_size=4, reader=True) if url.sqlite_path is not None else engine
         self._write_lock = asyncio.Lock() if url.backend == "sqlite" else None
 
     @classmethod
@@ -128,6 +152,12 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection (idempotent)."""
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
+        for engine in {self.engine, self.reader}:
+            for driver in _OPENED.pop(engine.sync_engine, []):
+                with contextlib.suppress(Exception):  # already closed, or broken: either way its thread ends
+                    await driver.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -156,25 +186,39 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads: one consistent snapshot for the body (nothing is written)."""
-        async with self.engine.connect() as connection:
+        connection = await self.reader.connect()
+        try:
             yield connection
+        finally:  # closed (its transaction ended) even when the task is cancelled: never a leaked connection
+            await _to_completion(connection.close())
 
     async def table_counts(self) -> dict[str, int]:
         """Rows per table (for diagnostics and tests that check nothing else was touched)."""
         async with self.read() as connection:
             return await count_rows(connection)
 
+    @asynccontextmanager
+    async def _single_read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement: on SQLite without BEGIN (a statement is atomic by itself)."""
+        connection = await self.reader.connect()
+        try:
+            if self._write_lock is not None:
+                await connection.execution_options(**{_SINGLE_READ: True})
+            yield connection
+        finally:
+            await _to_completion(connection.close())
+
     async def fetch_all(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Sequence[Row]:
         """Run a query, return every row."""
-        async with self.read() as connection:
+        async with self._single_read() as connection:
             return (await connection.execute(statement, parameters)).all()
 
     async def fetch_one(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Row | None:
         """Run a query, return its first row or None."""
-        async with self.read() as connection:
+        async with self._single_read() as connection:
             return (await connection.execute(statement, parameters)).first()
 
     async def fetch_value(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Any:
         """Run a query, return the first column of its first row (None without rows)."""
-        async with self.read() as connection:
+        async with self._single_read() as connection:
             return (await connection.execute(statement, parameters)).scalar()

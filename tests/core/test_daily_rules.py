@@ -79,10 +79,10 @@ def test_pool_of_a_category_includes_its_descendants(glossary: Glossary) -> None
     assert "effect-axis" not in glossary.pool([])
 
 
-async def test_a_claim_is_owned_a_second_process_waits_then_takes_over(tmp_path) -> None:
+async def test_a_claim_is_owned_a_second_process_waits_then_takes_over(database_url: str) -> None:
     """Two processes on one database: while the first owns the day's claim (its send may be in flight), the second
     gets Busy and sends nothing; once the lease has run out it takes over, asking first whether the post went out."""
-    async with await Store.open(tmp_path / "claims.db") as store:
+    async with await Store.open(database_url) as store:
         repository = DailyRepository(store)
         schedule = DailySchedule(1, 10, time(8, 0), "UTC")
         day, now = date(2026, 11, 23), datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -16,8 +16,10 @@ from bot.config import DatabaseUrl
 from bot.db import Database
 from bot.db.migrate import LEGACY_REVISIONS, SchemaError, current_revision, head_revision, include_name
 from bot.db.schema import bot_meta, concept_revisions, concept_uses, metadata, quiz_sessions
-from bot.db.search import replace_search_rows, search
+from bot.db.search import SearchTerm, replace_search_rows, search
+from bot.flashcards import FlashcardRepository
 from bot.loader import GlossaryData
+from bot.markup import EMPHASIS_START
 from bot.store import Store, bundled_migrations
 from tests.core.test_cli import run_bot
 
@@ -71,18 +73,19 @@ async def test_empty_database_migrates_to_head_matching_the_metadata(database_ur
 async def test_database_of_the_sql_migrations_is_adopted_without_loss(
     tmp_path: Path, shipped_data: GlossaryData
 ) -> None:
-    """A database today's Store made (the newest user_version, with data) is stamped, not rebuilt: every row stays."""
+    """A database the numbered SQL migrations made (the newest user_version, with data) is stamped, not rebuilt:
+    every row stays."""
     path = tmp_path / "old.db"
-    async with await Store.open(path) as store:
+    async with await Store.open(path, bundled_migrations()) as store:
         await store.sync_shipped(shipped_data)
         async with store.transaction() as db:
-            await db.execute("INSERT INTO guild_settings VALUES (42, '{\"moderator_role\": 7}', 'x')")
-            await db.execute(
+            await db.exec_driver_sql("INSERT INTO guild_settings VALUES (42, '{\"moderator_role\": 7}', 'x')")
+            await db.exec_driver_sql(
                 "INSERT INTO concept_revisions VALUES (42, 'bcg', 1, 'edit', '{}', 1, 9, 'why', '2026-01-01')"
             )
-            await db.execute("INSERT INTO quiz_sessions VALUES (1, 42, 5, 9, 'mixed', NULL, 5, 20, 3, 'running', "
+            await db.exec_driver_sql("INSERT INTO quiz_sessions VALUES (1, 42, 5, 9, 'mixed', NULL, 5, 20, 3, 'running', "
                              "'t', NULL, NULL)")  # fmt: skip
-            await db.execute("INSERT INTO concept_uses VALUES (42, 'bcg', '2026-01-01', 3)")
+            await db.exec_driver_sql("INSERT INTO concept_uses VALUES (42, 'bcg', '2026-01-01', 3)")
     before = table_counts(path)
 
     async with await Database.open(path) as database:
@@ -101,7 +104,7 @@ async def test_database_of_the_sql_migrations_is_adopted_without_loss(
             '{"moderator_role": 7}'
         )
     raw.close()
-    async with await Store.open(path) as store:  # the SQL-migration code still opens it
+    async with await Store.open(path) as store:  # the store opens it
         assert (await store.table_counts())["concept_uses"] == 1
 
 
@@ -109,7 +112,7 @@ async def test_older_sql_migration_database_is_brought_forward_then_adopted(tmp_
     """A database at user_version 1 gets the numbered migrations 2-4, then the stamp; its rows stay."""
     path = tmp_path / "v1.db"
     async with await Store.open(path, bundled_migrations()[:1]) as store, store.transaction() as db:
-        await db.execute("INSERT INTO bot_meta VALUES ('command_hash', 'abc')")
+        await db.exec_driver_sql("INSERT INTO bot_meta VALUES ('command_hash', 'abc')")
     async with await Database.open(path) as database:
         assert await database.fetch_value(select(bot_meta.c.value)) == "abc"
         async with database.read() as connection:
@@ -232,7 +235,7 @@ async def test_full_text_search_gives_the_same_top_hits_on_both_engines(
                 assert "tacrolimus" not in [hit.concept_id for hit in hidden]
                 assert await search(connection, "  ;; ") == []
                 (snippet,) = [hit.snippet for hit in await search(connection, "bispecific", limit=1)]
-                assert "**" in snippet
+                assert EMPHASIS_START in snippet
             counts = await database.fetch_value(text("SELECT count(*) FROM concept_search"))
             assert counts == len(concepts)  # re-indexing replaced the row, it did not add one
     sqlite_hits, postgres_hits = results["sqlite"], results["postgresql"]
@@ -240,6 +243,36 @@ async def test_full_text_search_gives_the_same_top_hits_on_both_engines(
         assert sqlite_hits[query][0] == postgres_hits[query][0] == expected, query
     for query in ("antibodies", "calcineurin"):  # the same three best, whatever their order
         assert set(sqlite_hits[query]) == set(postgres_hits[query]), query
+
+
+async def test_structured_search_terms_page_alike_on_both_engines(
+    database_url: str, shipped_data: GlossaryData
+) -> None:
+    """Spellings, phrases and prefixes (bot.db.search.SearchTerm) in each engine's own query language: the same
+    matches, every term then any term, counted in all and paged without overlap."""
+    async with await Store.open(database_url) as store:
+        await store.sync_shipped(shipped_data)
+        hits, total = await store.search_terms([SearchTerm((("calcineurin",),))], limit=20)
+        assert {"tacrolimus", "cyclosporine"} <= {hit.concept_id for hit in hits}
+        assert total == len(hits)
+        spellings, _ = await store.search_terms([SearchTerm((("tumour", "tumor"),))], limit=50)
+        british, _ = await store.search_terms([SearchTerm((("tumour",),))], limit=50)
+        assert {hit.concept_id for hit in british} <= {hit.concept_id for hit in spellings}
+        phrase, _ = await store.search_terms([SearchTerm((("monoclonal",), ("antibody", "antibodies")))], limit=5)
+        assert phrase[0].concept_id == "monoclonal-antibody"
+        prefix, _ = await store.search_terms([SearchTerm((("tacrol",),), prefix=True)])
+        assert prefix[0].concept_id == "tacrolimus"
+        both, both_total = await store.search_terms([SearchTerm((("calcineurin",),)), SearchTerm((("tacrolimus",),))])
+        assert both[0].concept_id == "tacrolimus"
+        assert both_total <= total
+        either, _ = await store.search_terms([SearchTerm((("calcineurin",),)), SearchTerm((("zzzqx",),))])
+        assert {hit.concept_id for hit in either} == {hit.concept_id for hit in hits[:10]}
+        first, many = await store.search_terms([SearchTerm((("cell",),))], limit=5)
+        second, again = await store.search_terms([SearchTerm((("cell",),))], limit=5, offset=5)
+        assert many == again > 10
+        assert not {hit.concept_id for hit in first} & {hit.concept_id for hit in second}
+        assert await store.search_terms([SearchTerm((("zzzqx",),))]) == ([], 0)
+        assert await store.search_terms([SearchTerm(((";;",),))]) == ([], 0)
 
 
 async def test_migrate_to_copies_every_table_into_postgresql_and_verifies(
@@ -250,11 +283,12 @@ async def test_migrate_to_copies_every_table_into_postgresql_and_verifies(
     path = tmp_path / "bot.db"
     async with await Store.open(path) as store:
         await store.sync_shipped(shipped_data)
+        await FlashcardRepository(store).upgrade_sm2()  # as every start does: the SM-2 tables are gone
         async with store.transaction() as db:
             for revision in (1, 2):
-                await db.execute("INSERT INTO concept_revisions VALUES (?, 'bcg', ?, 'edit', '{}', 0, 9, NULL, 't')",
+                await db.exec_driver_sql("INSERT INTO concept_revisions VALUES (?, 'bcg', ?, 'edit', '{}', 0, 9, NULL, 't')",
                                  (2**60, revision))  # fmt: skip
-            await db.execute("INSERT INTO quiz_sessions VALUES (7, 1, 5, 9, 'mixed', NULL, 5, 20, 3, 'finished', "
+            await db.exec_driver_sql("INSERT INTO quiz_sessions VALUES (7, 1, 5, 9, 'mixed', NULL, 5, 20, 3, 'finished', "
                              "'t', NULL, NULL)")  # fmt: skip
     expected = table_counts(path)
 

@@ -72,14 +72,28 @@ def test_bad_database_url_stops_the_command_line_in_one_line(tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_postgresql_url_is_refused_until_the_features_run_on_it(tmp_path: Path) -> None:
-    """Until every feature runs on PostgreSQL, a postgresql:// URL stops the bot in one line instead of
-    silently using SQLite (issue 12, stage 2 lifts this)."""
-    result = run_bot("load", cwd=tmp_path, env={"DATABASE_URL": "postgresql://bot@localhost/immunobot"})
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "not usable by this version yet" in result.stderr
-    assert list(tmp_path.iterdir()) == []
+def test_load_into_postgresql_then_again_changes_nothing(tmp_path: Path, postgres_url: str) -> None:
+    """`python -m bot load` with DATABASE_URL=postgresql://… migrates and fills that database; a second load
+    finds every entry unchanged. No SQLite file is made."""
+    environment = {"DATABASE_URL": postgres_url}
+    first = run_bot("load", cwd=tmp_path, env=environment)
+    assert first.returncode == 0, first.stderr
+    assert "unchanged" in first.stdout
+    assert " 0 added" not in first.stdout
+    again = run_bot("load", cwd=tmp_path, env=environment)
+    assert again.returncode == 0, again.stderr
+    assert "0 added, 0 changed," in again.stdout
+    assert not list(tmp_path.glob("*.db"))
+
+
+def test_unreachable_postgresql_stops_in_one_line(tmp_path: Path) -> None:
+    """A PostgreSQL server that is not there: exit 1 with one line naming the database, no traceback."""
+    url = f"postgresql://bot@/immunobot?host={tmp_path / 'no-server'}"
+    result = run_bot("load", cwd=tmp_path, env={"DATABASE_URL": url})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("cannot open the database postgresql://bot@/immunobot")
 
 
 def test_second_process_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None:

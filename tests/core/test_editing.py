@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.catalog import GlossaryCatalog
 from bot.diff import entry_changes, word_diff
@@ -23,9 +24,9 @@ WHEN = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(tmp_path: Path, shipped_data: GlossaryData) -> AsyncIterator[Store]:
-    """A migrated database holding the shipped glossary."""
-    async with await Store.open(tmp_path / "moderation.db") as opened:
+async def store(database_url: str, shipped_data: GlossaryData) -> AsyncIterator[Store]:
+    """A migrated database holding the shipped glossary (each test runs on SQLite and on PostgreSQL)."""
+    async with await Store.open(database_url) as opened:
         await opened.sync_shipped(shipped_data)
         yield opened
 
@@ -254,7 +255,10 @@ async def test_overlays_survive_a_reload_and_settings_keep_other_keys(editor: Co
     await editor.add_alias(OTHER, "sirolimus", "rapa-drug", author_id=MOD, reason=None)
     async with store.transaction() as db:
         await db.execute(
-            "INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (?, '{\"daily\": 1}', 'x')", (GUILD,)
+            text(
+                """INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (:guild, '{"daily": 1}', 'x')"""
+            ),
+            {"guild": GUILD},
         )
     await editor.save_settings(GUILD, ModerationSettings(moderator_role_id=5, audit_channel_id=6))
     reloaded = await GlossaryCatalog.load(store)
@@ -264,7 +268,7 @@ async def test_overlays_survive_a_reload_and_settings_keep_other_keys(editor: Co
     fresh = ConceptEditor(reloaded, OverlayRepository(store))
     assert await fresh.settings(GUILD) == ModerationSettings(moderator_role_id=5, audit_channel_id=6)
     assert await fresh.settings(OTHER) == ModerationSettings()
-    assert await store.fetch_all("SELECT json_extract(settings, '$.daily') FROM guild_settings") == [(1,)]
+    assert [json.loads(row[0])["daily"] for row in await store.fetch_all("SELECT settings FROM guild_settings")] == [1]
 
 
 def test_aliases_split_on_lines_and_semicolons_only() -> None:

@@ -183,9 +183,9 @@ def test_deck_scopes_guild_entries_to_their_guild(glossary: Glossary) -> None:
     }  # fmt: skip
 
 
-async def test_grading_is_compare_and_set_checked_against_due_and_logged(tmp_path: Path) -> None:
+async def test_grading_is_compare_and_set_checked_against_due_and_logged(database_url: str) -> None:
     """A grade applies only to the card as shown and due; every grade is logged with the state before and after."""
-    async with await Store.open(tmp_path / "cards.db") as store:
+    async with await Store.open(database_url) as store:
         repository = FlashcardRepository(store)
         card, member = Card(0, "tacrolimus"), Member()
         first = await repository.grade(1, card, Grade.EASY, 0, member, DAY0, NOON)
@@ -207,9 +207,9 @@ async def test_grading_is_compare_and_set_checked_against_due_and_logged(tmp_pat
         assert await repository.states(2, {0}) == {}
 
 
-async def test_new_cards_a_day_limit_holds_for_flashcards_and_quizzes(tmp_path: Path) -> None:
+async def test_new_cards_a_day_limit_holds_for_flashcards_and_quizzes(database_url: str) -> None:
     """Quiz answers create cards only within the day's allowance, and count against it."""
-    async with await Store.open(tmp_path / "cards.db") as store:
+    async with await Store.open(database_url) as store:
         repository = FlashcardRepository(store)
         for i in range(NEW_PER_DAY):
             assert await repository.record_quiz(1, Card(0, f"c{i}"), Grade.GOOD, Member(), DAY0, NOON) is not None
@@ -231,7 +231,7 @@ async def test_upgrade_replays_an_sm2_database_made_by_the_previous_version(tmp_
         async with store.transaction() as db:
             for line in (DATA / "sm2_flashcards.sql").read_text().splitlines():
                 if line.startswith("INSERT"):
-                    await db.execute(line)
+                    await db.exec_driver_sql(line)
         old_cards = await store.fetch_all("SELECT user_id, scope, concept_id, reviews FROM flashcards ORDER BY 1, 2, 3")
         old_reviews = await store.fetch_all("SELECT count(*) FROM flashcard_reviews")
     async with await Store.open(path) as store:
@@ -270,7 +270,7 @@ async def test_upgrade_keeps_the_sm2_schedule_of_a_card_without_its_history(tmp_
     """An SM-2 card whose reviews are missing (or partial) keeps its due day and review count, in FSRS's Review."""
     path = tmp_path / "old.db"
     async with await Store.open(path, bundled_migrations()[:4]) as store, store.transaction() as db:
-        await db.execute(
+        await db.exec_driver_sql(
             "INSERT INTO flashcards VALUES (5, 0, 'tacrolimus', 3, 2.5, 15, '2026-10-23', 3, 0, '2026-09-30', "
             "'2026-10-08', '2026-10-08T09:10:00+00:00')"
         )

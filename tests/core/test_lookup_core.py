@@ -10,7 +10,7 @@ from bot.glossary import Glossary, example_terms
 from bot.models import Concept
 from bot.normalise import question_subject
 from bot.resolver import IndexedConcept, Resolver
-from bot.search import Vocabulary, parse_query
+from bot.search import Vocabulary, engine_terms, parse_query
 
 
 def concept(concept_id: str, name: str, *, aliases: tuple[str, ...] = (), examples: tuple[str, ...] = (),
@@ -134,16 +134,16 @@ def test_search_query_spellings_corrections_phrases_and_prefixes() -> None:
     vocabulary = Vocabulary(["Tumour cells and tumors", "Calcineurin inhibitors block IL-2 since 2016", "CAR-T to"])
     tumor = parse_query("tumor", vocabulary)
     assert set(tumor.terms[0].words[0]) == {"tumour", "tumors"}  # the glossary's spellings, whichever was typed
-    assert parse_query("tumours", vocabulary).expressions() == tumor.expressions()
+    assert [t.words for t in parse_query("tumours", vocabulary).terms] == [t.words for t in tumor.terms]
     corrected = parse_query("calcinurin", vocabulary)
     assert corrected.corrections == (("calcinurin", "calcineurin"),)
     phrase = parse_query('"tumour cells" inhibitor', vocabulary)
     assert phrase.terms[0].words == (("tumors", "tumour"), ("cells",))  # one phrase, each word in its spellings
-    assert phrase.expressions()[0].startswith('("tumors cells" OR "tumour cells") AND ')
+    assert len(phrase.terms) == 2  # the phrase and the word after it, both required
     car_t = parse_query("CAR-T", vocabulary)
-    assert car_t.expressions() == ['"car t"']
+    assert [t.words for t in car_t.terms] == [(("car",), ("t",))]  # a phrase, not "car" and a prefix "t"
     il2 = parse_query("IL-2", vocabulary)
-    assert il2.expressions() == ['"il 2"']
+    assert [t.words for t in il2.terms] == [(("il",), ("2",))]
     assert not parse_query("to", vocabulary).terms[0].prefix
     assert parse_query("calc", vocabulary).terms[0].prefix
     assert not parse_query("calcineurin", vocabulary).terms[0].prefix  # a whole word is finished
@@ -154,11 +154,12 @@ def test_search_query_spellings_corrections_phrases_and_prefixes() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=4000))
 def test_search_query_never_raises_and_stays_small(text: str) -> None:
-    """Any text gives a query of at most 8 terms whose expressions hold only quoted tokens."""
+    """Any text gives a query of at most 8 terms, each made of words (what the engines search for)."""
     query = parse_query(text, Vocabulary(["Tumour cells", "calcineurin"]))
     assert len(query.terms) <= 8
-    for expression in query.expressions():
-        assert expression.count('"') % 2 == 0
+    for term in engine_terms(query):
+        assert term.words
+        assert all(forms and all(form.strip() for form in forms) for forms in term.words)
 
 
 def test_scan_takes_abbreviations_only_as_written() -> None:

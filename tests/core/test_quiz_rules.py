@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.clock import ManualClock
 from bot.glossary import Glossary
@@ -74,9 +74,9 @@ async def settle(presenter: RecordingPresenter, condition: Callable[[], object],
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh, migrated database."""
-    async with await Store.open(tmp_path / "quiz.db") as opened:
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A fresh, migrated database (each test runs on SQLite and on PostgreSQL)."""
+    async with await Store.open(database_url) as opened:
         yield opened
 
 
@@ -292,8 +292,11 @@ async def test_one_quiz_per_channel(store: Store, glossary: Glossary, make_hub: 
     assert first is not None
     assert second is None
     assert elsewhere is not None
-    with pytest.raises(Exception, match="UNIQUE"):
-        await make_hub(RecordingPresenter(), ManualClock(T0)).start(request(10), plan.questions)
+    other_process = make_hub(RecordingPresenter(), ManualClock(T0))  # its memory knows nothing of the first quiz
+    assert await other_process.start(request(10), plan.questions) is None
+    assert other_process.sessions() == []  # refused by the database, nothing left claimed
+    running = await store.fetch_all("SELECT channel_id FROM quiz_sessions WHERE status = 'running' ORDER BY channel_id")
+    assert running == [(10,), (11,)]
 
 
 async def test_answer_racing_the_timeout_is_counted_once_or_not_at_all(
@@ -380,14 +383,13 @@ async def test_round_time_setting_keeps_other_settings(store: Store, make_hub: C
     hub = make_hub(RecordingPresenter(), ManualClock(T0))
     async with store.transaction() as db:
         await db.execute(
-            "INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (1, '{\"other\": 1}', 'x')"
+            text("""INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (1, '{"other": 1}', 'x')""")
         )
     assert await hub.repository.round_seconds(1) == 20
     await hub.repository.set_round_seconds(1, 45, T0)
     await hub.repository.set_round_seconds(2, 15, T0)
     assert (await hub.repository.round_seconds(1), await hub.repository.round_seconds(2)) == (45, 15)
-    rows = await store.fetch_all("SELECT json_extract(settings, '$.other') FROM guild_settings WHERE guild_id = 1")
-    assert rows == [(1,)]
+    assert await store.guild_setting(1, "other") == 1
 
 
 def test_places_share_ties() -> None:
@@ -469,8 +471,11 @@ async def test_weak_concepts_need_enough_answers_a_miss_and_the_same_guild(store
     first; other guilds' answers, older answers, never-missed and rarely-asked concepts do not count."""
     async with store.transaction() as db:
         await db.execute(
-            "INSERT INTO quiz_sessions (id, guild_id, channel_id, starter_id, mode, questions, round_seconds, seed, "
-            "status, started_at) VALUES (1, 1, 10, 100, 'definition', 9, 20, 7, 'finished', '2026-11-01T00:00:00')"
+            text(
+                "INSERT INTO quiz_sessions (id, guild_id, channel_id, starter_id, mode, questions, round_seconds, "
+                "seed, status, started_at) VALUES (1, 1, 10, 100, 'definition', 9, 20, 7, 'finished', "
+                "'2026-11-01T00:00:00')"
+            )
         )
         answers = {  # round: (concept, [(guild, user, correct, day)])
             1: ("tacrolimus", [(1, 1, 0, 20), (1, 2, 0, 20), (1, 3, 1, 20)]),  # 1 of 3
@@ -482,16 +487,21 @@ async def test_weak_concepts_need_enough_answers_a_miss_and_the_same_guild(store
         }
         for number, (concept, rows) in answers.items():
             await db.execute(
-                "INSERT INTO quiz_rounds (session_id, round, kind, concept_id, options, correct, opened_at) "
-                "VALUES (1, ?, 'definition', ?, '[]', 0, '2026-11-01T00:00:00')",
-                (number, concept),
+                text(
+                    "INSERT INTO quiz_rounds (session_id, round, kind, concept_id, options, correct, opened_at) "
+                    "VALUES (1, :round, 'definition', :concept, '[]', 0, '2026-11-01T00:00:00')"
+                ),
+                {"round": number, "concept": concept},
             )
             for guild, user, correct, day in rows:
                 await db.execute(
-                    "INSERT INTO quiz_answers (session_id, round, user_id, guild_id, choice, correct, answered_at) "
-                    "VALUES (1, ?, ?, ?, 0, ?, ?)",
-                    (number, user, guild, correct, f"2026-11-{day:02d}T12:00:00+00:00"),
-                )
+                    text(
+                        "INSERT INTO quiz_answers (session_id, round, user_id, guild_id, choice, correct, answered_at) "
+                        "VALUES (1, :round, :user, :guild, 0, :correct, :at)"
+                    ),
+                    {"round": number, "user": user, "guild": guild, "correct": correct,
+                     "at": f"2026-11-{day:02d}T12:00:00+00:00"},
+                )  # fmt: skip
     weak = await ScoreRepository(store).weak_concepts(1, datetime(2026, 11, 10, tzinfo=UTC))
     assert [(c.concept_id, c.correct, c.answered) for c in weak] == [("tacrolimus", 1, 3), ("sirolimus", 3, 4)]
     other = await ScoreRepository(store).weak_concepts(2, datetime(2026, 11, 10, tzinfo=UTC))

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+from sqlalchemy import insert, select
 
+from bot.db.migrate import head_revision
+from bot.db.schema import bot_meta, concept_revisions, guild_settings, shipped_concepts
 from bot.loader import GlossaryData
 from bot.store import SchemaError, Store, bundled_migrations
 
@@ -16,7 +19,7 @@ from bot.store import SchemaError, Store, bundled_migrations
 async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     """A new file gets every migration, WAL journaling, enforced foreign keys and full syncs."""
     async with await Store.open(tmp_path / "new.db") as store:
-        assert await store.schema_version() == len(bundled_migrations())
+        assert await store.schema_version() == head_revision()
         assert (await store.fetch_all("PRAGMA journal_mode"))[0][0] == "wal"
         assert (await store.fetch_all("PRAGMA foreign_keys"))[0][0] == 1
         assert (await store.fetch_all("PRAGMA synchronous"))[0][
@@ -31,14 +34,14 @@ async def test_old_database_is_upgraded_in_place(tmp_path: Path, shipped_data: G
     migrations = bundled_migrations()
     async with await Store.open(path, migrations[:1]) as store:
         async with store.transaction() as db:  # what a version-1 bot wrote
-            await db.executemany(
+            await db.exec_driver_sql(
                 "INSERT INTO shipped_concepts (id, data, origin, content_hash, loaded_at) VALUES (?, ?, 'x', 'h', 'now')",
                 [(item.concept.id, item.concept.model_dump_json()) for item in shipped_data.concepts],
             )
-        await store.set_meta("marker", "kept")
+            await db.exec_driver_sql("INSERT INTO bot_meta (key, value) VALUES ('marker', 'kept')")
         assert await store.schema_version() == 1
     async with await Store.open(path) as store:
-        assert await store.schema_version() == len(migrations) >= 2
+        assert await store.schema_version() == head_revision()
         assert await store.get_meta("marker") == "kept"
         assert len(await store.shipped_concepts()) == len(shipped_data.concepts)
         hits = await store.search("calcineurin")
@@ -57,32 +60,36 @@ async def test_newer_database_is_refused_clearly(tmp_path: Path) -> None:
         assert (await db.execute_fetchall("PRAGMA user_version"))[0][0] == 999
 
 
-async def test_loading_twice_changes_nothing(tmp_path: Path, shipped_data: GlossaryData) -> None:
+STAMPS = select(shipped_concepts.c.id, shipped_concepts.c.loaded_at).order_by(shipped_concepts.c.id)
+
+
+async def test_loading_twice_changes_nothing(database_url: str, shipped_data: GlossaryData) -> None:
     """The second load reports everything unchanged and writes nothing."""
-    async with await Store.open(tmp_path / "g.db") as store:
+    async with await Store.open(database_url) as store:
         first = await store.sync_shipped(shipped_data)
-        stamps = await store.fetch_all("SELECT id, loaded_at FROM shipped_concepts ORDER BY id")
+        stamps = await store.fetch_all(STAMPS)
         second = await store.sync_shipped(shipped_data)
         assert len(first.added) == len(shipped_data.concepts)
         assert (second.added, second.changed, second.removed) == ([], [], [])
         assert len(second.unchanged) == len(shipped_data.concepts)
-        assert await store.fetch_all("SELECT id, loaded_at FROM shipped_concepts ORDER BY id") == stamps
+        assert await store.fetch_all(STAMPS) == stamps
 
 
 async def test_changed_data_updates_rows_and_leaves_guild_data_alone(
-    tmp_path: Path, shipped_data: GlossaryData
+    database_url: str, shipped_data: GlossaryData
 ) -> None:
     """An edited data file updates its row; settings, revisions and metadata are untouched."""
-    async with await Store.open(tmp_path / "g.db") as store:
+    async with await Store.open(database_url) as store:
         await store.sync_shipped(shipped_data)
         async with store.transaction() as db:
-            await db.execute("INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (1, '{}', 'now')")
+            await db.execute(insert(guild_settings).values(guild_id=1, settings="{}", updated_at="now"))
             await db.execute(
-                "INSERT INTO concept_revisions (guild_id, concept_id, revision, action, data, author_id, created_at) "
-                "VALUES (1, 'custom', 1, 'add', '{}', 2, 'now')"
+                insert(concept_revisions).values(
+                    guild_id=1, concept_id="custom", revision=1, action="add", data="{}", author_id=2, created_at="now"
+                )
             )
         await store.set_meta("command_tree_hash", "abc")
-        before = await store.fetch_all("SELECT * FROM concept_revisions")
+        before = await store.fetch_all(select(concept_revisions))
 
         first = shipped_data.concepts[0]
         edited = replace(first, concept=first.concept.model_copy(update={"summary": "A corrected summary."}))
@@ -96,21 +103,20 @@ async def test_changed_data_updates_rows_and_leaves_guild_data_alone(
         concepts = {c.id: c for c in await store.shipped_concepts()}
         assert concepts[first.concept.id].summary == "A corrected summary."
         assert gone.id not in concepts
-        assert await store.fetch_all("SELECT 1 FROM concept_search WHERE concept_id = ?", (gone.id,)) == []
         assert [hit.concept_id for hit in await store.search(gone.name)] != [gone.id]
         assert [hit.concept_id for hit in await store.search("corrected summary")] == [first.concept.id]
-        assert await store.fetch_all("SELECT * FROM concept_revisions") == before
-        assert await store.fetch_all("SELECT guild_id FROM guild_settings") == [(1,)]
+        assert await store.fetch_all(select(concept_revisions)) == before
+        assert await store.fetch_all(select(guild_settings.c.guild_id)) == [(1,)]
         assert await store.get_meta("command_tree_hash") == "abc"
 
 
-async def test_failed_transaction_writes_nothing(tmp_path: Path) -> None:
+async def test_failed_transaction_writes_nothing(database_url: str) -> None:
     """An error inside a transaction rolls all of it back."""
-    async with await Store.open(tmp_path / "t.db") as store:
+    async with await Store.open(database_url) as store:
 
         async def write_then_fail() -> None:
             async with store.transaction() as db:
-                await db.execute("INSERT INTO bot_meta (key, value) VALUES ('a', '1')")
+                await db.execute(insert(bot_meta).values(key="a", value="1"))
                 raise RuntimeError("boom")
 
         with pytest.raises(RuntimeError):
@@ -118,16 +124,16 @@ async def test_failed_transaction_writes_nothing(tmp_path: Path) -> None:
         assert await store.get_meta("a") is None
 
 
-async def test_cancelled_transaction_leaves_the_connection_usable(tmp_path: Path) -> None:
+async def test_cancelled_transaction_leaves_the_connection_usable(database_url: str) -> None:
     """A task cancelled inside a transaction rolls it back; the next transaction starts cleanly."""
     import asyncio
 
-    async with await Store.open(tmp_path / "c.db") as store:
+    async with await Store.open(database_url) as store:
         started = asyncio.Event()
 
         async def slow_writer() -> None:
             async with store.transaction() as db:
-                await db.execute("INSERT INTO bot_meta (key, value) VALUES ('slow', '1')")
+                await db.execute(insert(bot_meta).values(key="slow", value="1"))
                 started.set()
                 await asyncio.sleep(10)
 

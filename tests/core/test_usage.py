@@ -6,7 +6,6 @@ import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,9 +20,9 @@ T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh, migrated database."""
-    async with await Store.open(tmp_path / "usage.db") as opened:
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A fresh, migrated database (each test runs on SQLite and on PostgreSQL)."""
+    async with await Store.open(database_url) as opened:
         yield opened
 
 

@@ -38,9 +38,32 @@ async def discord_() -> AsyncIterator[StandIn]:
         standin.assert_discord_accepted()
 
 
+BOTH_BACKENDS = "both_backends"
+"""Marker: run this end-to-end test on SQLite and again on PostgreSQL (the representative slice of issue 12)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{BOTH_BACKENDS}: run the end-to-end test on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked both_backends (and using the bot's settings) run once per backend."""
+    if metafunc.definition.get_closest_marker(BOTH_BACKENDS) and "settings" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings with a database of the test's own."""
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store the bot runs on: SQLite unless the test is marked both_backends."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
+    """Settings with a database of the test's own (a PostgreSQL one for the postgresql run of a both_backends test)."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        return load_settings(database_url=url, discord_token=None, dev_guild_id=None)
     return load_settings(database_path=tmp_path / "immunobot.db", discord_token=None, dev_guild_id=None)
 
 

@@ -89,6 +89,7 @@ async def test_one_stage_by_loose_name(discord_: StandIn, server: Server) -> Non
     assert "Exact diagnosis" in refused.response.content
 
 
+@pytest.mark.both_backends
 async def test_search_ranks_definitions(discord_: StandIn, server: Server) -> None:
     """Full-text search finds words inside definitions, best first, with buttons to open them."""
     result = await discord_.slash(server.guild, server.member, "search", text="calcineurin")
@@ -98,6 +99,7 @@ async def test_search_ranks_definitions(discord_: StandIn, server: Server) -> No
     assert any(cid.startswith("concept:peek:") for cid in result.response.custom_ids)
 
 
+@pytest.mark.both_backends
 async def test_search_with_nothing_found_or_fts_syntax(discord_: StandIn, server: Server) -> None:
     """No hit gives a clear private reply; text that is FTS5 syntax is searched as plain words, never an error."""
     for text in ("zzzzqqq", "*", "!!!"):

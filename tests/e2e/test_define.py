@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from standin import StandIn
 from tests.e2e.conftest import Server
 
 pytestmark = __import__("pytest").mark.usefixtures("bot")
 
 
+@pytest.mark.both_backends
 async def test_typo_resolves_to_the_full_entry(discord_: StandIn, server: Server) -> None:
     """A loosely typed term gets a public embed with every part of the entry and a related-entries menu."""
     result = await discord_.slash(server.guild, server.member, "define", term="immunoterapy")
@@ -32,6 +35,7 @@ async def test_alias_match_is_named_in_the_footer(discord_: StandIn, server: Ser
     assert category == "Immunotherapy › Immunomodulatory therapy › Immunosuppressant › Tacrolimus"
 
 
+@pytest.mark.both_backends
 async def test_autocomplete_offers_ranked_suggestions(discord_: StandIn, server: Server) -> None:
     """Typing fills the choices (type 8) from the resolver, at most 25, alias shown when it matched."""
     partial = await discord_.autocomplete(server.guild, server.member, "define", focused="term", term="immu")
@@ -73,6 +77,7 @@ async def test_typed_value_outside_the_choices_is_resolved_again(discord_: Stand
     assert result.response.embeds[0]["title"] == "Tumor cell vaccine"
 
 
+@pytest.mark.both_backends
 async def test_junk_gets_a_clear_private_reply_and_changes_nothing(discord_: StandIn, server: Server, bot) -> None:
     """Hostile input: an ephemeral sentence with the text neutralised, and the database untouched."""
     before = await bot.store.table_counts()

@@ -15,6 +15,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy.exc
 import yaml
 from aiohttp import web
 
@@ -465,7 +466,7 @@ async def fill_the_disk(bot) -> None:
     pages = (await bot.store.fetch_all("PRAGMA page_count"))[0][0]
     await bot.store.fetch_all(f"PRAGMA max_page_count = {pages + 4}")
     for size in (4000, 500, 50, 5, 1):
-        with contextlib.suppress(sqlite3.OperationalError):
+        with contextlib.suppress(sqlite3.OperationalError, sqlalchemy.exc.OperationalError):
             for _ in range(10_000):
                 await bot.store.fetch_all("INSERT INTO filler VALUES (zeroblob(?))", (size,))
     tables = await bot.store.fetch_all(
@@ -494,7 +495,7 @@ async def test_a_full_disk_refuses_a_large_write_for_real(discord_: StandIn, ser
     await bot.store.fetch_all("CREATE TABLE filler (value BLOB)")
     pages = (await bot.store.fetch_all("PRAGMA page_count"))[0][0]
     await bot.store.fetch_all(f"PRAGMA max_page_count = {pages + 4}")
-    with contextlib.suppress(sqlite3.OperationalError):
+    with contextlib.suppress(sqlite3.OperationalError, sqlalchemy.exc.OperationalError):
         for _ in range(10_000):
             await bot.store.fetch_all("INSERT INTO filler VALUES (zeroblob(4000))")
     entries = "".join(f"  - {ENTRY.replace('our-entry', f'our-{i}').replace('Our entry', f'Our {i}')}\n"

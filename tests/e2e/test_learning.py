@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from bot.client import ImmunoBot
 from bot.clock import ManualClock
@@ -57,7 +58,7 @@ def nothing_failed_quietly(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 async def cards_of(bot: ImmunoBot, user: Member) -> dict[str, tuple[Any, ...]]:
     """A member's cards: concept → (state, due_at, reviews, lapses)."""
     rows = await bot.store.fetch_all(
-        "SELECT concept_id, state, due_at, reviews, lapses FROM cards WHERE user_id = ?", (user.id,)
+        text("SELECT concept_id, state, due_at, reviews, lapses FROM cards WHERE user_id = :user"), {"user": user.id}
     )
     return {row[0]: tuple(row[1:]) for row in rows}
 
@@ -65,8 +66,11 @@ async def cards_of(bot: ImmunoBot, user: Member) -> dict[str, tuple[Any, ...]]:
 async def log_of(bot: ImmunoBot, user: Member) -> list[tuple[Any, ...]]:
     """A member's review log: (concept, grade, source, state before, state after)."""
     return await bot.store.fetch_all(
-        "SELECT concept_id, grade, source, state_before, state_after FROM card_reviews WHERE user_id = ? ORDER BY id",
-        (user.id,),
+        text(
+            "SELECT concept_id, grade, source, state_before, state_after FROM card_reviews WHERE user_id = :user "
+            "ORDER BY id"
+        ),
+        {"user": user.id},
     )
 
 
@@ -157,6 +161,7 @@ async def test_retention_setting_shows_its_cost_and_changes_the_schedule(
 # --- quizzes feed cards -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_quiz_answers_feed_each_members_cards(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """Right and fast: Easy; right: Good; wrong: a lapse due within minutes; a member who turned it off keeps no
     card; every one is in the same review log, marked quiz; the next flashcard review brings the missed one back."""
@@ -390,6 +395,7 @@ async def test_stats_shows_recall_estimate_and_reviews_due(discord_: StandIn, se
         assert "Recall" not in others.response.content  # flashcards are private: only your own /stats shows them
 
 
+@pytest.mark.both_backends
 async def test_weak_lists_lowest_recall_and_the_servers_missed_concepts(
     discord_: StandIn, server: Server, start_bot: Start
 ) -> None:
@@ -454,6 +460,7 @@ async def test_weak_lists_lowest_recall_and_the_servers_missed_concepts(
 # --- the concept of the day from the weak pool ------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_daily_weak_pool_posts_what_the_server_misses_and_says_why(
     discord_: StandIn, server: Server, start_bot: Start
 ) -> None:

@@ -94,6 +94,7 @@ async def test_concept_is_offered_to_server_managers_in_servers_only(discord_: S
     assert names == {"add", "edit", "alias", "hide", "unhide", "history", "revert", "export", "import", "config"}
 
 
+@pytest.mark.both_backends
 async def test_edit_form_round_trip_changes_this_server_only(discord_: StandIn, server: Server, bot) -> None:
     """The form opens pre-filled; a save shows the new text at once here, and nowhere else."""
     other = discord_.add_guild("Other group")
@@ -118,6 +119,7 @@ async def test_edit_form_round_trip_changes_this_server_only(discord_: StandIn, 
     assert rows == [(server.guild.id, "tacrolimus", 1, "edit", server.moderator.id, "wording")]
 
 
+@pytest.mark.both_backends
 async def test_new_entry_is_found_everywhere_in_its_server(discord_: StandIn, server: Server, bot) -> None:
     """An added entry answers /define, autocomplete, /category and /search at once, in its server only."""
     opened = await discord_.slash(server.guild, server.moderator, "concept add", category="cell therapy")
@@ -181,6 +183,7 @@ async def test_rights_in_another_server_count_for_nothing(discord_: StandIn, ser
     assert allowed.modal is not None
 
 
+@pytest.mark.both_backends
 async def test_moderator_role_grants_rights_but_not_the_settings(discord_: StandIn, server: Server, bot) -> None:
     """A member with the configured role can edit; changing who moderates stays with Manage Server."""
     tutors = discord_.add_role(server.guild, "tutors")
@@ -214,6 +217,7 @@ async def test_rights_revoked_while_the_form_is_open_refuse_the_save_and_return_
     assert await bot.store.fetch_all("SELECT count(*) FROM concept_revisions") == [(0,)]
 
 
+@pytest.mark.both_backends
 async def test_second_of_two_concurrent_edits_is_refused_with_its_text(discord_: StandIn, server: Server, bot) -> None:
     """Both open the form at revision 0; the later save is refused, never silently overwrites, and keeps its text."""
     second_moderator = discord_.add_member(server.guild, "mod2", permissions=MANAGE_GUILD)
@@ -315,6 +319,7 @@ async def test_aliases_take_part_in_lookup_at_once_and_collisions_are_refused(
     assert "is not an alias of “Sirolimus”" in (await wrong.answer()).content
 
 
+@pytest.mark.both_backends
 async def test_hide_and_unhide(discord_: StandIn, server: Server, bot) -> None:
     """A hidden entry disappears for members (lookup, search) and comes back unchanged."""
     hidden = await discord_.slash(server.guild, server.moderator, "concept hide", term="BCG", reason="not taught")
@@ -332,6 +337,7 @@ async def test_hide_and_unhide(discord_: StandIn, server: Server, bot) -> None:
     assert (await nothing.answer()).content == "“Bacillus Calmette–Guérin” is not hidden in this server."
 
 
+@pytest.mark.both_backends
 async def test_history_pages_with_diffs_and_revert(discord_: StandIn, server: Server, bot) -> None:
     """Four edits: the history pages with buttons and shows diffs; revert brings an old text back as revision 5."""
     for number in range(1, 5):
@@ -406,6 +412,7 @@ async def test_history_button_checks_rights_again(discord_: StandIn, server: Ser
     assert refused.edits == []
 
 
+@pytest.mark.both_backends
 async def test_import_good_file_and_bad_file(discord_: StandIn, server: Server, bot) -> None:
     """A bad file changes nothing and names entry and field; a good one applies all at once; export reads back."""
     before = await bot.store.table_counts()

@@ -15,6 +15,7 @@ import discord
 import pytest
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
+from sqlalchemy import text
 
 from bot.client import ImmunoBot
 from bot.clock import ManualClock
@@ -125,6 +126,7 @@ def fields(message_or_embed: Message | dict[str, Any]) -> dict[str, str]:
 # --- quizzes ---------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_whole_quiz_with_several_members(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """Three members play five questions: the first closes at its timeout, the others as soon as all answered."""
     guild, channel = server.guild, server.guild.channel("general")
@@ -222,6 +224,7 @@ async def test_round_timing_and_the_timeout_settings(discord_: StandIn, server: 
         assert "30 s" in opened.embeds[0]["footer"]["text"]
 
 
+@pytest.mark.both_backends
 async def test_double_clicks_and_late_clicks_count_once(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """A second click (same or another option) and a click after the question closed are refused privately."""
     guild, channel = server.guild, server.guild.channel("general")
@@ -365,6 +368,7 @@ async def test_restart_mid_quiz_ends_it_cleanly(discord_: StandIn, server: Serve
         assert not again.response.ephemeral
 
 
+@pytest.mark.both_backends
 async def test_killed_mid_quiz_is_recovered_at_start(
     discord_: StandIn, server: Server, start_bot: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -587,6 +591,7 @@ async def test_leaderboard_orders_ties_and_pages(discord_: StandIn, server: Serv
         ]
 
 
+@pytest.mark.both_backends
 async def test_leaderboard_week_and_all_time(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """Points older than seven days leave the weekly board but stay on the all-time one."""
     guild = server.guild
@@ -713,6 +718,7 @@ async def status(discord_: StandIn, guild: Guild | None, member: Member) -> dict
     return fields(result.response.embeds[0])
 
 
+@pytest.mark.both_backends
 async def test_flashcard_review_over_simulated_days(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """FSRS through the buttons: each choice shows its real, distinct interval; Good twice takes a new card out of
     learning, Again brings it back the same day after the others; every grade lands where the fsrs library (with
@@ -829,6 +835,7 @@ async def test_flashcard_days_follow_the_users_timezone(discord_: StandIn, serve
         assert shown_card(utc_next) == cards[server.member.id]
 
 
+@pytest.mark.both_backends
 async def test_flashcard_double_grade_and_bad_inputs(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """Grading the same showing twice counts once; an unknown category is refused and changes nothing."""
     guild, alice = server.guild, server.member
@@ -909,6 +916,7 @@ async def test_flashcards_follow_the_user_across_guilds_and_guild_entries_stay_h
 # --- usage ------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_top_counts_define_lookups_this_week(discord_: StandIn, server: Server, start_bot: Start) -> None:
     """/define counts per concept and guild (batched, flushed at shutdown), a member's repeats of one entry once a
     day; /top ranks this week's with ties."""
@@ -943,7 +951,9 @@ async def test_top_counts_define_lookups_this_week(discord_: StandIn, server: Se
         assert peek.response.ephemeral
         await discord_.slash(guild, server.member, "define", term="sirolimus")
     async with start_bot(clock=clock) as bot:
-        rows = await bot.store.fetch_all("SELECT sum(uses) FROM concept_uses WHERE guild_id = ?", (guild.id,))
+        rows = await bot.store.fetch_all(
+            text("SELECT sum(uses) FROM concept_uses WHERE guild_id = :guild"), {"guild": guild.id}
+        )
         assert rows == [(8,)]  # the last lookup was written at shutdown
         clock.set(T0 + timedelta(days=7))
         await discord_.slash(guild, server.member, "define", term="cytokine")

@@ -483,8 +483,11 @@ async def test_daily_weak_pool_posts_what_the_server_misses_and_says_why(
         shown = await question(discord_, quiz_room, 1)
         missed = hub(bot).running(quiz_room.id).current.question.concept_id
         right, wrong = right_and_wrong(bot, quiz_room)
+        current = hub(bot).running(quiz_room.id).current
         for member, choice in ((server.member, wrong), (bob, wrong), (carol, right)):
             await discord_.click(guild, member, shown, choice)
+        # a click on a slow database is acknowledged first and stored after: wait until all three are stored
+        await discord_.changes.wait_for(lambda: len(current.answers) == 3, 10, "the three answers stored")
         clock.advance(timedelta(seconds=20))
         await revealed(discord_, shown)
         await discord_.slash(guild, server.member, "quiz stop", in_channel=quiz_room)

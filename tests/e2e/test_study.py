@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager, closing
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -268,8 +267,9 @@ async def test_a_question_closed_in_the_database_takes_no_answer(
         await start_quiz(discord_, guild, server.member)
         first = await question(discord_, channel, 1)
         right, _ = right_and_wrong(bot, channel)
-        with closing(sqlite3.connect(bot.store.path)) as other, other:
-            other.execute("UPDATE quiz_rounds SET closed_at = '2026-11-23T12:00:05+00:00', close_reason = 'restart'")
+        await bot.store.fetch_all(  # written beside the bot's memory, as another process would
+            "UPDATE quiz_rounds SET closed_at = '2026-11-23T12:00:05+00:00', close_reason = 'restart'"
+        )
         late = await discord_.click(guild, server.member, first, right)
         assert late.response.ephemeral
         assert "Question 1 has closed, so that answer was not counted." in late.response.content

@@ -14,6 +14,8 @@ import json
 import logging
 import math
 import pkgutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -213,10 +215,12 @@ class ImmunoBot(commands.AutoShardedBot):
             return
         body = json.dumps(self.health_report())
 
-        def write() -> None:
-            partial = path.with_name(path.name + ".tmp")
-            partial.write_text(body, encoding="utf-8")
-            partial.replace(path)
+        def write() -> None:  # a file of its own per write: two writes at once (heartbeat, shard ready) never collide
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+            ) as partial:
+                partial.write(body)
+            Path(partial.name).replace(path)
 
         await asyncio.to_thread(write)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,24 +20,26 @@ from typing import Any, Literal
 from bot.catalog import GlossaryCatalog
 from bot.glossary import Glossary
 from bot.loader import (
+    LayeredNameOwners,
     NameOwners,
     Problem,
     SourcedConcept,
     check_changes,
-    name_keys,
     name_owners,
     parse_entries,
     parse_import,
 )
 from bot.models import EDITORIAL, Concept, Source
 from bot.normalise import lookup_keys, normalise
-from bot.overlay import Action, Draft, ModerationSettings, OverlayRepository, Revision, StaleEdit
+from bot.overlay import Action, Draft, ModerationSettings, Overlay, OverlayRepository, Revision, StaleEdit
 
 VIEW_ORIGIN = "this server's glossary"
 FORM_ORIGIN = "your entry"
 ALIAS_ORIGIN = "your alias"
 MAX_IMPORT_ENTRIES = 500
 MAX_ADDED_ENTRIES = 1000
+NAME_INDEXES_KEPT = 64
+"""Guild name indexes kept between edits (the rest are rebuilt from the guild's overlay when next edited)."""
 """Entries one server may add beyond the shipped ones (hidden ones count: they keep their names)."""
 IMPORT_SECONDS = 5.0
 """Time budget for reading and validating one import file (in a worker thread)."""
@@ -155,7 +157,8 @@ class ConceptEditor:
         self.now = now
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._settings: dict[int, ModerationSettings] = {}
-        self._owners: dict[int, tuple[Glossary, NameOwners]] = {}
+        self._owners: OrderedDict[int, tuple[Overlay, NameOwners]] = OrderedDict()
+        self._shipped_owners: tuple[Glossary, NameOwners] | None = None
         self.notify: Callable[[int, ChangeKind, Sequence[str]], Awaitable[None]] | None = None
         """Tells the other bot processes of a committed change (set by the client on PostgreSQL; issue 12)."""
 
@@ -398,11 +401,25 @@ class ConceptEditor:
         ]
 
     def _name_owners(self, guild_id: int, everything: Glossary) -> NameOwners:
-        """The name index of the guild's complete view, built once per view (cheap to keep: views change rarely)."""
+        """The name index of the guild's complete view: the shipped index under the guild's own names.
+
+        Kept for the most recently edited guilds only (a guild's own part is rebuilt from its overlay on demand).
+        """
+        overlay = self.catalog.overlay(guild_id)
         cached = self._owners.get(guild_id)
-        if cached is None or cached[0] is not everything:
-            cached = self._owners[guild_id] = (everything, name_owners(everything.concepts.values()))
+        if cached is None or cached[0] is not overlay:
+            cached = (overlay, self._layered_owners(overlay))
+        self._owners[guild_id] = cached
+        self._owners.move_to_end(guild_id)
+        while len(self._owners) > NAME_INDEXES_KEPT:
+            self._owners.popitem(last=False)
         return cached[1]
+
+    def _layered_owners(self, overlay: Overlay) -> NameOwners:
+        shipped = self.catalog.shipped
+        if self._shipped_owners is None or self._shipped_owners[0] is not shipped:
+            self._shipped_owners = (shipped, name_owners(shipped.concepts.values()))
+        return LayeredNameOwners(self._shipped_owners[1], (revision.concept for revision in overlay.values()))
 
     async def _commit(
         self, guild_id: int, drafts: Sequence[Draft], origin: str, author_id: int, reason: str | None
@@ -432,7 +449,6 @@ class ConceptEditor:
             for revision in revisions
         )
         self.catalog.install(await asyncio.to_thread(self.catalog.prepare, guild_id, revisions))
-        self._update_name_owners(guild_id, everything, changes)
         await self._tell_others(guild_id, "glossary", [revision.concept_id for revision in revisions])
         return Saved(changes)
 
@@ -471,33 +487,13 @@ class ConceptEditor:
         if known == {concept_id: revision.number for concept_id, revision in overlay.items()}:
             return  # nothing new (or already applied here)
         self.catalog.install(await asyncio.to_thread(self.catalog.prepare, guild_id, overlay.values()))
-        self._owners.pop(guild_id, None)  # rebuilt at the guild's next change
 
     async def _index_names(self, guild_id: int) -> None:
-        """Build the guild's name index in a worker thread if its view has none yet (a large guild's first change)."""
-        everything = self.catalog.complete_view(guild_id)
+        """Build the guild's name index in a worker thread if it has none (a large guild's first change)."""
+        overlay = self.catalog.overlay(guild_id)
         cached = self._owners.get(guild_id)
-        if cached is None or cached[0] is not everything:
-            owners = await asyncio.to_thread(name_owners, list(everything.concepts.values()))
-            self._owners[guild_id] = (everything, owners)
-
-    def _update_name_owners(self, guild_id: int, before: Glossary, changes: Sequence[Change]) -> None:
-        """Carry the name index over to the guild's new view, changing only the changed entries' names."""
-        cached = self._owners.pop(guild_id, None)
-        if cached is None or cached[0] is not before:
-            return
-        owners = cached[1]
-        for change in changes:
-            if change.before is not None:
-                for key in {key for name in change.before.names for key in name_keys(name)}:
-                    if key in owners and owners[key][0] == change.revision.concept_id:
-                        del owners[key]
-        for change in changes:
-            concept = change.revision.concept
-            for name in concept.names:
-                for key in name_keys(name):
-                    owners.setdefault(key, (concept.id, name, concept.name))
-        self._owners[guild_id] = (self.catalog.complete_view(guild_id), owners)
+        if cached is None or cached[0] is not overlay:
+            self._owners[guild_id] = (overlay, await asyncio.to_thread(self._layered_owners, overlay))
 
 
 def _parse(raw: dict[str, Any], origin: str) -> tuple[Concept | None, list[Problem]]:

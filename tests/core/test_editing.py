@@ -357,3 +357,31 @@ async def test_a_problem_a_shipped_update_caused_does_not_block_unrelated_edits(
     assert isinstance(unrelated, Saved)
     another = await reloaded.add_alias(GUILD, "tacrolimus", "ciclosporin A", author_id=MOD, reason=None)
     assert isinstance(another, Refused)
+
+
+@pytest.mark.parametrize("kept", [64, 1])
+async def test_names_are_reserved_per_guild_by_the_shipped_index_under_the_guilds_own(
+    editor: ConceptEditor, kept: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name a guild's own edit freed or claimed counts in that guild only, also once its index was dropped."""
+    monkeypatch.setattr("bot.editing.NAME_INDEXES_KEPT", kept)
+    removed = await editor.remove_alias(GUILD, "tacrolimus", "FK506", author_id=MOD, reason=None)
+    assert isinstance(removed, Saved)
+    assert isinstance(await editor.add_alias(OTHER, "sirolimus", "rapa-drug", author_id=MOD, reason=None), Saved)
+    # The alias tacrolimus gave up is free here, still taken in the other guild; the other's alias is its own.
+    assert isinstance(await editor.add_alias(GUILD, "sirolimus", "FK 506", author_id=MOD, reason=None), Saved)
+    taken = await editor.add_alias(OTHER, "cyclosporine", "FK506", author_id=MOD, reason=None)
+    assert isinstance(taken, Refused)
+    assert "tacrolimus" in taken.problems[0].message
+    assert isinstance(await editor.add_alias(GUILD, "cyclosporine", "rapa drug", author_id=MOD, reason=None), Saved)
+    clash = await editor.add_alias(OTHER, "cyclosporine", "Rapa-Drug", author_id=MOD, reason=None)
+    assert isinstance(clash, Refused)
+    assert "sirolimus" in clash.problems[0].message
+    # A look-alike of a name the guild claimed is refused like the name itself.
+    lookalike = await editor.add_alias(GUILD, "tacrolimus", "r\u0430pa drug", author_id=MOD, reason=None)  # Cyrillic а
+    assert isinstance(lookalike, Refused)
+    assert "look-alike" in lookalike.problems[0].message
+    assert "cyclosporine" in lookalike.problems[0].message
+    match = editor.catalog.view(GUILD).resolver.resolve("fk506").match
+    assert match is not None
+    assert match.id == "sirolimus"

@@ -33,12 +33,13 @@ from zoneinfo import ZoneInfo
 
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, insert, inspect, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.db.migrate import one_at_a_time
 from bot.db.schema import card_reviews, cards, flashcard_filters, flashcard_users
 from bot.db.schema import flashcard_reviews as sm2_reviews
 from bot.db.schema import flashcards as sm2_cards
@@ -575,6 +576,9 @@ class FlashcardRepository:
             return 0
         old, logged, users = sm2_cards.c, sm2_reviews.c, flashcard_users.c
         async with self._store.transaction() as db:
+            await one_at_a_time(db)  # another process starting at the same time may have moved them already
+            if not await db.run_sync(lambda sync: inspect(sync).has_table(sm2_cards.name)):
+                return 0
             members = {
                 int(row[0]): Member(str(row[1]), float(row[2]))
                 for row in await db.execute(select(users.user_id, users.timezone, users.desired_retention))

@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.engine import Database
 
@@ -114,8 +115,12 @@ def _upgrade(connection: Connection) -> None:
 async def upgrade(database: Database) -> None:
     """Bring the database to the newest schema, in one transaction (nothing changes if any step fails)."""
     async with database.transaction() as connection:
-        if connection.dialect.name == "postgresql":  # several processes starting together migrate one at a time
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext('immunobot.migrate:' || current_schema()))")
-            )
+        await one_at_a_time(connection)
         await connection.run_sync(_upgrade)
+
+
+async def one_at_a_time(connection: AsyncConnection) -> None:
+    """Hold the schema-change lock until the transaction ends: processes starting together on PostgreSQL change
+    the schema (migrations, the SM-2 data upgrade) one at a time. SQLite has one process per file anyway."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(MIGRATION_LOCK_SQL))

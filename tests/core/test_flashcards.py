@@ -4,7 +4,6 @@ timezone, the review log, and the upgrade of a database made by the SM-2 version
 from __future__ import annotations
 
 import asyncio
-
 import json
 import random
 from datetime import UTC, date, datetime, timedelta

@@ -6,4 +6,6 @@ source "$root/scripts/bootstrap.sh"
 cd "$root"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || echo "note: ruff format would reformat some files" >&2
-exec .venv/bin/python -m pytest "$@"
+# Much of the suite waits on real time (IDENTIFY windows, held locks, subprocesses), so it runs in three
+# workers even on two cores (pytest-xdist); TEST_WORKERS=0 runs it in one process, and a later -n wins.
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" "$@"

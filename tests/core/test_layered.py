@@ -74,7 +74,7 @@ def _queries(glossary: Glossary, overlay: dict[str, Revision], seed: int) -> lis
     return queries
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), seed=st.integers(0, 100))
 def test_layered_view_answers_as_a_full_rebuild(
     glossary: Glossary, layer: ShippedLayer, data: st.DataObject, seed: int

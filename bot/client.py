@@ -178,7 +178,7 @@ class ImmunoBot(commands.AutoShardedBot):
 
         self._changes = ChangeFeed(self.settings.database, changed, resync)
         await self._changes.start()
-        editor.notify = self._changes.notify
+        editor.repository.announce = self._changes.announce
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """On PostgreSQL wait for the shard's bucket turn, shared by every process; else discord.py's 5 s pause."""

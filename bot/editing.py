@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from bot.catalog import GlossaryCatalog
 from bot.glossary import Glossary
@@ -31,7 +31,16 @@ from bot.loader import (
 )
 from bot.models import EDITORIAL, Concept, Source
 from bot.normalise import lookup_keys, normalise
-from bot.overlay import Action, Draft, ModerationSettings, Overlay, OverlayRepository, Revision, StaleEdit
+from bot.overlay import (
+    Action,
+    ChangeKind,
+    Draft,
+    ModerationSettings,
+    Overlay,
+    OverlayRepository,
+    Revision,
+    StaleEdit,
+)
 
 VIEW_ORIGIN = "this server's glossary"
 FORM_ORIGIN = "your entry"
@@ -53,7 +62,6 @@ FULL = (
     "Nothing was saved: edit an existing entry instead."
 )
 STALE = "changed since you opened it"
-ChangeKind = Literal["glossary", "settings"]
 
 
 @dataclass(frozen=True)
@@ -159,8 +167,6 @@ class ConceptEditor:
         self._settings: dict[int, ModerationSettings] = {}
         self._owners: OrderedDict[int, tuple[Overlay, NameOwners]] = OrderedDict()
         self._shipped_owners: tuple[Glossary, NameOwners] | None = None
-        self.notify: Callable[[int, ChangeKind, Sequence[str]], Awaitable[None]] | None = None
-        """Tells the other bot processes of a committed change (set by the client on PostgreSQL; issue 12)."""
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -183,7 +189,6 @@ class ConceptEditor:
         """Store the guild's moderation settings."""
         await self.repository.save_settings(guild_id, settings, at=self.now())
         self._settings[guild_id] = settings
-        await self._tell_others(guild_id, "settings")
 
     # --- changes ------------------------------------------------------------------------------------------
 
@@ -449,14 +454,9 @@ class ConceptEditor:
             for revision in revisions
         )
         self.catalog.install(await asyncio.to_thread(self.catalog.prepare, guild_id, revisions))
-        await self._tell_others(guild_id, "glossary", [revision.concept_id for revision in revisions])
         return Saved(changes)
 
     # --- other processes (PostgreSQL) -----------------------------------------------------------------------
-
-    async def _tell_others(self, guild_id: int, what: ChangeKind, concepts: Sequence[str] = ()) -> None:
-        if self.notify is not None:
-            await self.notify(guild_id, what, concepts)
 
     async def reload(self, guild_id: int, what: ChangeKind, concepts: Sequence[str] = ()) -> None:
         """Take in a change another process committed: the guild's settings, or its overlay and views (only the

@@ -8,15 +8,16 @@ and a revert is just one more revision. All SQL of the feature is here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Text, cast, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.schema import concept_revisions
 from bot.models import Concept
@@ -139,11 +140,20 @@ def _revision(row: Sequence[Any]) -> Revision:
     )
 
 
+ChangeKind = Literal["glossary", "settings"]
+Announce = Callable[[AsyncConnection, int, ChangeKind, Sequence[str]], Awaitable[None]]
+"""Queues "this guild changed" for the other bot processes inside a write's transaction."""
+
+
 class OverlayRepository:
     """Reads and appends revisions, and reads and writes this feature's guild settings."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self.announce: Announce | None = None
+        """Set by the client on PostgreSQL (`ChangeFeed.announce`): every write tells the other processes in its
+        own transaction, so they hear of a change exactly when it commits (never of one rolled back, and never
+        miss one because this process died between commit and telling)."""
 
     async def latest(self) -> dict[int, dict[str, Revision]]:
         """Return every guild's newest revision of each entry it changed (loaded once at start-up)."""
@@ -252,6 +262,8 @@ class OverlayRepository:
                 await self._store.replace_search_rows(
                     db, guild_id, [r.concept_id for r in saved], [r.concept for r in saved if not r.hidden]
                 )
+                if self.announce is not None:
+                    await self.announce(db, guild_id, "glossary", [r.concept_id for r in saved])
         except IntegrityError:
             if not saved:
                 raise
@@ -266,6 +278,13 @@ class OverlayRepository:
 
     async def save_settings(self, guild_id: int, settings: ModerationSettings, *, at: datetime) -> None:
         """Store the guild's moderation settings, leaving the keys other features keep there untouched."""
+        announce = self.announce
+
+        async def tell_others(db: AsyncConnection) -> None:
+            if announce is not None:
+                await announce(db, guild_id, "settings", ())
+
         await self._store.set_guild_setting(
-            guild_id, SETTINGS_KEY, settings.model_dump(mode="json"), at=at.isoformat(timespec="seconds")
-        )
+            guild_id, SETTINGS_KEY, settings.model_dump(mode="json"), at=at.isoformat(timespec="seconds"),
+            within=tell_others,
+        )  # fmt: skip

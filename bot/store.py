@@ -16,7 +16,7 @@ import logging
 import re
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -350,11 +350,20 @@ class Store:
         )
         return None if stored is None else json.loads(stored).get(key)
 
-    async def set_guild_setting(self, guild_id: int, key: str, value: Any, *, at: str) -> None:
+    async def set_guild_setting(
+        self,
+        guild_id: int,
+        key: str,
+        value: Any,
+        *,
+        at: str,
+        within: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    ) -> None:
         """Set one feature's value, keeping the keys other features keep there.
 
         The row is created if missing, then read locked (FOR UPDATE on PostgreSQL; SQLite has one writer), so
-        two processes changing different keys of one guild at once both keep their change.
+        two processes changing different keys of one guild at once both keep their change. `within` runs last
+        in the same transaction (telling the other processes).
         """
         async with self.transaction() as db:
             await db.execute(
@@ -374,6 +383,8 @@ class Store:
                 .where(guild_settings.c.guild_id == guild_id)
                 .values(settings=json.dumps(settings, separators=(",", ":")), updated_at=at)
             )
+            if within is not None:
+                await within(db)
 
     # --- metadata -----------------------------------------------------------------------------------------
 

@@ -150,13 +150,20 @@ class ChangeFeed:
         """The PostgreSQL backend of the listening connection (to find it in pg_stat_activity)."""
         return self._connection.get_server_pid() if self._connection is not None else None
 
+    async def announce(
+        self, connection: AsyncConnection, guild_id: int, what: What, concepts: Sequence[str] = ()
+    ) -> None:
+        """Tell every other process of `guild_id`'s change from inside the transaction that makes it (sent at
+        commit; the way the bot's write paths use)."""
+        await notify_in(connection, guild_id, what, self.origin, concepts)
+
     async def notify(self, guild_id: int, what: What, concepts: Sequence[str] = ()) -> None:
         """Tell every other process that `guild_id` changed (call after the change committed).
 
         On a lost connection it reconnects and sends once more, within NOTIFY_SECONDS (the moderator's reply
         waits for it). If that fails too it is logged: the others show the old text until they restart or
-        resynchronise, and the revision check refuses edits based on it meanwhile. Write paths that run on
-        PostgreSQL can use `notify_in` instead, which cannot be lost (it commits with the change).
+        resynchronise, and the revision check refuses edits based on it meanwhile. The bot's write paths use
+        `announce` instead, which cannot be lost (it commits with the change).
         """
         message = payload(guild_id, what, self.origin, concepts)
         try:

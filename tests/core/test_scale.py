@@ -12,11 +12,16 @@ import pytest
 from sqlalchemy import text
 
 from bot.__main__ import main
+from bot.catalog import GlossaryCatalog
 from bot.config import ConfigError, DatabaseUrl, load_settings, parse_shard_ids
 from bot.db import Database
 from bot.db.changes import MAX_PAYLOAD, ChangeFeed, GuildChange, asyncpg_dsn, notify_in, payload
 from bot.db.migrate import MIGRATION_LOCK_SQL
 from bot.db.pacing import IdentifyPacer, bucket_key
+from bot.editing import ConceptEditor, Refused, Saved
+from bot.loader import GlossaryData
+from bot.overlay import ModerationSettings, OverlayRepository
+from bot.store import Store
 from tests.pg import PostgresServer
 
 WAIT = 5.0  # generous bound for a notification to arrive; the tests assert the measured time separately
@@ -158,6 +163,39 @@ async def test_notify_in_a_transaction_is_sent_at_commit_only(postgres_url: str)
         assert [change for change, _ in heard.changes] == [GuildChange(2, "settings")]
     finally:
         await feed.close()
+
+
+async def test_every_moderator_write_tells_the_others_when_it_commits_and_only_then(
+    postgres_url: str, shipped_data: GlossaryData
+) -> None:
+    """Edits and settings announce themselves inside their own transaction; a refused edit announces nothing."""
+    url = DatabaseUrl.parse(postgres_url)
+    heard = Heard()
+    listener = ChangeFeed(url, heard.change, heard.resync)
+    writer_feed = ChangeFeed(url, Heard().change, Heard().resync)
+    await listener.start()
+    await writer_feed.start()
+    try:
+        async with await Store.open(postgres_url) as store:
+            await store.sync_shipped(shipped_data)
+            editor, behind = [ConceptEditor(await GlossaryCatalog.load(store), OverlayRepository(store)) for _ in "ab"]
+            editor.repository.announce = behind.repository.announce = writer_feed.announce
+            assert isinstance(await editor.add_alias(5, "sirolimus", "rapa drug", author_id=1, reason=None), Saved)
+            await heard.next()
+            stale = await behind.add_alias(5, "sirolimus", "rapamune drug", author_id=2, reason=None)
+            assert isinstance(stale, Refused)  # a process that had not heard yet: the revision check refuses it
+            assert "changed since you opened it" in stale.message
+            refused = await editor.add_alias(5, "cyclosporine", "FK506", author_id=1, reason=None)  # taken
+            assert isinstance(refused, Refused)
+            await editor.save_settings(6, ModerationSettings(moderator_role_id=77))
+            await heard.next()
+            assert [change for change, _ in heard.changes] == [
+                GuildChange(5, "glossary", ("sirolimus",)),
+                GuildChange(6, "settings"),
+            ]
+    finally:
+        await listener.close()
+        await writer_feed.close()
 
 
 async def test_a_lost_listener_reconnects_and_resynchronises(postgres_url: str) -> None:

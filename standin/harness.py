@@ -21,7 +21,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from .server import StandIn
+from .server import StandIn, finish_or_explain
 
 ClientT = TypeVar("ClientT", bound=discord.Client)
 
@@ -64,7 +64,7 @@ async def _wait_ready(bot: discord.Client, task: asyncio.Task[None], within: flo
 
 async def _stop(bot: discord.Client, task: asyncio.Task[None], *, reraise: bool) -> None:
     if not bot.is_closed():
-        await bot.close()
+        await finish_or_explain(bot.close(), "bot.close()")
     try:
         await asyncio.wait_for(task, 5.0)
     except asyncio.CancelledError:

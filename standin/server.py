@@ -6,9 +6,12 @@ here (see harness.run_bot); everything else is discord.py's unmodified code.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
@@ -54,6 +57,21 @@ def discord_spec() -> Spec | None:
     except spec.SpecMissingError as exc:
         log.info("not validating against Discord's spec: %s", exc)
         return None
+
+
+TEARDOWN_SECONDS = 30.0
+
+
+async def finish_or_explain(step: Awaitable[None], what: str, seconds: float = TEARDOWN_SECONDS) -> None:
+    """Await a teardown step; if it hangs, fail with every running task's stack instead of hanging the run."""
+    try:
+        await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=8, file=stacks)
+        message = f"{what} did not finish within {seconds:.0f} s; running tasks:\n{stacks.getvalue()}"
+        raise AssertionError(message) from None
 
 
 class StandIn(WorldAPI, InjectAPI):
@@ -137,9 +155,9 @@ class StandIn(WorldAPI, InjectAPI):
         return self
 
     async def close(self) -> None:
-        await self.gateway.close_all()
+        await finish_or_explain(self.gateway.close_all(), "closing the stand-in's gateway sessions")
         if self._runner is not None:
-            await self._runner.cleanup()
+            await finish_or_explain(self._runner.cleanup(), "stopping the stand-in's HTTP server")
             self._runner = None
 
     async def __aenter__(self) -> StandIn:

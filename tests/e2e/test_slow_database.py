@@ -1,5 +1,6 @@
 """Another program holds the database's write lock while members play: quiz answers (clicked and typed), flashcard
-grades and /quiz start are each acknowledged within Discord's 3 seconds, then say truthfully whether they were saved.
+grades, /quiz start and stop, the quiz and flashcard settings, /flashcards review and /top are each acknowledged
+within Discord's 3 seconds, then say truthfully whether they were saved.
 
 The lock is held for real seconds from a second connection (that is the fault); everything else runs on the manual
 clock and waits on events."""

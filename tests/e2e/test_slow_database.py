@@ -12,7 +12,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -159,23 +159,34 @@ SAVED = {
     "flashcards review": "SELECT group_concat(category_id) FROM flashcard_filters",
     "top": "SELECT sum(uses) FROM concept_uses",
 }
-# Each command's options, whether it is acknowledged privately, what its answer says once saved, what it saved.
-CHANGES: dict[str, tuple[dict[str, Any], bool, Callable[[Message], bool], object]] = {
-    "quiz stop": ({}, False, lambda m: m.embeds[0]["title"] == "Quiz stopped", "stopped"),
-    "quiz timeout": (
+
+
+class Change(NamedTuple):
+    """A command of CHANGES: its options, whether it answers privately, its answer once saved, what it saves."""
+
+    options: dict[str, Any]
+    private: bool
+    says_saved: Callable[[Message], bool]
+    stored: object
+
+
+CHANGES = {
+    "quiz stop": Change({}, False, lambda m: m.embeds[0]["title"] == "Quiz stopped", "stopped"),
+    "quiz timeout": Change(
         {"seconds": 30}, False, lambda m: "**30 s**" in m.embeds[0]["description"], '{"quiz_round_seconds":30}'
     ),
-    "flashcards timezone": ({"zone": "Asia/Tokyo"}, True, lambda m: "now follow **Asia/Tokyo**" in m.content,
-                            "Asia/Tokyo"),
-    "flashcards settings": (
+    "flashcards timezone": Change(
+        {"zone": "Asia/Tokyo"}, True, lambda m: "now follow **Asia/Tokyo**" in m.content, "Asia/Tokyo"
+    ),
+    "flashcards settings": Change(
         {"retention": 0.95, "quiz_cards": False}, True, lambda m: m.embeds[0]["description"].startswith("Saved."),
         "0.95 0",
     ),
-    "flashcards review": (
+    "flashcards review": Change(
         {"category": "immunosuppressant"}, True, lambda m: "press **Show answer**" in m.embeds[0]["description"],
         "immunosuppressant",
     ),
-    "top": ({}, False, lambda m: m.embeds[0]["title"] == "Most looked up this week", 1),
+    "top": Change({}, False, lambda m: m.embeds[0]["title"] == "Most looked up this week", 1),
 }  # fmt: skip
 
 
@@ -207,21 +218,19 @@ async def test_settings_stop_review_and_top_are_acknowledged_in_time_and_then_sa
 
         holder = await asyncio.to_thread(hold_write_lock, path, 4)
         sent = {
-            command: await discord_.slash(guild, mod, command, options=options, wait=False)
-            for command, (options, *_) in CHANGES.items()
+            command: await discord_.slash(guild, mod, command, options=change.options, wait=False)
+            for command, change in CHANGES.items()
         }
-        await asyncio.gather(
-            *(acknowledged(sent[command], 5, ephemeral=private) for command, (_, private, *_) in CHANGES.items())
-        )
+        await asyncio.gather(*(acknowledged(sent[c], 5, ephemeral=change.private) for c, change in CHANGES.items()))
         assert holder.is_alive()  # acknowledged while still waiting on the lock, with nothing saved yet
         assert saved(path) == before
 
-        for command, (_, private, says_saved, _) in CHANGES.items():
+        for command, change in CHANGES.items():
             answer = await sent[command].wait_followup(within=10)
-            assert says_saved(answer), (command, answer)
-            assert answer.ephemeral is private
+            assert change.says_saved(answer), (command, answer)
+            assert answer.ephemeral is change.private
         await asyncio.to_thread(holder.join)
-        assert saved(path) == {command: stored for command, (*_, stored) in CHANGES.items()}
+        assert saved(path) == {command: change.stored for command, change in CHANGES.items()}
         assert hub(bot).running(guild.channel("general").id) is None
 
 
@@ -245,10 +254,11 @@ async def test_settings_stop_review_and_top_past_the_busy_timeout_save_nothing_a
 
         holder = await asyncio.to_thread(hold_write_lock, path, 7)
         sent = [
-            await discord_.slash(guild, mod, command, options=CHANGES[command][0], wait=False) for command in commands
+            await discord_.slash(guild, mod, command, options=CHANGES[command].options, wait=False)
+            for command in commands
         ]
         await asyncio.gather(
-            *(acknowledged(result, 5, ephemeral=CHANGES[c][1]) for c, result in zip(commands, sent, strict=True))
+            *(acknowledged(result, 5, ephemeral=CHANGES[c].private) for c, result in zip(commands, sent, strict=True))
         )
         refusals = [(await result.wait_followup(within=10)).content for result in sent]
         assert refusals == [STORAGE_BUSY, STORAGE_BUSY]

@@ -574,16 +574,21 @@ class QuizHub:
         *,
         ended_by: int | None = None,
     ) -> RoundResult | None:
-        if round_.closed:
+        was_closed, was = round_.closed, session.status
+        try:
+            if round_.closed:
+                if status is not None:
+                    session.status = status
+                    await self._repository.end_session(session.id, status, self._clock.now(), ended_by)
+                return None
+            round_.closed = True  # before the write: an answer arriving meanwhile is too late, not half-counted
             if status is not None:
                 session.status = status
-                await self._repository.end_session(session.id, status, self._clock.now(), ended_by)
-            return None
-        round_.closed = True
-        if status is not None:
-            session.status = status
-        now = self._clock.now()
-        answers = await self._repository.close_round(session.id, round_.number, reason, now, status, ended_by)
+            now = self._clock.now()
+            answers = await self._repository.close_round(session.id, round_.number, reason, now, status, ended_by)
+        except Exception:  # nothing was saved (busy, full): the quiz stays as the database has it, running
+            round_.closed, session.status = was_closed, was
+            raise
         round_.done.set()
         standings = await self._scores.session_standings(session.id)
         return RoundResult(

@@ -220,9 +220,14 @@ class FlashcardsCog(
                 await interaction.response.send_message(found, ephemeral=True)
                 return
             category_id = found.id
-        await self.flashcards.repository.set_review_filter(interaction.user.id, interaction.guild_id or 0, category_id)
-        position = await self._position(interaction, category_id)
-        await interaction.response.send_message(**front(glossary, position), ephemeral=True)
+
+        async def remember_then_position() -> ReviewPosition:
+            repository = self.flashcards.repository
+            await repository.set_review_filter(interaction.user.id, interaction.guild_id or 0, category_id)
+            return await self._position(interaction, category_id)
+
+        position = await in_time(interaction, remember_then_position(), Acknowledge.PRIVATE)
+        await respond(interaction, **front(glossary, position), ephemeral=True)
 
     @app_commands.command(name="status", description="Your cards: due today, learned, total")
     async def status(self, interaction: discord.Interaction) -> None:
@@ -264,10 +269,11 @@ class FlashcardsCog(
             await interaction.response.send_message(str(error), ephemeral=True)
             return
         now = self.bot.clock.now()
-        await repository.set_timezone(interaction.user.id, name, now)
+        await in_time(interaction, repository.set_timezone(interaction.user.id, name, now), Acknowledge.PRIVATE)
         local = now.astimezone(ZoneInfo(name))
-        await interaction.response.send_message(
-            f"Your flashcard days now follow **{name}**: cards fall due at midnight there "
+        await respond(
+            interaction,
+            content=f"Your flashcard days now follow **{name}**: cards fall due at midnight there "
             f"(it is {local:%a %d %b, %H:%M} there now).",
             ephemeral=True,
         )

@@ -587,16 +587,18 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
                 ephemeral=True,
             )
             return
-        stopped = await self.hub.stop(interaction.channel_id, interaction.user.id)
+        # slow to save: "thinking…" in the channel, which the standings then replace
+        stopped = await in_time(interaction, self.hub.stop(interaction.channel_id, interaction.user.id),
+                                Acknowledge.PUBLIC)  # fmt: skip
         if stopped is None:
-            await interaction.response.send_message("There is no quiz running in this channel.", ephemeral=True)
+            await respond(interaction, content="There is no quiz running in this channel.", ephemeral=True)
             return
         result, standings = stopped
         if result is not None:
             await self.presenter.reveal(session, result)
         asked = session.current.number
         note = f"Stopped by {quoted(interaction.user.display_name, 40)} at question {asked} of {session.total}.\n\n"
-        await interaction.response.send_message(embed=results_embed("Quiz stopped", standings, asked, note))
+        await respond(interaction, embed=results_embed("Quiz stopped", standings, asked, note))
 
     @app_commands.command(name="timeout", description="How long questions stay open in this server (moderators set it)")
     @app_commands.describe(seconds=f"New default, {MIN_ROUND_SECONDS}–{MAX_ROUND_SECONDS} s (Manage Server only)")
@@ -629,10 +631,11 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
                 f"Choose {MIN_ROUND_SECONDS} to {MAX_ROUND_SECONDS} seconds.", ephemeral=True
             )
             return
-        await repository.set_round_seconds(interaction.guild_id, seconds, self.bot.clock.now())
+        saving = repository.set_round_seconds(interaction.guild_id, seconds, self.bot.clock.now())
+        await in_time(interaction, saving, Acknowledge.PUBLIC)
         embed = EmbedBuilder("Quiz time per question", f"Questions now stay open **{seconds} s** in this server.")
         embed.footer(f"Changed by {interaction.user.display_name}. Quizzes already running keep their time.")
-        await interaction.response.send_message(embed=embed.build())
+        await respond(interaction, embed=embed.build())
 
 
 async def setup(bot: ImmunoBot) -> None:

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.flashcards import Flashcards
 from bot.glossary import Glossary
 from bot.scores import ScoreRepository, places, rank
-from cogs._components import GUILD_ONLY, ConceptButton, PageButton, glossary_for
+from cogs._components import GUILD_ONLY, Acknowledge, ConceptButton, PageButton, glossary_for, in_time, respond
 from cogs._render import STUDY_NOTICE, EmbedBuilder, plain
 from cogs.lookup import quoted
 
@@ -163,12 +163,13 @@ class Stats(commands.Cog):
         if interaction.guild_id is None:
             return
         glossary = glossary_for(interaction)
-        ranked = [t for t in await self.bot.usage.top(interaction.guild_id, TOP_READ) if t.concept_id in glossary]
+        # the lookups counted since the last batch are written first, which may wait on the database
+        top = await in_time(interaction, self.bot.usage.top(interaction.guild_id, TOP_READ), Acknowledge.PUBLIC)
+        ranked = [t for t in top if t.concept_id in glossary]
         found = ranked[:PAGE_SIZE]
         if not found:
-            await interaction.response.send_message(
-                "Nobody has looked anything up with `/define` in this server this week.", ephemeral=True
-            )
+            nobody = "Nobody has looked anything up with `/define` in this server this week."
+            await respond(interaction, content=nobody, ephemeral=True)
             return
         lines = []
         for (place, tied), item in zip(places([t.uses for t in ranked]), found, strict=False):
@@ -184,7 +185,7 @@ class Stats(commands.Cog):
         view = discord.ui.View(timeout=None)
         for item in found[:5]:
             view.add_item(ConceptButton(item.concept_id, glossary.concepts[item.concept_id].name, public=False))
-        await interaction.response.send_message(embed=builder.build(), view=view)
+        await respond(interaction, embed=builder.build(), view=view)
 
 
 async def setup(bot: ImmunoBot) -> None:

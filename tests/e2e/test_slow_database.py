@@ -1,5 +1,6 @@
 """Another program holds the database's write lock while members play: quiz answers (clicked and typed), flashcard
-grades and /quiz start are each acknowledged within Discord's 3 seconds, then say truthfully whether they were saved.
+grades, /quiz start and stop, the quiz and flashcard settings, /flashcards review and /top are each acknowledged
+within Discord's 3 seconds, then say truthfully whether they were saved.
 
 The lock is held for real seconds from a second connection (that is the fault); everything else runs on the manual
 clock and waits on events."""
@@ -9,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from bot.clock import ManualClock
 from bot.store import STORAGE_BUSY
 from standin import InteractionResult, StandIn
+from standin.state import Message
 from tests.e2e.conftest import Server
 from tests.e2e.test_hardening import hold_write_lock
 from tests.e2e.test_learning import open_form
@@ -143,3 +145,134 @@ async def test_a_lock_past_the_busy_timeout_saves_nothing_and_says_so(
         again = await discord_.click(guild, alice, clicked_question, right)
         assert "Locked in: **" in again.response.content
         assert counts(path)[1] == before[1] + 1
+
+
+# --- settings, /quiz stop, /flashcards review and /top under the same fault -------------------------------------------
+
+# What each command saves, as another program reads it: the quiz's status, the server's settings, the member's
+# flashcard settings and review category, the lookups written.
+SAVED = {
+    "quiz stop": "SELECT group_concat(status) FROM quiz_sessions",
+    "quiz timeout": "SELECT group_concat(settings) FROM guild_settings",
+    "flashcards timezone": "SELECT group_concat(timezone) FROM flashcard_users",
+    "flashcards settings": "SELECT group_concat(desired_retention || ' ' || quiz_cards) FROM flashcard_users",
+    "flashcards review": "SELECT group_concat(category_id) FROM flashcard_filters",
+    "top": "SELECT sum(uses) FROM concept_uses",
+}
+
+
+class Change(NamedTuple):
+    """A command of CHANGES: its options, whether it answers privately, its answer once saved, what it saves."""
+
+    options: dict[str, Any]
+    private: bool
+    says_saved: Callable[[Message], bool]
+    stored: object
+
+
+CHANGES = {
+    "quiz stop": Change({}, False, lambda m: m.embeds[0]["title"] == "Quiz stopped", "stopped"),
+    "quiz timeout": Change(
+        {"seconds": 30}, False, lambda m: "**30 s**" in m.embeds[0]["description"], '{"quiz_round_seconds":30}'
+    ),
+    "flashcards timezone": Change(
+        {"zone": "Asia/Tokyo"}, True, lambda m: "now follow **Asia/Tokyo**" in m.content, "Asia/Tokyo"
+    ),
+    "flashcards settings": Change(
+        {"retention": 0.95, "quiz_cards": False}, True, lambda m: m.embeds[0]["description"].startswith("Saved."),
+        "0.95 0",
+    ),
+    "flashcards review": Change(
+        {"category": "immunosuppressant"}, True, lambda m: "press **Show answer**" in m.embeds[0]["description"],
+        "immunosuppressant",
+    ),
+    "top": Change({}, False, lambda m: m.embeds[0]["title"] == "Most looked up this week", 1),
+}  # fmt: skip
+
+
+def saved(path: str) -> dict[str, object]:
+    """What each command of CHANGES has saved so far, as another program would read it."""
+    with closing(sqlite3.connect(path)) as other:
+        return {command: other.execute(query).fetchone()[0] for command, query in SAVED.items()}
+
+
+async def quiz_and_lookup(discord_: StandIn, server: Server) -> Message:
+    """A quiz running in #general (for /quiz stop) and a lookup not yet written (for /top); its first question."""
+    await start_quiz(discord_, server.guild, server.member)
+    await discord_.slash(server.guild, server.member, "define", term="tacrolimus")
+    return await question(discord_, server.guild.channel("general"), 1)
+
+
+async def test_settings_stop_review_and_top_are_acknowledged_in_time_and_then_saved(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """Locked for 4 s while a moderator stops the quiz, sets the quiz time, their flashcard timezone and settings,
+    starts a review of a category and asks for /top: each is acknowledged within 3 s with nothing saved yet, then
+    each is saved and its answer says what was saved."""
+    guild, mod = server.guild, server.moderator
+    async with start_bot(clock=ManualClock(T0)) as bot:
+        path = str(bot.store.path)
+        await quiz_and_lookup(discord_, server)
+        before = saved(path)
+        assert before == {**dict.fromkeys(SAVED), "quiz stop": "running"}
+
+        holder = await asyncio.to_thread(hold_write_lock, path, 4)
+        sent = {
+            command: await discord_.slash(guild, mod, command, options=change.options, wait=False)
+            for command, change in CHANGES.items()
+        }
+        await asyncio.gather(*(acknowledged(sent[c], 5, ephemeral=change.private) for c, change in CHANGES.items()))
+        assert holder.is_alive()  # acknowledged while still waiting on the lock, with nothing saved yet
+        assert saved(path) == before
+
+        for command, change in CHANGES.items():
+            answer = await sent[command].wait_followup(within=10)
+            assert change.says_saved(answer), (command, answer)
+            assert answer.ephemeral is change.private
+        await asyncio.to_thread(holder.join)
+        assert saved(path) == {command: change.stored for command, change in CHANGES.items()}
+        assert hub(bot).running(guild.channel("general").id) is None
+
+
+@pytest.mark.parametrize(
+    "commands",
+    [("quiz stop", "quiz timeout"), ("flashcards timezone", "flashcards settings"), ("flashcards review", "top")],
+    ids=lambda commands: " + ".join(commands),
+)
+async def test_settings_stop_review_and_top_past_the_busy_timeout_save_nothing_and_say_so(
+    discord_: StandIn, server: Server, start_bot: Start, commands: tuple[str, str]
+) -> None:
+    """Locked longer than the store waits (3 s here; the two writes queue, 3 s each): both commands are
+    acknowledged in time, then answered "nothing was saved", and nothing was; a quiz that could not be stopped
+    still runs and takes answers, and /top's unwritten lookup is still counted once the lock is gone."""
+    guild, alice, mod = server.guild, server.member, server.moderator
+    async with start_bot(clock=ManualClock(T0)) as bot:
+        path = str(bot.store.path)
+        first_question = await quiz_and_lookup(discord_, server)
+        await bot.store.fetch_all("PRAGMA busy_timeout = 3000")
+        before = saved(path)
+
+        holder = await asyncio.to_thread(hold_write_lock, path, 7)
+        sent = [
+            await discord_.slash(guild, mod, command, options=CHANGES[command].options, wait=False)
+            for command in commands
+        ]
+        await asyncio.gather(
+            *(acknowledged(result, 5, ephemeral=CHANGES[c].private) for c, result in zip(commands, sent, strict=True))
+        )
+        refusals = [(await result.wait_followup(within=10)).content for result in sent]
+        assert refusals == [STORAGE_BUSY, STORAGE_BUSY]
+        assert holder.is_alive()  # refused while another program still held the lock
+        await asyncio.to_thread(holder.join)
+        assert saved(path) == before
+
+        if "quiz stop" in commands:  # the quiz was not stopped: its question still takes answers, and it stops now
+            right, _ = right_and_wrong(bot, guild.channel("general"))
+            answered = await discord_.click(guild, alice, first_question, right)
+            assert "Locked in: **" in answered.response.content
+            stopped = await discord_.slash(guild, mod, "quiz stop")
+            assert stopped.response.embeds[0]["title"] == "Quiz stopped"
+        if "top" in commands:  # the lookup was kept for the next write
+            top = await discord_.slash(guild, mod, "top")
+            assert top.response.embeds[0]["title"] == "Most looked up this week"
+            assert saved(path)["top"] == 1

@@ -95,9 +95,7 @@ class ImmunoBot(commands.AutoShardedBot):
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this process runs the shard Discord routes the guild to (all guilds when it runs every shard)."""
-        if self.settings.shard_ids is None or self.settings.shard_count is None:
-            return True
-        return (guild_id >> 22) % self.settings.shard_count in self.settings.shard_ids
+        return self.settings.owns_guild(guild_id)
 
     @property
     def store(self) -> Store:

@@ -188,6 +188,13 @@ class Settings(BaseSettings):
         """Whether the host chose the shards (else one process runs Discord's recommended count)."""
         return self.shard_count is not None
 
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process runs the shard Discord routes the guild to (all guilds when it runs every shard):
+        what its scheduler posts for and which quizzes it recovers."""
+        if self.shard_ids is None or self.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
+
     @property
     def log_level_number(self) -> int:
         """Return the logging module's number for the configured level."""

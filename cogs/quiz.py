@@ -414,7 +414,7 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         self.bot = bot
         self.presenter = DiscordQuizPresenter(bot)
         self.flashcards = Flashcards(bot.store)
-        self.hub = QuizHub(bot.store, self.presenter, bot.clock, self.feed_cards)
+        self.hub = QuizHub(bot.store, self.presenter, bot.clock, self.feed_cards, owns=bot.owns_guild)
         self._recovery: asyncio.Task[None] | None = None
         super().__init__()
 

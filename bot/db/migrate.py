@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.engine import Database
 
@@ -111,11 +112,15 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+async def lock_schema(connection: AsyncConnection) -> None:
+    """On PostgreSQL, wait for (and hold until the transaction ends) the lock under which schema and data
+    upgrades run: several processes starting together upgrade one at a time. SQLite has one writer anyway."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(MIGRATION_LOCK_SQL))
+
+
 async def upgrade(database: Database) -> None:
     """Bring the database to the newest schema, in one transaction (nothing changes if any step fails)."""
     async with database.transaction() as connection:
-        if connection.dialect.name == "postgresql":  # several processes starting together migrate one at a time
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext('immunobot.migrate:' || current_schema()))")
-            )
+        await lock_schema(connection)
         await connection.run_sync(_upgrade)

@@ -17,6 +17,8 @@ from bot.db import Database
 from bot.db.changes import MAX_PAYLOAD, ChangeFeed, GuildChange, asyncpg_dsn, notify_in, payload
 from bot.db.migrate import MIGRATION_LOCK_SQL
 from bot.db.pacing import IdentifyPacer, bucket_key
+from bot.flashcards import FlashcardRepository
+from bot.store import Store
 from tests.pg import PostgresServer
 
 WAIT = 5.0  # generous bound for a notification to arrive; the tests assert the measured time separately
@@ -277,3 +279,18 @@ async def test_processes_starting_together_migrate_one_at_a_time(postgres_url: s
     finally:
         for each in (database, *others):
             await each.close()
+
+
+async def test_processes_starting_together_upgrade_flashcards_one_at_a_time(postgres_url: str) -> None:
+    """Every start moves SM-2 flashcards to FSRS and drops the SM-2 tables: processes starting together on a new
+    database take turns (two dropping the tables at once deadlocked, and one process died at start-up)."""
+    stores = [await Store.open(postgres_url) for _ in range(3)]
+    try:
+        assert await stores[0].has_table("flashcard_reviews")  # a new database has them, empty
+        moved = await asyncio.gather(*(FlashcardRepository(store).upgrade_sm2() for store in stores))
+        assert moved == [0, 0, 0]
+        assert not await stores[0].has_table("flashcard_reviews")
+        assert not await stores[0].has_table("flashcards")
+    finally:
+        for store in stores:
+            await store.close()

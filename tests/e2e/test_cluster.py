@@ -246,7 +246,7 @@ async def test_three_processes_with_two_shards_each(cluster: Cluster) -> None:
 
     # Concept of the day for every guild: three of the doomed process's guilds are due first, its fourth later.
     held = {n: standin.hold_next("POST", f"/channels/{g[n].channel('daily').id}/messages") for n in (6, 7)}
-    first_posts = cluster.now().replace(second=0, microsecond=0) + timedelta(minutes=4)
+    first_posts = cluster.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
     later = first_posts + timedelta(minutes=7)  # after the kill and the takeover (else caught up at once)
     due = {0: later, 4: later} | {n: first_posts + timedelta(minutes=n % 4) for n in (2, 3, 5, 8, 9, 10, 11)}
     due |= dict.fromkeys((1, 6, 7), first_posts)

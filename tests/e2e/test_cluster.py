@@ -243,6 +243,9 @@ async def test_three_processes_with_two_shards_each(cluster: Cluster) -> None:
     await asyncio.wait_for(login.reached.wait(), 60)
     assert await store.fetch_all(running) == [("running",)]  # its start-up ended no quiz of shards 4-5
     assert await scalar(store, "SELECT count(*) FROM quiz_rounds WHERE close_reason = 'restart'") == 0
+    stopped = await standin.slash(quiz_guild, cluster.members[quiz_guild.id], "quiz stop", within=15)
+    assert not (await stopped.answer(15)).ephemeral
+    assert await store.fetch_all(running) == [("stopped",)]  # ran on in its process until stopped there
 
     # Concept of the day for every guild: three of the doomed process's guilds are due first, its fourth later.
     held = {n: standin.hold_next("POST", f"/channels/{g[n].channel('daily').id}/messages") for n in (6, 7)}
@@ -309,9 +312,6 @@ async def test_three_processes_with_two_shards_each(cluster: Cluster) -> None:
             assert "No entry is named “BCG”" in answer.content  # hidden here: only entries that mention it
         else:
             assert answer.embeds[0]["title"] == "Bacillus Calmette–Guérin"
-    stopped = await standin.slash(quiz_guild, cluster.members[quiz_guild.id], "quiz stop", within=15)
-    assert not (await stopped.answer(15)).ephemeral
-    assert await store.fetch_all(running) == [("stopped",)]  # ran until stopped, never interrupted
 
     # Every guild posted exactly once, for its own local day, and the database recorded that very message.
     for n, guild in enumerate(cluster.guilds):

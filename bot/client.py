@@ -26,7 +26,7 @@ from discord.ext import commands, tasks
 import cogs
 from bot import __version__
 from bot.catalog import GlossaryCatalog
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.config import Settings
 from bot.db.changes import ChangeFeed, GuildChange
 from bot.db.pacing import IdentifyPacer
@@ -74,7 +74,7 @@ class ImmunoBot(commands.AutoShardedBot):
             **options,
         )
         self.settings = settings
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or settings.clock()
         self.version = __version__
         self._sync_commands = sync_commands  # None: sync only when the tree changed; True: always; False: never
         self._store: Store | None = None
@@ -95,9 +95,7 @@ class ImmunoBot(commands.AutoShardedBot):
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this process runs the shard Discord routes the guild to (all guilds when it runs every shard)."""
-        if self.settings.shard_ids is None or self.settings.shard_count is None:
-            return True
-        return (guild_id >> 22) % self.settings.shard_count in self.settings.shard_ids
+        return self.settings.owns_guild(guild_id)
 
     @property
     def store(self) -> Store:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, Self
 
 LONGEST_SLEEP = timedelta(hours=1)
 """Even with nothing due, wake hourly: a suspended machine or a changed system clock is noticed soon."""
@@ -32,6 +34,55 @@ class SystemClock:
     async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
         """Sleep until `when` (at most an hour at a time) or until woken."""
         delay = min(max((when - self.now()).total_seconds(), 0.0), LONGEST_SLEEP.total_seconds())
+        if delay == 0:
+            return
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=delay)
+        except TimeoutError:
+            return
+
+
+_SCALED = re.compile(r"^\s*(?P<start>[^@]+?)\s*@\s*(?P<at>\d+(?:\.\d+)?)\s*(?:x\s*(?P<speed>\d+(?:\.\d+)?))?\s*$")
+
+
+class ScaledClock(SystemClock):
+    """The machine's clock set to another time and optionally sped up (TEST_CLOCK, testing only).
+
+    Bot processes started as a host starts them (`python -m bot`) cannot be handed a `ManualClock`; several of
+    them given the same TEST_CLOCK agree on the time, and at 60x a day's schedule (minutes, a claim's
+    5-minute lease) plays out in seconds. The event loop, discord.py and the database keep real time.
+    """
+
+    def __init__(self, start: datetime, started_at: float, speed: float = 1.0) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the clock's start needs a timezone, e.g. 2026-11-23T06:00:00+00:00")
+        if speed <= 0:
+            raise ValueError("the clock's speed must be above 0")
+        self.start = start.astimezone(UTC)
+        self.started_at = started_at
+        self.speed = speed
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Read `<ISO time>@<Unix time>[x<speed>]`: the clock read that time at that moment and runs `speed`
+        times faster than real time since (`2026-11-23T06:00:00+00:00@1795932000x60`)."""
+        matched = _SCALED.match(text)
+        if matched is None:
+            raise ValueError("use <ISO time>@<Unix time when the clock read it>[x<speed>], e.g. "
+                             "2026-11-23T06:00:00+00:00@1795932000x60")  # fmt: skip
+        try:
+            start = datetime.fromisoformat(matched["start"])
+        except ValueError:
+            raise ValueError(f"“{matched['start'][:40]}” is not an ISO time") from None
+        return cls(start, float(matched["at"]), float(matched["speed"] or 1))
+
+    def now(self) -> datetime:
+        """The shifted, scaled time (UTC)."""
+        return self.start + timedelta(seconds=(time.time() - self.started_at) * self.speed)
+
+    async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
+        """Sleep until the clock reads `when` (at most an hour of its time at a time) or until woken."""
+        delay = min(max((when - self.now()).total_seconds(), 0.0), LONGEST_SLEEP.total_seconds()) / self.speed
         if delay == 0:
             return
         try:

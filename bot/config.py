@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.clock import Clock, ScaledClock, SystemClock
+
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -90,6 +92,11 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = Field(
         default=None, description="Testing only: gateway URL of a Discord stand-in (leave unset for Discord)."
     )
+    test_clock: str | None = Field(
+        default=None,
+        description="Testing only: the bot's clock reads <ISO time> at <Unix time>, x<speed> faster "
+        "(`2026-11-23T06:00:00+00:00@1795932000x60`); leave unset for the real time.",
+    )
     owner_ids: Annotated[tuple[int, ...], NoDecode] = Field(
         default=(), description="Comma-separated user ids with owner rights besides the application owner."
     )
@@ -132,6 +139,19 @@ class Settings(BaseSettings):
     def database(self) -> DatabaseUrl:
         """The store to open: DATABASE_URL, else the SQLite file at DATABASE_PATH."""
         return self.database_url if self.database_url is not None else DatabaseUrl.sqlite(self.database_path)
+
+    @field_validator("test_clock", mode="before")
+    @classmethod
+    def _valid_clock(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            ScaledClock.parse(value)  # a malformed clock is refused at start, in one line
+        return value
+
+    def clock(self) -> Clock:
+        """The bot's clock: the machine's, or TEST_CLOCK's shifted and scaled one."""
+        return SystemClock() if self.test_clock is None else ScaledClock.parse(self.test_clock)
 
     @field_validator("dev_guild_id", mode="before")
     @classmethod
@@ -187,6 +207,13 @@ class Settings(BaseSettings):
     def sharded(self) -> bool:
         """Whether the host chose the shards (else one process runs Discord's recommended count)."""
         return self.shard_count is not None
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process runs the shard Discord routes the guild to (all guilds when it runs every shard):
+        what its scheduler posts for and which quizzes it recovers."""
+        if self.shard_ids is None or self.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
 
     @property
     def log_level_number(self) -> int:

@@ -39,7 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.db.migrate import one_at_a_time
+from bot.db.migrate import lock_schema
 from bot.db.schema import card_reviews, cards, flashcard_filters, flashcard_users
 from bot.db.schema import flashcard_reviews as sm2_reviews
 from bot.db.schema import flashcards as sm2_cards
@@ -571,14 +571,17 @@ class FlashcardRepository:
 
     async def upgrade_sm2(self) -> int:
         """Move cards kept by the SM-2 scheduler to FSRS by replaying each card's review history; then drop the
-        SM-2 tables. One transaction, so a crash leaves the SM-2 tables as they were. Returns the cards moved."""
+        SM-2 tables. One transaction, so a crash leaves the SM-2 tables as they were. Returns the cards moved.
+
+        Processes starting together on PostgreSQL take turns (the schema lock): the first moves the cards, the
+        others then find the tables gone (two dropping them at once would deadlock)."""
         if not await self._store.has_table(sm2_cards.name):
             return 0
         old, logged, users = sm2_cards.c, sm2_reviews.c, flashcard_users.c
         async with self._store.transaction() as db:
-            await one_at_a_time(db)  # another process starting at the same time may have moved them already
+            await lock_schema(db)
             if not await db.run_sync(lambda sync: inspect(sync).has_table(sm2_cards.name)):
-                return 0
+                return 0  # moved by another process while this one waited
             members = {
                 int(row[0]): Member(str(row[1]), float(row[2]))
                 for row in await db.execute(select(users.user_id, users.timezone, users.desired_retention))

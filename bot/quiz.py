@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -365,26 +365,40 @@ class QuizRepository:
                 .values(status=status.value, ended_at=_stamp(now), ended_by=ended_by)
             )
 
-    async def interrupt_running(self, now: datetime) -> list[tuple[int, int]]:
-        """End every session still marked running (the bot stopped mid-quiz); return (channel, message) to mark."""
+    async def interrupt_running(
+        self, now: datetime, owns: Callable[[int], bool] = lambda _guild_id: True
+    ) -> list[tuple[int, int]]:
+        """End every session still marked running in a guild this process `owns` (the bot stopped mid-quiz);
+        return (channel, message) to mark.
+
+        Several processes share a PostgreSQL database: a quiz in another process's guild is that process's to
+        run, so one process starting up must not end it.
+        """
         running = quiz_sessions.c.status == "running"
         if await self._store.fetch_value(select(quiz_sessions.c.id).where(running).limit(1)) is None:
             return []  # the usual start-up: no write, no disk sync
         rounds = quiz_rounds.c
         async with self._store.transaction() as db:
+            sessions = (await db.execute(select(quiz_sessions.c.id, quiz_sessions.c.guild_id).where(running))).all()
+            ours = [int(row[0]) for row in sessions if owns(int(row[1]))]
+            if not ours:
+                return []
+            mine = quiz_sessions.c.id.in_(ours)
             rows = (
                 await db.execute(
                     select(quiz_sessions.c.channel_id, rounds.message_id)
                     .select_from(quiz_sessions.join(quiz_rounds, rounds.session_id == quiz_sessions.c.id))
-                    .where(running, rounds.closed_at.is_(None), rounds.message_id.is_not(None))
+                    .where(mine, running, rounds.closed_at.is_(None), rounds.message_id.is_not(None))
                 )
             ).all()
             await db.execute(
                 update(quiz_rounds)
-                .where(rounds.closed_at.is_(None), rounds.session_id.in_(select(quiz_sessions.c.id).where(running)))
+                .where(rounds.closed_at.is_(None), rounds.session_id.in_(ours))
                 .values(closed_at=_stamp(now), close_reason="restart")
             )
-            await db.execute(update(quiz_sessions).where(running).values(status="interrupted", ended_at=_stamp(now)))
+            await db.execute(
+                update(quiz_sessions).where(mine, running).values(status="interrupted", ended_at=_stamp(now))
+            )
         return [(int(row[0]), int(row[1])) for row in rows]
 
 
@@ -392,9 +406,15 @@ class QuizHub:
     """Every running quiz of the bot: starts them, takes answers, runs their timers, stops and recovers them."""
 
     def __init__(
-        self, store: Store, presenter: QuizPresenter, clock: Clock, on_answer: AnswerListener | None = None
+        self,
+        store: Store,
+        presenter: QuizPresenter,
+        clock: Clock,
+        on_answer: AnswerListener | None = None,
+        owns: Callable[[int], bool] = lambda _guild_id: True,
     ) -> None:
         self._on_answer = on_answer
+        self._owns = owns  # several processes: each recovers only the quizzes of the guilds on its own shards
         self._repository = QuizRepository(store)
         self._scores = ScoreRepository(store)
         self._presenter = presenter
@@ -420,8 +440,9 @@ class QuizHub:
         return [session for session in self._by_channel.values() if session.request.starter_id == user_id]
 
     async def recover(self) -> list[tuple[int, int]]:
-        """At start-up: end the quizzes a stopped bot left running; return their open questions' messages."""
-        return await self._repository.interrupt_running(self._clock.now())
+        """At start-up: end the quizzes a stopped bot left running in its own guilds (another process's are still
+        running); return their open questions' messages."""
+        return await self._repository.interrupt_running(self._clock.now(), self._owns)
 
     async def start(self, request: QuizRequest, questions: Sequence[Question]) -> Session | None:
         """Open a quiz and its first question (shown by the caller); None if the channel already has one.

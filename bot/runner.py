@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import signal
@@ -81,9 +82,11 @@ async def _run(bot: ImmunoBot, token: str, *, sync_only: bool) -> None:
         if stopper in done:
             log.info("Shutting down")
             await bot.close()
+            runner.cancel()  # discord.py retries a shard that failed to connect every 5 s, even once closed
         else:
             stopper.cancel()
-        await runner
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
 
 
 def point_at(settings: Settings) -> None:

@@ -414,7 +414,7 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
         self.bot = bot
         self.presenter = DiscordQuizPresenter(bot)
         self.flashcards = Flashcards(bot.store)
-        self.hub = QuizHub(bot.store, self.presenter, bot.clock, self.feed_cards)
+        self.hub = QuizHub(bot.store, self.presenter, bot.clock, self.feed_cards, owns=bot.owns_guild)
         self._recovery: asyncio.Task[None] | None = None
         super().__init__()
 
@@ -452,7 +452,8 @@ class Quiz(commands.GroupCog, group_name="quiz", group_description="Quizzes in t
             await answer_failure(interaction, error, "typed quiz answer")
 
     async def cog_load(self) -> None:
-        """End the quizzes a stopped bot left running; mark their questions once connected."""
+        """End the quizzes a stopped bot left running in the guilds of its shards; mark their questions once
+        connected."""
         left_open = await self.hub.recover()
 
         async def mark_when_ready() -> None:

@@ -93,6 +93,41 @@ class Fault:
         return {"message": "500: Internal Server Error", "code": 0}
 
 
+@dataclass
+class Hold:
+    """Keep the next matching request waiting until the test decides: `release()` handles it as usual (even if
+    the bot has gone away meanwhile: Discord acted, the bot never heard), `drop()` answers 500 without acting.
+
+    A test kills a bot process while Discord holds its request, as a crash mid-send would."""
+
+    method: str
+    path: str
+    request: RecordedRequest | None = None
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    _decided: asyncio.Event = field(default_factory=asyncio.Event)
+    _act: bool = True
+
+    @property
+    def taken(self) -> bool:
+        return self.request is not None
+
+    def release(self) -> None:
+        """Handle the held request now."""
+        self._decided.set()
+
+    def drop(self) -> None:
+        """Answer the held request 500 without acting on it."""
+        self._act = False
+        self._decided.set()
+
+    async def wait(self, rec: RecordedRequest) -> bool:
+        """Hold `rec` until decided; return whether to act on it."""
+        self.request = rec
+        self.reached.set()
+        await self._decided.wait()
+        return self._act
+
+
 class Changes:
     """Wake waiters whenever something was recorded; also surfaces a crashed bot."""
 

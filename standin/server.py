@@ -21,7 +21,7 @@ from .inject import InjectAPI
 from .limits import form_error
 from .messages import HTTPError, MessageStore
 from .ratelimits import RateLimiter
-from .records import Changes, Fault, InteractionResult, RecordedRequest, UploadedFile
+from .records import Changes, Fault, Hold, InteractionResult, RecordedRequest, UploadedFile
 from .rest import Rest
 from .rules import merge, request_rules
 
@@ -125,6 +125,7 @@ class StandIn(WorldAPI, InjectAPI):
         self.changes = Changes()
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
+        self.holds: list[Hold] = []
         self.interactions: list[InteractionResult] = []
         self._by_token: dict[str, InteractionResult] = {}
         self._modals: list[tuple[dict[str, Any], InteractionResult]] = []
@@ -275,6 +276,12 @@ class StandIn(WorldAPI, InjectAPI):
         matched = self.rest.match(request.method, path)
         rec.route = matched[0] if matched else None
         try:
+            hold = next((h for h in self.holds if not h.taken and rec.matches(h.method, h.path)), None)
+            if hold is not None:
+                self.changes.notify()
+                if not await hold.wait(rec):
+                    rec.fault = True
+                    raise HTTPError(500, {"message": "500: Internal Server Error", "code": 0})
             fault = self._take_fault(rec)
             if fault is not None:
                 rec.fault = True
@@ -460,6 +467,12 @@ class StandIn(WorldAPI, InjectAPI):
         fault = Fault(method.upper(), path, status, times, retry_after, is_global, body, via)
         self.faults.append(fault)
         return fault
+
+    def hold_next(self, method: str, path: str) -> Hold:
+        """Keep the next request matching (method, path pattern) waiting until the test releases or drops it."""
+        hold = Hold(method.upper(), path)
+        self.holds.append(hold)
+        return hold
 
     # -- gateway -------------------------------------------------------------------------------
     def dispatch(self, event: str, data: dict[str, Any]) -> int | None:

@@ -112,15 +112,15 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+async def lock_schema(connection: AsyncConnection) -> None:
+    """On PostgreSQL, wait for (and hold until the transaction ends) the lock under which schema and data
+    upgrades run: several processes starting together upgrade one at a time. SQLite has one writer anyway."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(MIGRATION_LOCK_SQL))
+
+
 async def upgrade(database: Database) -> None:
     """Bring the database to the newest schema, in one transaction (nothing changes if any step fails)."""
     async with database.transaction() as connection:
-        await one_at_a_time(connection)
+        await lock_schema(connection)
         await connection.run_sync(_upgrade)
-
-
-async def one_at_a_time(connection: AsyncConnection) -> None:
-    """Hold the schema-change lock until the transaction ends: processes starting together on PostgreSQL change
-    the schema (migrations, the SM-2 data upgrade) one at a time. SQLite has one process per file anyway."""
-    if connection.dialect.name == "postgresql":
-        await connection.execute(text(MIGRATION_LOCK_SQL))

@@ -3,7 +3,6 @@ timezone, the review log, and the upgrade of a database made by the SM-2 version
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -283,22 +282,3 @@ async def test_upgrade_keeps_the_sm2_schedule_of_a_card_without_its_history(tmp_
         assert state.due_on("UTC") == date(2026, 10, 23)
         assert state.first_reviewed_on == date(2026, 9, 30)
         assert await repository.log(5) == []
-
-
-async def test_processes_starting_together_move_sm2_cards_once(postgres_url: str) -> None:
-    """Two processes starting on one PostgreSQL database: one moves the SM-2 cards, the other finds them moved
-    (before, both replayed at once and one died of a deadlock dropping the SM-2 tables)."""
-    stores = [await Store.open(postgres_url) for _ in range(3)]
-    try:
-        async with stores[0].transaction() as db:
-            await db.exec_driver_sql(
-                "INSERT INTO flashcards VALUES (5, 0, 'tacrolimus', 3, 2.5, 15, '2026-10-23', 3, 0, '2026-09-30', "
-                "'2026-10-08', '2026-10-08T09:10:00+00:00')"
-            )
-        moved = await asyncio.gather(*(FlashcardRepository(store).upgrade_sm2() for store in stores))
-        assert sorted(moved) == [0, 0, 1]
-        assert await stores[0].fetch_all("SELECT user_id, reviews FROM cards") == [(5, 3)]
-        assert not await stores[0].has_table("flashcards")
-    finally:
-        for store in stores:
-            await store.close()

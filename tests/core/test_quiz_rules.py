@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.clock import ManualClock
+from bot.config import load_settings
 from bot.glossary import Glossary
 from bot.questions import Mode, Question, plan_quiz
 from bot.quiz import (
@@ -357,6 +358,41 @@ async def test_killed_mid_round_recovers_without_losing_or_doubling(
     assert await store.fetch_all("SELECT close_reason FROM quiz_rounds") == [("restart",)]
     assert await ScoreRepository(store).standings(1) == [Standing(1, "a", 1, 1)]
     assert (await restarted.answer(session.id, 1, 2, "b", 0, **HERE)).outcome is Outcome.ENDED
+
+
+async def test_a_restarted_process_ends_only_the_quizzes_of_its_own_shards(
+    store: Store, glossary: Glossary, make_hub: Callable[..., QuizHub]
+) -> None:
+    """Two processes share the database, one shard each: the one that restarts ends its own guild's quiz and
+    leaves the other process's running quiz alone; a process that runs every shard still ends all."""
+    clock = ManualClock(T0)
+    on_shard = {shard: ((1000 + shard) << 22) for shard in (0, 1)}  # guild ids Discord routes to shards 0 and 1
+    assert [(guild_id >> 22) % 2 for guild_id in on_shard.values()] == [0, 1]
+    first, second = make_hub(RecordingPresenter(), clock), make_hub(RecordingPresenter(), clock)
+    plan = plan_quiz(glossary, mode=Mode.DEFINITION, category_id=None, count=5, seed=7)
+    killed = await first.start(QuizRequest(on_shard[0], 10, 100, "a", Mode.DEFINITION, None, 20, 7), plan.questions)
+    alive = await second.start(QuizRequest(on_shard[1], 11, 100, "a", Mode.DEFINITION, None, 20, 7), plan.questions)
+    assert killed is not None
+    assert alive is not None
+    await first.begin(killed, 2001)
+    await second.begin(alive, 2002)
+    assert killed.task is not None
+    killed.task.cancel()  # the first process is killed: nothing else is written
+
+    shard_0 = load_settings(shard_count=2, shard_ids="0")
+    restarted = QuizHub(store, RecordingPresenter(), clock, owns=shard_0.owns_guild)
+    assert await restarted.recover() == [(10, 2001)]
+    statuses = "SELECT channel_id, status FROM quiz_sessions ORDER BY channel_id"
+    assert await store.fetch_all(statuses) == [(10, "interrupted"), (11, "running")]
+    assert await store.fetch_all("SELECT session_id, close_reason FROM quiz_rounds ORDER BY session_id") == [
+        (killed.id, "restart"), (alive.id, None),
+    ]  # fmt: skip
+    assert (await second.answer(alive.id, 1, 1, "a", alive.current.question.correct, guild_id=on_shard[1],
+                                channel_id=11)).outcome is Outcome.ACCEPTED  # fmt: skip
+
+    everything = QuizHub(store, RecordingPresenter(), clock, owns=load_settings().owns_guild)  # unsharded: all
+    assert await everything.recover() == [(11, 2002)]
+    assert await store.fetch_all(statuses) == [(10, "interrupted"), (11, "interrupted")]
 
 
 async def test_killed_in_a_later_question_marks_only_that_question_ended(

@@ -19,6 +19,7 @@ from bot.db.changes import MAX_PAYLOAD, ChangeFeed, GuildChange, asyncpg_dsn, no
 from bot.db.migrate import MIGRATION_LOCK_SQL
 from bot.db.pacing import IdentifyPacer, bucket_key
 from bot.editing import ConceptEditor, Refused, Saved
+from bot.flashcards import FlashcardRepository
 from bot.loader import GlossaryData
 from bot.overlay import ModerationSettings, OverlayRepository
 from bot.store import Store
@@ -315,3 +316,18 @@ async def test_processes_starting_together_migrate_one_at_a_time(postgres_url: s
     finally:
         for each in (database, *others):
             await each.close()
+
+
+async def test_processes_starting_together_upgrade_flashcards_one_at_a_time(postgres_url: str) -> None:
+    """Every start moves SM-2 flashcards to FSRS and drops the SM-2 tables: processes starting together on a new
+    database take turns (two dropping the tables at once deadlocked, and one process died at start-up)."""
+    stores = [await Store.open(postgres_url) for _ in range(3)]
+    try:
+        assert await stores[0].has_table("flashcard_reviews")  # a new database has them, empty
+        moved = await asyncio.gather(*(FlashcardRepository(store).upgrade_sm2() for store in stores))
+        assert moved == [0, 0, 0]
+        assert not await stores[0].has_table("flashcard_reviews")
+        assert not await stores[0].has_table("flashcards")
+    finally:
+        for store in stores:
+            await store.close()

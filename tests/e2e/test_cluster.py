@@ -1,14 +1,16 @@
 """Three bot processes with two shards each, one stand-in, one PostgreSQL: the cluster as a host runs it.
 
-Real OS processes (each its own interpreter, gateway sessions and caches) connect to one stand-in on loopback
-and share one PostgreSQL database. The stand-in runs in the test's process so the test can act as Discord's
-users (slash commands); the bots cannot tell it from `python -m standin`, which serves the same server.
+Each process is started as a host starts it, `python -m bot --shards 2-3` with `SHARD_COUNT` and a
+`postgresql://` DATABASE_URL in its environment: a real OS process (its own interpreter, gateway sessions and
+caches) that keeps all its data in the one PostgreSQL database. Nothing is prepared for them: the database is
+empty, and the first processes create the schema (one at a time, under an advisory lock) and load the shipped
+glossary themselves, as the compose file's three bot containers do on their first start. The stand-in runs in
+the test's process so the test can act as Discord's users (slash commands) and hold a request mid-flight; the
+bots cannot tell it from `python -m standin`, which serves the same server.
 
-Until the store's queries run on PostgreSQL (issue 12, stage 2), the processes keep their data in one SQLite
-file (DATABASE_PATH) and use PostgreSQL for what coordinates them (IDENTIFY turns, the change feed); they are
-started through the runner `python -m bot` ends in, because `python -m bot` still refuses a postgresql://
-DATABASE_URL. After that stage the same environment puts the data in PostgreSQL too (DATABASE_PATH is then
-ignored) and `python -m bot` can start them: see `start_process`.
+The bots share one clock, set by TEST_CLOCK to a chosen morning and sped up 60 times: a minute of the concept of
+the day's schedule, and of the 5-minute lease on a claimed post, passes in a second (the event loop, discord.py
+and PostgreSQL keep real time, so logins are paced for real).
 """
 
 from __future__ import annotations
@@ -19,24 +21,34 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli import load_into_database
-from bot.config import load_settings
-from bot.db import Database
+from bot.loader import load_glossary
+from bot.store import Store
+from cogs.daily import marker
 from standin import Guild, Member, StandIn
+from standin.state import Message
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARD_COUNT = 6
 LAYOUT = ("0-1", "2-3", "4-5")
-RUNNER = (
-    "import sys; from bot.config import load_settings; from bot.runner import run_online, setup_logging; "
-    "settings = load_settings(); setup_logging(settings); sys.exit(run_online(settings))"
-)  # what `python -m bot` runs once its checks passed
+SPEED = 60
+"""The bots' clock runs this many times faster than real time: a minute of their time per second."""
+MORNING = datetime(2026, 11, 23, 9, 55, tzinfo=UTC)
+"""What the bots' clock reads when the test starts: between 10:00 and 11:00 UTC Kiritimati (UTC+14) is already
+on the 24th and Pago Pago (UTC-11) still on the 22nd, so local days differ from the UTC day both ways."""
+ZONES = (
+    "Pacific/Auckland", "Pacific/Honolulu", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/London",
+    "Pacific/Chatham", "America/Los_Angeles", "Asia/Tokyo", "America/St_Johns", "Asia/Kolkata",
+    "Australia/Sydney", "America/New_York",
+)  # fmt: skip
+"""The time zone of guild G<n>; G0, G1, G6 and G7 are on shards 2 and 3 (the process killed below)."""
 
 
 @dataclass
@@ -54,73 +66,94 @@ class BotProcess:
 @dataclass
 class Cluster:
     standin: StandIn
+    database_url: str
     guilds: list[Guild]
     members: dict[int, Member]
-    moderator: Member
-    processes: dict[str, BotProcess]
+    moderators: dict[int, Member]
     environment: dict[str, str]
     tmp_path: Path
+    clock_started_at: float
+    store: Store | None = None  # the test's own connection, to look at what the bots recorded
+    processes: dict[str, BotProcess] = field(default_factory=dict)
+    everyone: list[BotProcess] = field(default_factory=list)  # every process started, the killed one included
 
-    async def start(self, shards: str) -> BotProcess:
-        """Start the process that runs `shards` (again, after a kill)."""
-        self.processes[shards] = await start_bot_process(self.environment, self.tmp_path, shards)
-        return self.processes[shards]
+    async def start(self, shards: str, name: str | None = None) -> BotProcess:
+        """Start a process that runs `shards`, as a host does: `python -m bot --shards …`."""
+        name = name or shards
+        running = await start_bot_process(self.environment, self.tmp_path, shards, name)
+        self.processes[name] = running
+        self.everyone.append(running)
+        return running
+
+    async def open_store(self) -> Store:
+        """Open the test's connection to the cluster's database (closed by the fixture)."""
+        self.store = await Store.open(self.database_url)
+        return self.store
+
+    def now(self) -> datetime:
+        """What the bots' clock reads now (the same TEST_CLOCK they were given)."""
+        return MORNING + timedelta(seconds=(time.time() - self.clock_started_at) * SPEED)
 
     def shard_of(self, guild: Guild) -> int:
         return (guild.id >> 22) % SHARD_COUNT
 
 
-def bot_environment(api_base: str, gateway_url: str, token: str, postgres_url: str, tmp_path: Path) -> dict[str, str]:
-    """What every process of the cluster is given: the same Discord, database and shard count."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "SHARD"))}
+def bot_environment(api_base: str, gateway_url: str, token: str, postgres_url: str, clock: str) -> dict[str, str]:
+    """What every process of the cluster is given: the same Discord, database, shard count and clock."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DISCORD", "SHARD", "DATABASE", "HEALTH", "TEST_CLOCK"))
+    }
     environment.update({
         "PYTHONPATH": str(ROOT), "DISCORD_TOKEN": token, "DISCORD_API_BASE": api_base,
-        "DISCORD_GATEWAY_URL": gateway_url, "DATABASE_URL": postgres_url,
-        "DATABASE_PATH": str(tmp_path / "shared.db"), "SHARD_COUNT": str(SHARD_COUNT), "LOG_LEVEL": "INFO",
+        "DISCORD_GATEWAY_URL": gateway_url, "DATABASE_URL": postgres_url, "SHARD_COUNT": str(SHARD_COUNT),
+        "TEST_CLOCK": clock, "LOG_LEVEL": "INFO",
     })  # fmt: skip
     return environment
 
 
-async def prepare_databases(postgres_url: str, tmp_path: Path) -> None:
-    """The schema, as the first process would create it, and the shipped data loaded once, as `load` would:
-    SQLite (until stage 2) is not made for several processes migrating one file at once; PostgreSQL migrates
-    under a lock (tests/core/test_scale.py)."""
-    async with await Database.open(postgres_url):
-        pass
-    await load_into_database(load_settings(database_url=postgres_url, database_path=tmp_path / "shared.db"))
-
-
-async def start_bot_process(environment: dict[str, str], tmp_path: Path, shards: str) -> BotProcess:
-    """Start the bot process that runs `shards`, its output in a log file of its own."""
-    log = tmp_path / f"bot-{shards}.log"
-    environment = {**environment, "SHARD_IDS": shards, "HEALTH_FILE": str(tmp_path / f"{shards}.health")}
+async def start_bot_process(environment: dict[str, str], tmp_path: Path, shards: str, name: str) -> BotProcess:
+    """Start `python -m bot --shards <shards>`, its output in a log file of its own."""
+    log = tmp_path / f"bot-{name}.log"
+    environment = {**environment, "HEALTH_FILE": str(tmp_path / f"{name}.health")}
     with log.open("ab") as sink:  # a file, not a pipe: nothing can block on a full buffer
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", RUNNER, env=environment, cwd=tmp_path, stdout=sink, stderr=sink
+            sys.executable, "-m", "bot", "--shards", shards, env=environment, cwd=tmp_path, stdout=sink, stderr=sink
         )
     return BotProcess(shards, log, process)
 
 
+async def stop_processes(processes: list[BotProcess]) -> None:
+    for running in processes:
+        if running.process.returncode is None:
+            running.process.send_signal(signal.SIGTERM)
+    for running in processes:
+        await asyncio.wait_for(running.process.wait(), 30)
+
+
 @pytest.fixture
 async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
-    await prepare_databases(postgres_url, tmp_path)
     standin = StandIn(shards=SHARD_COUNT, max_concurrency=3, enforce_identify_limit=True)
+    clock_started_at = time.time()
+    clock = f"{MORNING.isoformat()}@{clock_started_at:.6f}x{SPEED}"
     async with standin:
         guilds = [
-            standin.add_guild(f"G{n}", guild_id=(2000 + n) << 22, channels=("general",)) for n in range(2 * SHARD_COUNT)
+            standin.add_guild(f"G{n}", guild_id=(2000 + n) << 22, channels=("general", "daily"))
+            for n in range(2 * SHARD_COUNT)
         ]
         members = {guild.id: standin.add_member(guild, "alice") for guild in guilds}
-        moderator = standin.add_member(guilds[0], "mod", permissions=0x20)
-        environment = bot_environment(standin.api_base, standin.gateway_url, standin.token, postgres_url, tmp_path)
-        cluster = Cluster(standin, guilds, members, moderator, {}, environment, tmp_path)
+        moderators = {guild.id: standin.add_member(guild, "mod", permissions=0x20) for guild in guilds}
+        environment = bot_environment(standin.api_base, standin.gateway_url, standin.token, postgres_url, clock)
+        cluster = Cluster(standin, postgres_url, guilds, members, moderators, environment, tmp_path, clock_started_at)
         try:
             yield cluster
         finally:
-            for running in cluster.processes.values():
-                if running.process.returncode is None:
-                    running.process.send_signal(signal.SIGTERM)
-            for running in cluster.processes.values():
-                await asyncio.wait_for(running.process.wait(), 30)
+            for hold in standin.holds:
+                hold.drop()  # a failed test must not leave a process waiting on Discord
+            await stop_processes(cluster.everyone)
+            if cluster.store is not None:
+                await cluster.store.close()
 
 
 async def wait_for_line(process: BotProcess, text: str, within: float) -> float:
@@ -134,10 +167,45 @@ async def wait_for_line(process: BotProcess, text: str, within: float) -> float:
     return time.perf_counter()
 
 
+async def wait_until(read: Callable[[], Awaitable[object]], wanted: object, within: float, what: str) -> None:
+    """Wait until `read()` (a query of the bots' database) returns `wanted`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while (value := await read()) != wanted:
+        assert loop.time() < deadline, f"timed out waiting for {what} (last read {value!r})"
+        await asyncio.sleep(0.01)
+
+
+async def scalar(store: Store, query: str) -> object:
+    """The one value `query` reads from the bots' database."""
+    return (await store.fetch_all(query))[0][0]
+
+
+def daily_posts(standin: StandIn, guild: Guild) -> list[Message]:
+    """The bot's messages in the guild's daily channel (nothing else is posted there)."""
+    return [message for message in standin.channel_messages(guild.channel("daily")) if not message.deleted]
+
+
+async def set_daily(cluster: Cluster, guild: Guild, moment: datetime) -> date:
+    """A moderator turns the concept of the day on at `moment`'s local time; return the local day it posts for."""
+    zone = ZoneInfo(ZONES[cluster.guilds.index(guild)])
+    local = moment.astimezone(zone)
+    result = await cluster.standin.slash(
+        guild, cluster.moderators[guild.id], "daily set", channel=guild.channel("daily"),
+        time=local.strftime("%H:%M"), timezone=zone.key, within=15,
+    )  # fmt: skip
+    answer = await result.answer(15)
+    assert answer.embeds[0]["title"] == "Concept of the day is on", answer
+    return local.date()
+
+
 async def test_three_processes_with_two_shards_each(cluster: Cluster) -> None:
+    """Logins paced across processes, every guild answered by its own process, the concept of the day posted once
+    per guild and local day although a process is killed with claims pending, a quiz of a surviving process left
+    running by a process that starts up, and an edit made through one process enforced by another."""
     standin = cluster.standin
     started = time.perf_counter()
-    await asyncio.gather(*(cluster.start(shards) for shards in LAYOUT))
+    await asyncio.gather(*(cluster.start(shards) for shards in LAYOUT))  # an empty database: they set it up
     await standin.wait_for_identify(SHARD_COUNT, within=90)
     await standin.changes.wait_for(lambda: standin.commands(), 60, "the command sync")
     logins = time.perf_counter() - started
@@ -149,46 +217,112 @@ async def test_three_processes_with_two_shards_each(cluster: Cluster) -> None:
     for times in by_bucket.values():
         assert all(later - earlier >= 5.0 for earlier, later in itertools.pairwise(times))
     assert standin.sync_count == 1  # only the process with shard 0 synced
+    store = await cluster.open_store()  # only now: the bots created the schema and loaded the glossary
+    assert await scalar(store, "SELECT count(*) FROM shipped_concepts") == len(load_glossary().concepts)
 
     for guild in cluster.guilds:  # every guild answered, each by the one process that runs its shard
         result = await standin.slash(guild, cluster.members[guild.id], "define", term="immunoterapy", within=15)
         assert result.response.embeds[0]["title"] == "Immunotherapy"
 
-    # An edit through one process is taken in by the others.
-    home = cluster.guilds[0]
-    assert cluster.shard_of(home) == 2  # so the process killed below is the one that made the change
-    owner = LAYOUT[cluster.shard_of(home) // 2]
-    hidden = await standin.slash(home, cluster.moderator, "concept hide", term="BCG", reason="not taught", within=15)
+    g = dict(enumerate(cluster.guilds))
+    home, victim_shards = g[0], LAYOUT[1]
+    assert [cluster.shard_of(g[n]) for n in (0, 1, 6, 7)] == [2, 3, 2, 3]  # the killed process's guilds
+
+    # A quiz runs in a guild of a surviving process (G2, shard 4) while another process starts up.
+    quiz_guild = g[2]
+    quiz = await standin.slash(quiz_guild, cluster.members[quiz_guild.id], "quiz start", questions=20, timeout=120,
+                               within=15)  # fmt: skip
+    assert not (await quiz.answer(15)).ephemeral
+    running = "SELECT status FROM quiz_sessions"
+    assert await store.fetch_all(running) == [("running",)]
+
+    # The process that will take over shards 2-3 starts now, before the edit below: Discord (the stand-in) holds
+    # its first login request, so it sits set up (database, glossary views, change feed) but not connected.
+    login = standin.hold_next("GET", "/gateway/bot")
+    successor = await cluster.start(victim_shards, "successor")
+    await asyncio.wait_for(login.reached.wait(), 60)
+    assert await store.fetch_all(running) == [("running",)]  # its start-up ended no quiz of shards 4-5
+    assert await scalar(store, "SELECT count(*) FROM quiz_rounds WHERE close_reason = 'restart'") == 0
+    stopped = await standin.slash(quiz_guild, cluster.members[quiz_guild.id], "quiz stop", within=15)
+    assert not (await stopped.answer(15)).ephemeral
+    assert await store.fetch_all(running) == [("stopped",)]  # ran on in its process until stopped there
+
+    # Concept of the day for every guild: three of the doomed process's guilds are due first, its fourth later.
+    held = {n: standin.hold_next("POST", f"/channels/{g[n].channel('daily').id}/messages") for n in (6, 7)}
+    first_posts = cluster.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
+    later = first_posts + timedelta(minutes=7)  # after the kill and the takeover (else caught up at once)
+    due = {0: later, 4: later} | {n: first_posts + timedelta(minutes=n % 4) for n in (2, 3, 5, 8, 9, 10, 11)}
+    due |= dict.fromkeys((1, 6, 7), first_posts)
+    days = dict(zip(due, await asyncio.gather(*(set_daily(cluster, g[n], due[n]) for n in due)), strict=True))
+    assert cluster.now() < first_posts, "configuring the schedules took longer than planned"
+    assert days[3] < due[3].date(), "the bots started too late: Pago Pago's day is no longer UTC's day before"
+    assert days[2] > due[2].date(), "the bots started too late: Kiritimati's day is no longer UTC's day after"
+
+    # An edit through one process is taken in by the others, the successor included, within 1 s.
+    hidden = await standin.slash(home, cluster.moderators[home.id], "concept hide", term="BCG", reason="not taught",
+                                 within=15)  # fmt: skip
     assert "now hidden" in (await hidden.answer()).content
     answered = time.perf_counter()
     expected = f"Took in guild {home.id}'s glossary change from another process"
-    for shards, running in cluster.processes.items():
-        if shards != owner:
-            assert await wait_for_line(running, expected, 10) - answered < 1.0
-    assert expected not in cluster.processes[owner].text()  # its own change is not applied twice
+    for name, process in cluster.processes.items():
+        if name != victim_shards:
+            assert await wait_for_line(process, expected, 10) - answered < 1.0
+    assert expected not in cluster.processes[victim_shards].text()  # its own change is not applied twice
 
-    # kill -9 one process mid-run: its shards come back with the restarted process, paced, and answer again.
-    victim = cluster.processes[LAYOUT[1]]
+    # kill -9 mid-day: G1 posted, G6 and G7 claimed and being sent (held by Discord), G0 not due yet.
+    sent = f"SELECT status FROM daily_posts WHERE guild_id = {g[1].id}"
+    await wait_until(lambda: store.fetch_all(sent), [("posted",)], 30, "G1's concept of the day recorded as sent")
+    assert len(daily_posts(standin, g[1])) == 1
+    await asyncio.wait_for(asyncio.gather(*(hold.reached.wait() for hold in held.values())), 30)
+    assert cluster.now() < later
+    assert not daily_posts(standin, home)
+    victim = cluster.processes.pop(victim_shards)
     victim.process.kill()
     await victim.process.wait()
     sessions = standin.gateway.by_shard
     await standin.changes.wait_for(
         lambda: all(sessions[shard].conn is None for shard in (2, 3)), 30, "the killed process's connections to drop"
     )
-    await cluster.start(LAYOUT[1])
+    held[6].release()  # Discord had taken G6's post: it appears, but the killed process never learnt so
+    held[7].drop()  # G7's never arrived
+    await standin.changes.wait_for(lambda: all(hold.request.status for hold in held.values()), 10, "the held posts")
+    assert (len(daily_posts(standin, g[6])), len(daily_posts(standin, g[7]))) == (1, 0)
+    pending = "SELECT guild_id FROM daily_posts WHERE status = 'pending' ORDER BY guild_id"
+    assert await store.fetch_all(pending) == [(g[6].id,), (g[7].id,)]  # claims left by the killed process
+
+    # The successor logs in: it takes over the killed process's shards, paced, and its claims once their lease ran.
+    login.release()
     await standin.wait_for_identify(SHARD_COUNT + 2, within=60)
     assert standin.gateway.refusals == []
-    for guild in (g for g in cluster.guilds if cluster.shard_of(g) in (2, 3)):
+    await standin.changes.wait_for(lambda: all(daily_posts(standin, guild) for guild in cluster.guilds), 60,
+                                   "every guild's concept of the day")  # fmt: skip
+    posted = "SELECT count(*) FROM daily_posts WHERE status = 'posted'"
+    await wait_until(lambda: scalar(store, posted), len(cluster.guilds), 30, "every post recorded as sent")
+    rows = await store.fetch_all("SELECT guild_id, local_date, status, message_id FROM daily_posts")
+    recorded = {int(row[0]): (str(row[1]), str(row[2]), row[3]) for row in rows}
+
+    # The successor serves G0's hide, which it only heard of through the change feed (it loaded G0's glossary
+    # before the edit and has not read it since); the hide is G0's only.
+    assert expected in successor.text()
+    for guild in (guild for guild in cluster.guilds if cluster.shard_of(guild) in (2, 3)):
         result = await standin.slash(guild, cluster.members[guild.id], "define", term="BCG", within=15)
         answer = await result.answer()
-        if guild is home:  # the restarted process serves the hide it made before it was killed
+        if guild is home:
             assert answer.ephemeral
             assert "No entry is named “BCG”" in answer.content  # hidden here: only entries that mention it
         else:
-            assert answer.embeds[0]["title"] == "Bacillus Calmette–Guérin"  # hidden in its own guild only
+            assert answer.embeds[0]["title"] == "Bacillus Calmette–Guérin"
+
+    # Every guild posted exactly once, for its own local day, and the database recorded that very message.
+    for n, guild in enumerate(cluster.guilds):
+        messages = daily_posts(standin, guild)
+        assert len(messages) == 1, (n, [message.embeds for message in messages])
+        footer = messages[0].embeds[0]["footer"]["text"]
+        assert footer.startswith(marker(days[n])), (n, footer, days[n])
+        assert recorded[guild.id] == (days[n].isoformat(), "posted", messages[0].id), n
     assert logins < 60
-    for running in cluster.processes.values():
-        assert "Traceback" not in running.text(), running.text()[-3000:]
+    for process in cluster.processes.values():
+        assert "Traceback" not in process.text(), process.text()[-3000:]
 
 
 STANDALONE_WORLD = """
@@ -220,21 +354,17 @@ async def test_processes_take_identify_turns_on_a_standalone_standin(tmp_path: P
         line = (await asyncio.wait_for(standin.stdout.readline(), 30)).decode()
         base = line.removeprefix("standin listening on ").strip()
         assert base.startswith("http://127.0.0.1:"), line
-        await prepare_databases(postgres_url, tmp_path)
         environment = bot_environment(base + "/api/v10", base.replace("http://", "ws://") + "/gateway",
-                                      "standalone.bot.token", postgres_url, tmp_path)  # fmt: skip
+                                      "standalone.bot.token", postgres_url, "")  # fmt: skip
         environment["SHARD_COUNT"] = "2"
-        processes = [await start_bot_process(environment, tmp_path, shards) for shards in ("0", "1")]
+        processes = [await start_bot_process(environment, tmp_path, shards, shards) for shards in ("0", "1")]
         for running in processes:
             await wait_for_line(running, "Connected as", 60)
         waited = [running for running in processes if "for its IDENTIFY turn" in running.text()]
         assert len(waited) == 1  # the second login waited for the first one's window
         assert [running.text().count("has connected to Gateway") for running in processes] == [1, 1]
     finally:
-        for running in processes:
-            running.process.send_signal(signal.SIGTERM)
-        for running in processes:
-            await asyncio.wait_for(running.process.wait(), 30)
+        await stop_processes(processes)
         standin.send_signal(signal.SIGINT)
         await asyncio.wait_for(standin.wait(), 30)
     log = standin_log.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,12 +19,15 @@ from standin import StandIn
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def start_process(discord_: StandIn, tmp_path: Path, token: str, *arguments: str) -> asyncio.subprocess.Process:
-    """Start `python -m bot` pointed at the stand-in, as a host would start it."""
+async def start_process(
+    discord_: StandIn, tmp_path: Path, token: str, *arguments: str, **settings: str
+) -> asyncio.subprocess.Process:
+    """Start `python -m bot` pointed at the stand-in, as a host would start it (`settings`: more environment)."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("DISCORD")}
     environment.update({
         "PYTHONPATH": str(ROOT), "DISCORD_TOKEN": token, "DATABASE_PATH": str(tmp_path / "bot.db"),
         "DISCORD_API_BASE": discord_.api_base, "DISCORD_GATEWAY_URL": discord_.gateway_url, "LOG_LEVEL": "DEBUG",
+        **settings,
     })  # fmt: skip
     log = (tmp_path / "bot.log").open("wb")  # a file, not a pipe: nothing can block on a full buffer
     try:
@@ -53,6 +57,28 @@ async def test_runs_answers_and_stops_cleanly_on_sigterm(discord_: StandIn, tmp_
     assert discord_.token not in log
     assert "Unclosed" not in log
     assert "Traceback" not in log
+
+
+async def test_sigterm_while_a_shard_cannot_connect_still_stops_it(discord_: StandIn, tmp_path: Path) -> None:
+    """The gateway unreachable: discord.py retries the shard every 5 s, even after close; SIGTERM ends it anyway."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # nothing listens there once closed
+    process = await start_process(
+        discord_, tmp_path, discord_.token, DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{port}/gateway", SHARD_COUNT="1"
+    )
+    log_file = tmp_path / "bot.log"
+    try:
+        await discord_.changes.wait_for(
+            lambda: "Failed to connect for shard_id: 0" in log_file.read_text(errors="replace"), 30, "a failed login"
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 15)
+    log = log_file.read_text(errors="replace")
+    assert process.returncode == 0, log[-3000:]
+    assert "Shutting down" in log
+    assert "Session is closed" not in log  # no retry after the close
 
 
 async def test_rejected_token_is_one_clear_line(discord_: StandIn, tmp_path: Path) -> None:

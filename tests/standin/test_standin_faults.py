@@ -164,3 +164,25 @@ async def test_second_callback_is_rejected(discord_: StandIn, guild: Guild, alic
         assert resp.status == 400
         assert (await resp.json())["code"] == 40060
     assert result.rejections[-1].json == body
+
+
+@pytest.mark.parametrize("act", [True, False])
+async def test_a_held_request_is_acted_on_or_dropped_after_its_sender_went_away(
+    discord_: StandIn, guild: Guild, act: bool
+) -> None:
+    """A test holds a send, kills the sender, then decides whether Discord had acted (crash-recovery tests)."""
+    channel = guild.channel("general")
+    hold = discord_.hold_next("POST", f"/channels/{channel.id}/messages")
+    headers = {"Authorization": f"Bot {discord_.token}"}
+    async with aiohttp.ClientSession() as http:  # the sender, gone before Discord answers
+        sending = asyncio.create_task(
+            http.post(f"{discord_.api_base}/channels/{channel.id}/messages", json={"content": "hi"}, headers=headers)
+        )
+        await asyncio.wait_for(hold.reached.wait(), 10)
+        sending.cancel()
+    assert discord_.channel_messages(channel) == []
+    hold.release() if act else hold.drop()
+    await discord_.changes.wait_for(lambda: hold.request is not None and hold.request.status, 10, "the answer")
+    assert hold.request is not None
+    assert hold.request.status == (200 if act else 500)
+    assert [message.content for message in discord_.channel_messages(channel)] == (["hi"] if act else [])

@@ -54,7 +54,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, available_timezones
 
 import asyncpg
@@ -117,6 +117,7 @@ class BotProcess:
     ready_at: float | None = None
     took_in: dict[int, float] = field(default_factory=dict)  # guild id -> first seen taking in its change
     tracebacks: int = 0
+    reader: BinaryIO | None = None
 
     @property
     def shard_ids(self) -> range:
@@ -125,9 +126,10 @@ class BotProcess:
 
     def poll(self) -> None:
         """Read what the log gained since the last poll and note the lines the benchmark waits for."""
-        with self.log.open("rb") as log:
-            log.seek(self.read)
-            chunk = log.read()
+        if self.reader is None:
+            self.reader = self.log.open("rb")  # kept open: read from where the last poll stopped
+            self.reader.seek(self.read)
+        chunk = self.reader.read()
         if not chunk:
             return
         seen = time.perf_counter()
@@ -140,6 +142,11 @@ class BotProcess:
                 self.tracebacks += 1
             elif matched := TOOK_IN.search(line):
                 self.took_in.setdefault(int(matched.group(1)), seen)
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
 
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid) if self.process.returncode is None else 0.0
@@ -157,16 +164,20 @@ class Cluster:
 
     async def start(self, shards: str) -> BotProcess:
         """Start the process that runs `shards` (again, after a kill), its output appended to its own log."""
+        if shards in self.processes:  # restarted: the old one's last lines are read before the new one's
+            retired = self.processes.pop(shards)
+            retired.poll()
+            retired.close()
+            self.retired.append(retired)
         log = self.workdir / f"bot-{shards}.log"
+        offset = log.stat().st_size if log.exists() else 0  # the new process's lines start here
         environment = {**self.environment, "HEALTH_FILE": str(self.workdir / f"{shards}.health")}
         with log.open("ab") as sink:  # a file, not a pipe: nothing blocks on a full buffer
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "--shards", shards, "--shard-count", str(SHARD_COUNT),
                 env=environment, cwd=self.workdir, stdout=sink, stderr=sink,
             )  # fmt: skip
-        running = BotProcess(shards, log, process, read=log.stat().st_size)
-        if shards in self.processes:
-            self.retired.append(self.processes[shards])
+        running = BotProcess(shards, log, process, read=offset)
         self.processes[shards] = running
         return running
 
@@ -215,6 +226,7 @@ class Cluster:
                 await bot_process.process.wait()
         for bot_process in self.processes.values():
             bot_process.poll()
+            bot_process.close()
 
     @property
     def tracebacks(self) -> int:
@@ -527,6 +539,8 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="immunobot-bench-cluster-") as directory:
             workdir = Path(directory)
             standin = StandIn(shards=SHARD_COUNT, max_concurrency=options.max_concurrency, enforce_identify_limit=True)
+            if not options.validate:
+                standin.spec = None  # see --validate: ~7 ms of the stand-in's CPU per request, not Discord's cost
             async with standin:
                 world = build_world(standin, options.guilds, options.users)
                 environment = bot_environment(standin, database_url, options.lease)
@@ -647,6 +661,12 @@ def main() -> None:
         "--max-concurrency", type=int, default=1, help="IDENTIFY buckets (Discord: 1 below 150k guilds)"
     )
     parser.add_argument("--lease", type=float, default=20.0, help="DAILY_CLAIM_LEASE_SECONDS for the bots")
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="let the stand-in check every request and response against Discord's OpenAPI spec, as in the tests "
+        "(off by default: jsonschema takes ~7 ms of the stand-in's one core per request, which Discord does not)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
     options = parser.parse_args()

@@ -305,6 +305,8 @@ async def measure_throughput(standin: StandIn, cluster: Cluster, world: World, c
         "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1) if latencies else None,
         "wall_s": round(wall, 3),
         "cpu_s": {"bots": cpu_bots, "standin_and_driver": round(time.process_time() - own_before, 2)},
+        # what a core buys, whatever else the machine runs: answers per CPU second of all bot processes together
+        "answers_per_bot_cpu_s": round(len(answered_at) / max(sum(cpu_bots.values()), 0.01), 1),
         "define": define,
         "autocomplete": autocomplete,
         "rate_limited_429": rate_limited(standin, requests_before),
@@ -611,7 +613,8 @@ def report(figures: dict[str, Any]) -> None:
         print(
             f"  K={k}: {t['throughput_per_s']} answers/s, p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms "
             f"({t['answered']}/{t['sent']} answered, late {t['late']}, lost {t['lost']}; login {t['login_s']} s; "
-            f"CPU s bots [{bots}], stand-in+driver {t['cpu_s']['standin_and_driver']:.1f} over {t['wall_s']:.1f} s)"
+            f"CPU s bots [{bots}], stand-in+driver {t['cpu_s']['standin_and_driver']:.1f} over {t['wall_s']:.1f} s; "
+            f"{t['answers_per_bot_cpu_s']} answers per bot CPU second)"
         )
     if figures["throughput_ratio_k2_k1"] is not None:
         print(f"  throughput K=2 / K=1: {figures['throughput_ratio_k2_k1']}")

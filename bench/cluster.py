@@ -531,6 +531,7 @@ def bot_environment(standin: StandIn, database_url: str, lease: float) -> dict[s
 
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]  # other jobs on the machine take cores from this run: said with the figures
     server = start_postgres()
     try:
         database_url = server.new_database()
@@ -584,6 +585,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         "count": options.count,
         "users": options.users,
         "cpus": os.cpu_count(),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # at start and end
         "throughput": throughput,
         "throughput_ratio_k2_k1": ratio,
         "edit_propagation": propagation,
@@ -605,7 +607,8 @@ def report(figures: dict[str, Any]) -> None:
     """Print the figures as human-readable lines."""
     print(
         f"{figures['guilds']} guilds on {figures['shards']} shards (max_concurrency {figures['max_concurrency']}), "
-        f"{figures['cpus']} CPU(s); {figures['count']} /define + {figures['count']} autocomplete from "
+        f"{figures['cpus']} CPU(s) (load average {figures['load_average_1min'][0]} at start, "
+        f"{figures['load_average_1min'][1]} at end); {figures['count']} /define + {figures['count']} autocomplete from "
         f"{figures['users']} users, one in flight each"
     )
     for k, t in figures["throughput"].items():

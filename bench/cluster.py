@@ -592,6 +592,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         "daily": daily,
         "identify": identify,
         "rate_limited_429": total_429,
+        "unexpected_429": total_429["total"],  # every 429 is one the bots should have avoided (none are injected)
         "tracebacks": tracebacks,
         "wall_s": round(time.perf_counter() - started, 1),
     }

@@ -25,8 +25,8 @@ With the largest K, on the same processes, after its throughput run:
   posts fall due together; when a third of one process's guilds have their post, that process is killed with
   SIGKILL and started again. Posts the dead process had claimed stay its own for DAILY_CLAIM_LEASE_SECONDS
   (--lease, 20 s; the setting's default is 300 s), then the restarted process looks for each in the channel and
-  sends it only if absent. Counted in the channels (what users see): posts made, duplicates, missing; and in
-  the database.
+  sends it only if absent. Counted in the channels (what users see): posts made, duplicates, missing, posts
+  whose footer names another day than the guild's local date; and in the database.
 Over the whole run: IDENTIFY pacing violations (an IDENTIFY the stand-in refused with op 9 for coming within 5 s
 of the last one in its max_concurrency bucket, or two accepted ones closer than that) and every 429 the stand-in
 answered, per phase (bucket: discord.py should have paced itself from the headers; global: 50 requests/s per bot,
@@ -364,7 +364,7 @@ class PostCounter:
         self.standin = standin
         self.scanned = 0
         self.per_guild: Counter[int] = Counter()
-        self.dates: Counter[str] = Counter()
+        self.dates: dict[int, set[str]] = {}  # guild id -> the local dates its posts are for (footer)
 
     def scan(self) -> None:
         messages = list(self.standin.world.messages.values())
@@ -376,7 +376,7 @@ class PostCounter:
                 footer = DAILY_FOOTER.match(footer_text(embed))
                 if footer:
                     self.per_guild[message.guild_id] += 1
-                    self.dates[footer.group(1)] += 1
+                    self.dates.setdefault(message.guild_id, set()).add(footer.group(1))
                     break
         self.scanned = len(messages)
 
@@ -385,8 +385,7 @@ class PostCounter:
         return sum(
             1
             for message in self.standin.world.messages.values()
-            if message.deleted
-            and any(DAILY_FOOTER.match((e.get("footer") or {}).get("text") or "") for e in message.embeds)
+            if message.deleted and any(DAILY_FOOTER.match(footer_text(e)) for e in message.embeds)
         )
 
 
@@ -423,12 +422,12 @@ async def measure_daily(standin: StandIn, cluster: Cluster, world: World, dsn: s
     now = datetime.now(UTC)
     due = (now + timedelta(seconds=lead)).replace(second=0, microsecond=0) + timedelta(minutes=1)
     limit = asyncio.Semaphore(DAILY_SET_IN_FLIGHT)
-    local_dates: Counter[str] = Counter()
+    expected_date: dict[int, str] = {}  # guild id -> its local date at the due minute
 
     async def turn_on(n: int, guild: Guild) -> bool:
         zone = all_zones[n % len(all_zones)]
         local = due.astimezone(ZoneInfo(zone))
-        local_dates[local.date().isoformat()] += 1
+        expected_date[guild.id] = local.date().isoformat()
         async with limit:
             result = await standin.slash(guild, world.owners[guild.id], "daily set", channel=guild.default_channel,
                                          time=local.strftime("%H:%M"), timezone=zone, within=30)  # fmt: skip
@@ -483,11 +482,12 @@ async def measure_daily(standin: StandIn, cluster: Cluster, world: World, dsn: s
         "guilds": len(world.guilds),
         "confirmed_on": sum(confirmed),
         "zones": len({all_zones[n % len(all_zones)] for n in range(len(world.guilds))}),
-        "local_dates": dict(sorted(local_dates.items())),
+        "local_dates": dict(sorted(Counter(expected_date.values()).items())),
         "set_commands_s": round(set_seconds, 2),
         "posts_made": sum(counter.per_guild[g] for g in guild_ids) - before,
         "duplicates": sum(max(0, counter.per_guild[g] - 1) for g in guild_ids),
         "missing": sum(1 for g in guild_ids if counter.per_guild[g] == 0),
+        "wrong_local_date": sum(1 for g in guild_ids if counter.dates.get(g, {expected_date[g]}) != {expected_date[g]}),
         "deleted_posts": counter.deleted(),
         "recorded": recorded,
         "last_post_after_due_s": round(last_post_at - due_at, 2),
@@ -634,7 +634,8 @@ def report(figures: dict[str, Any]) -> None:
         kill = d["killed"]
         print(
             f"concept of the day: {d['guilds']} guilds in {d['zones']} zones (local dates {d['local_dates']}): "
-            f"posts {d['posts_made']}, duplicates {d['duplicates']}, missing {d['missing']}, recorded {d['recorded']}"
+            f"posts {d['posts_made']}, duplicates {d['duplicates']}, missing {d['missing']}, for another local date "
+            f"{d['wrong_local_date']}, recorded {d['recorded']}"
         )
         print(
             f"  process {kill['shards']} killed -9 {kill['after_due_s']} s after the due minute with "

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(
         default=None, description="Shards this process runs, e.g. 0-3 or 0,2,5 (needs SHARD_COUNT); unset: all."
     )
+    daily_claim_lease_seconds: float = Field(
+        default=300.0,
+        ge=1.0,
+        description="How long a process's claim on a daily post holds the others back if it dies mid-send "
+        "(must outlast a send, 429 waits included); shorter only for tests and benchmarks.",
+    )
 
     @field_validator("discord_token", mode="before")
     @classmethod

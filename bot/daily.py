@@ -268,10 +268,11 @@ class DailyRepository:
         )
 
     async def claim_day(
-        self, schedule: DailySchedule, day: date, candidates: list[str], *, owner: str, now: datetime
-    ) -> tuple[PostRecord, bool] | Busy | None:
+        self, schedule: DailySchedule, day: date, candidates: list[str], *, owner: str, now: datetime,
+        lease: timedelta = CLAIM_LEASE,
+    ) -> tuple[PostRecord, bool] | Busy | None:  # fmt: skip
         """Record the intent to post for `day` (choosing the next concept of the cycle), owned by `owner` until
-        `now + CLAIM_LEASE`.
+        `now + lease`.
 
         Returns the pending record to act on and whether an earlier attempt may already have sent it (a pending
         row taken over); `Busy` when another owner's lease still runs (it may be sending right now); None when
@@ -283,12 +284,12 @@ class DailyRepository:
         process that finds it locked is Busy at once rather than waiting; the unique key (guild, local date)
         refuses a second claim in any case. On SQLite (one writer) the lock clauses are left out.
         """
-        lease = (now + CLAIM_LEASE).isoformat()
+        expires = (now + lease).isoformat()
         try:
             async with self._store.transaction() as db:
-                return await self._claim(db, schedule, day, candidates, owner=owner, now=now, lease=lease)
+                return await self._claim(db, schedule, day, candidates, owner=owner, now=now, lease=expires)
         except (_ClaimLostError, IntegrityError):
-            return Busy("another process", now + CLAIM_LEASE)
+            return Busy("another process", now + lease)
 
     async def _claim(
         self, db: AsyncConnection, schedule: DailySchedule, day: date, candidates: list[str], *, owner: str,
@@ -478,8 +479,10 @@ class DailyScheduler:
         sender: PostSender,
         clock: Clock,
         owns: Callable[[int], bool] = lambda _guild_id: True,
+        lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self._repository = repository
+        self._lease = lease  # DAILY_CLAIM_LEASE_SECONDS: how long a crashed process's claim holds the others back
         self._owns = owns  # several processes: each posts for the guilds on its own shards (issue 12)
         self._glossary_for = glossary_for
         self._sender = sender
@@ -591,7 +594,7 @@ class DailyScheduler:
         if outcome == "retry":
             self._due[guild_id] = self._clock.now() + RETRY_AFTER_TRANSIENT
         elif outcome == "busy":  # another claimer's lease: look again when it ends
-            self._due[guild_id] = self._busy_until.pop(guild_id, self._clock.now() + CLAIM_LEASE)
+            self._due[guild_id] = self._busy_until.pop(guild_id, self._clock.now() + self._lease)
         else:
             await self._plan(current)
 
@@ -609,7 +612,7 @@ class DailyScheduler:
         glossary = self._glossary_for(schedule.guild_id)
         owner = f"{self._process}:{next(self._attempts)}"
         claimed = await self._repository.claim_day(
-            schedule, day, glossary.pool(schedule.categories), owner=owner, now=self._clock.now()
+            schedule, day, glossary.pool(schedule.categories), owner=owner, now=self._clock.now(), lease=self._lease
         )
         if isinstance(claimed, Busy):
             log.info("Daily post for guild %s is being sent by %s until %s", schedule.guild_id, claimed.owner,

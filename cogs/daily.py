@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -140,7 +140,12 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
     def __init__(self, bot: ImmunoBot) -> None:
         self.bot = bot
         self.scheduler = DailyScheduler(
-            DailyRepository(bot.store), bot.catalog.view, DiscordPostSender(bot), bot.clock, owns=bot.owns_guild
+            DailyRepository(bot.store),
+            bot.catalog.view,
+            DiscordPostSender(bot),
+            bot.clock,
+            owns=bot.owns_guild,
+            lease=timedelta(seconds=bot.settings.daily_claim_lease_seconds),
         )
         self._starter: asyncio.Task[None] | None = None
         super().__init__()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 
+from bot.config import load_settings
 from bot.daily import CLAIM_LEASE, Busy, DailyRepository, DailySchedule, next_due, parse_post_time
 from bot.glossary import Glossary
 from bot.store import Store
@@ -100,6 +102,24 @@ async def test_a_claim_is_owned_a_second_process_waits_then_takes_over(database_
         assert taken[1] is True  # may have been sent: the taker looks for the post before sending
         rows = await store.fetch_all("SELECT claim_owner FROM daily_posts")
         assert rows == [("second:2",)]
+
+
+async def test_a_shorter_lease_from_the_settings_lets_a_restarted_process_take_over_sooner(tmp_path: Path) -> None:
+    """DAILY_CLAIM_LEASE_SECONDS (tests and benchmarks): a dead process's claim holds the day that long, no longer."""
+    assert load_settings().daily_claim_lease_seconds == CLAIM_LEASE.total_seconds()  # the default: 5 minutes
+    lease = timedelta(seconds=load_settings(daily_claim_lease_seconds="20").daily_claim_lease_seconds)
+    async with await Store.open(f"sqlite:///{tmp_path / 'lease.db'}") as store:
+        repository = DailyRepository(store)
+        schedule = DailySchedule(1, 10, time(8, 0), "UTC")
+        day, now = date(2026, 11, 23), datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+        assert isinstance(await repository.claim_day(schedule, day, ["a"], owner="dead:1", now=now, lease=lease), tuple)
+        soon = now + timedelta(seconds=19)
+        assert await repository.claim_day(schedule, day, ["a"], owner="new:1", now=soon, lease=lease) == Busy(
+            "dead:1", now + lease
+        )
+        taken = await repository.claim_day(schedule, day, ["a"], owner="new:2", now=now + lease, lease=lease)
+        assert isinstance(taken, tuple)
+        assert taken[1] is True  # may have been sent: looked for before sending again
 
 
 def test_timezone_suggestions_read_a_bounded_prefix() -> None:

@@ -572,12 +572,32 @@ def _check_stages(items: Iterable[SourcedConcept]) -> list[Problem]:
     return problems
 
 
+_loaded: dict[tuple[Path, tuple[tuple[str, int, int], ...]], GlossaryData] = {}
+"""The last validated glossary per data directory, by its files' names, sizes and modification times."""
+
+
 def load_glossary(data_dir: Path | None = None) -> GlossaryData:
-    """Read and validate every `*.yaml` file in the data directory; raise `GlossaryError` listing all problems."""
+    """Read and validate every `*.yaml` file in the data directory; raise `GlossaryError` listing all problems.
+
+    The result is immutable, so files unchanged since the last call (same names, sizes and modification times)
+    are not parsed again: a process that starts several bots (the tests) or loads twice pays once.
+    """
     directory = data_dir or default_data_dir()
     files = sorted(directory.glob("*.yaml"))
     if not files:
         raise GlossaryError([Problem(str(directory), None, None, "no *.yaml data files found")])
+    stats = [path.stat() for path in files]
+    key = (
+        directory.resolve(),
+        tuple((path.name, st.st_size, st.st_mtime_ns) for path, st in zip(files, stats, strict=True)),
+    )
+    if key not in _loaded:
+        _loaded.clear()  # keep only the newest: data directories are few and their contents change rarely
+        _loaded[key] = _read_glossary(directory, files)
+    return _loaded[key]
+
+
+def _read_glossary(directory: Path, files: list[Path]) -> GlossaryData:
     documents: list[SourceDocument] = []
     concepts: list[SourcedConcept] = []
     problems: list[Problem] = []

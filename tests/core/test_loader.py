@@ -56,6 +56,18 @@ def test_good_directory_loads(tmp_path: Path) -> None:
     assert data.concepts[0].origin.endswith("concepts.yaml")
 
 
+def test_unchanged_files_are_read_once_and_a_changed_file_again(tmp_path: Path) -> None:
+    """A second load of unchanged files is the same validated glossary; a changed file is read and checked anew."""
+    directory = write(tmp_path, GOOD)
+    first = load_glossary(directory)
+    assert load_glossary(directory) is first
+    concepts = directory / "concepts.yaml"
+    concepts.write_text(concepts.read_text().replace("id: beta", "id: gamma"))
+    assert [item.concept.id for item in load_glossary(directory).concepts] == ["alpha", "gamma"]
+    concepts.write_text(concepts.read_text() + "  - {id: broken}\n")
+    assert problems_of(directory)  # a broken change is refused, never served from before
+
+
 @pytest.mark.parametrize(
     ("mutation", "expected"),
     [

@@ -271,14 +271,15 @@ class Terminal:
         os.close(slave)
         self.screen = ""
 
-    def read_until(self, text: str, timeout: float = 90) -> str:
-        """Read the terminal's output until `text` shows (style and cursor codes removed)."""
+    def read_until(self, text: str, timeout: float = 90, since: int = 0) -> str:
+        """Read the terminal's output until `text` shows at or after position `since` (style and cursor codes
+        removed)."""
         import re
         import select
         import time
 
         deadline = time.monotonic() + timeout
-        while text not in self.screen:
+        while text not in self.screen[since:]:
             remaining = deadline - time.monotonic()
             assert remaining > 0, f"{text!r} never appeared; the terminal shows:\n{self.screen[-3000:]}"
             ready, _, _ = select.select([self.master], [], [], min(remaining, 1))
@@ -321,7 +322,8 @@ def test_terminal_shows_the_bots_own_posts_as_they_happen_and_ctrl_c_leaves(tmp_
         assert "QUESTION 1 OF 5 — CLOSED" in screen
         assert "[new message in #general]" in screen
         terminal.type("ed\r")  # the half-typed line was kept: completed, it is sent whole
-        terminal.read_until("No entry matches “half-typed”")
+        answered = terminal.read_until("No entry matches “half-typed”")
+        terminal.read_until("immunobot>", since=answered.rindex("No entry matches"))  # the prompt is back
         terminal.type("\x03")  # Ctrl-C at the prompt
     finally:
         status, errors = terminal.close()

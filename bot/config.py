@@ -222,6 +222,14 @@ class Settings(BaseSettings):
         return (guild_id >> 22) % self.shard_count in self.shard_ids
 
     @property
+    def share_of_shards(self) -> float:
+        """The part of the bot's shards this process runs (1 when it runs them all): its share of what Discord
+        limits per bot across every process, such as the global rate of requests."""
+        if self.shard_ids is None or self.shard_count is None:
+            return 1.0
+        return len(set(self.shard_ids)) / self.shard_count
+
+    @property
     def log_level_number(self) -> int:
         """Return the logging module's number for the configured level."""
         return logging.getLevelNamesMapping()[self.log_level]

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from aiolimiter import AsyncLimiter
 from sqlalchemy import ScalarSelect, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 
 PARALLEL_POSTS = 8
 """Guilds posted at once when many are due together; discord.py paces each channel's rate limit."""
+
+POSTS_PER_SECOND = 40.0
+"""Posts a whole bot starts per second when many guilds are due at once: Discord allows a bot 50 requests per
+second across all its processes (rate-limits.mdx); the rest is left for everything else. Each process takes
+its share of shards' part of it, so a cluster's daily burst stays under the global limit without a 429."""
 
 CLAIM_LEASE = timedelta(minutes=5)
 """How long a claim on a day's post is its owner's alone; after that another claimer may take it over."""
@@ -480,8 +486,11 @@ class DailyScheduler:
         clock: Clock,
         owns: Callable[[int], bool] = lambda _guild_id: True,
         lease: timedelta = CLAIM_LEASE,
+        share: float = 1.0,
     ) -> None:
         self._repository = repository
+        # one post per slot, evenly spaced (no burst): never more than the rate in any second, in real seconds
+        self._pace = AsyncLimiter(1, 1.0 / max(1.0, POSTS_PER_SECOND * share))
         self._lease = lease  # DAILY_CLAIM_LEASE_SECONDS: how long a crashed process's claim holds the others back
         self._owns = owns  # several processes: each posts for the guilds on its own shards (issue 12)
         self._glossary_for = glossary_for
@@ -585,6 +594,7 @@ class DailyScheduler:
     async def _post_due(self, guild_id: int) -> None:
         schedule = self._schedules[guild_id]
         async with self._limit:
+            await self._pace.acquire()
             try:
                 outcome = await self._post(schedule, schedule.local_date(self._clock.now()))
             except Exception:  # one guild's unexpected failure must not stop the others; try it again later

@@ -146,6 +146,7 @@ class Daily(commands.GroupCog, group_name="daily", group_description="The concep
             bot.clock,
             owns=bot.owns_guild,
             lease=timedelta(seconds=bot.settings.daily_claim_lease_seconds),
+            share=bot.settings.share_of_shards,
         )
         self._starter: asyncio.Task[None] | None = None
         super().__init__()

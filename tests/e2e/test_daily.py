@@ -338,7 +338,34 @@ async def test_many_guilds_at_once_under_rate_limits(discord_: StandIn, start_bo
     counts = [len(daily_posts(discord_, guild.channel("daily"))) for guild in guilds]
     assert counts == [1] * len(guilds)
     injected = [r for r in discord_.find_requests("POST", "/channels/*/messages", status=429) if r.fault]
-    assert len(injected) == 25  # (150 posts at once may also meet Discord's global limit: discord.py retries)
+    assert len(injected) == 25
+    # 150 posts due at once stay under Discord's global limit of 50 requests/s (posts are paced at 40/s).
+    assert [r.path for r in discord_.requests if r.global_limited] == []
+
+
+async def test_a_process_with_a_quarter_of_the_shards_posts_at_a_quarter_of_the_rate(
+    discord_: StandIn, start_bot: Start
+) -> None:
+    """Four processes share Discord's global limit: one running 2 of 8 shards starts at most ~10 posts a second
+    (its guilds' posts due at once), so the cluster's burst stays under 50 requests a second together."""
+    guilds = [discord_.add_guild(f"Group {number}", channels=("daily",)) for number in range(400)]
+    mine = [guild for guild in guilds if (guild.id >> 22) % 8 in (0, 1)][:30]
+    assert len(mine) == 30
+    clock = ManualClock(MONDAY_7AM)
+    async with start_bot(clock=clock, shard_count=8, shard_ids=(0, 1)) as bot:
+        for guild in mine:
+            await scheduler(bot).update(
+                DailySchedule(
+                    guild.id, guild.channel("daily").id, time(8, 0), "UTC", (), DailyState.ACTIVE, None, MONDAY_7AM
+                )
+            )
+        clock.set(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+        await asyncio.wait_for(scheduler(bot).wait_idle(), 60)
+    sent = sorted(r.at for r in discord_.find_requests("POST", "/channels/*/messages", status=200))
+    assert len(sent) == 30
+    # Evenly spaced, 10 a second: the 30th post starts no sooner than 2.9 s after the first.
+    assert sent[-1] - sent[0] >= 2.8
+    assert max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent) <= 11
 
 
 @pytest.mark.both_backends

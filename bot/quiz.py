@@ -30,7 +30,7 @@ from bot.clock import Clock
 from bot.db.schema import quiz_answers, quiz_players, quiz_rounds, quiz_sessions
 from bot.questions import Mode, Question
 from bot.scores import ScoreRepository, Standing
-from bot.store import Store
+from bot.store import Store, storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -470,9 +470,23 @@ class QuizHub:
 
     async def begin(self, session: Session, message_id: int) -> None:
         """The first question is on screen: remember its message and start the quiz's timer task."""
-        session.current.message_id = message_id
-        await self._repository.set_message(session.id, 1, message_id)
         session.task = asyncio.create_task(self._run(session), name=f"quiz-{session.id}")
+        await self._remember_message(session, message_id)
+
+    async def _remember_message(self, session: Session, message_id: int) -> None:
+        """Keep the open question's message; store it too, only to mark the question ended after a restart.
+
+        The question is on screen and the quiz goes on even when the database cannot take the id right now
+        (busy, full): failing here would tell the channel "nothing was saved" under a live question.
+        """
+        session.current.message_id = message_id
+        try:
+            await self._repository.set_message(session.id, session.current.number, message_id)
+        except Exception as error:
+            if storage_failure(error) is None:
+                raise
+            log.warning("Quiz %s: could not store question %s's message (%s); the quiz goes on",
+                        session.id, session.current.number, error)  # fmt: skip
 
     async def abandon(self, session: Session) -> None:
         """The first question could not be shown: end the quiz at once."""
@@ -664,6 +678,4 @@ class QuizHub:
             session.current = Round(
                 number, question, now + timedelta(seconds=session.request.round_seconds), opened_at=now
             )
-            message_id = await self._presenter.ask(session, session.current)
-            session.current.message_id = message_id
-            await self._repository.set_message(session.id, number, message_id)
+            await self._remember_message(session, await self._presenter.ask(session, session.current))

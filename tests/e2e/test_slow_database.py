@@ -12,6 +12,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 import pytest
@@ -145,6 +146,38 @@ async def test_a_lock_past_the_busy_timeout_saves_nothing_and_says_so(
         again = await discord_.click(guild, alice, clicked_question, right)
         assert "Locked in: **" in again.response.content
         assert counts(path)[1] == before[1] + 1
+
+
+async def test_a_question_on_screen_keeps_its_quiz_going_when_its_message_cannot_be_stored(
+    discord_: StandIn, server: Server, start_bot: Start
+) -> None:
+    """The first question is posted, then storing its message meets the lock past the busy timeout: the quiz goes
+    on (answers count, the next question comes); the channel never reads "nothing was saved" under it."""
+    guild, alice = server.guild, server.member
+    general = guild.channel("general")
+    clock = ManualClock(T0)
+    async with start_bot(clock=clock) as bot:
+        path = str(bot.store.path)
+        await bot.store.fetch_all("PRAGMA busy_timeout = 200")
+        shown = discord_.hold_next("POST", "/interactions/*/*/callback")  # the first question, on its way
+        started = await discord_.slash(guild, alice, "quiz start", options={"mode": "definition", "questions": 5},
+                                       wait=False)  # fmt: skip
+        await asyncio.wait_for(shown.reached.wait(), 5)
+        holder = await asyncio.to_thread(hold_write_lock, path, 1.5)
+        shown.release()
+        first = await question(discord_, general, 1)
+        await asyncio.to_thread(holder.join)
+        right, _ = right_and_wrong(bot, general)
+        taken = await discord_.click(guild, alice, first, right)
+        assert "Locked in: **" in taken.response.content
+        assert counts(path)[1] == 1
+        said = [str(request.json) for request in discord_.requests if request.json is not None]
+        assert not [text for text in said if STORAGE_BUSY in text]
+        assert started.response.type == 4  # the question itself answered the command
+        session = hub(bot).running(general.id)
+        assert session is not None
+        clock.advance(timedelta(seconds=session.request.round_seconds))
+        await question(discord_, general, 2)
 
 
 # --- settings, /quiz stop, /flashcards review and /top under the same fault -------------------------------------------

@@ -27,13 +27,16 @@ class Clock(Protocol):
 class SystemClock:
     """The machine's clock."""
 
+    speed = 1.0
+    """How many of this clock's seconds pass in a real second."""
+
     def now(self) -> datetime:
         """Return the current UTC time."""
         return datetime.now(UTC)
 
     async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
-        """Sleep until `when` (at most an hour at a time) or until woken."""
-        delay = min(max((when - self.now()).total_seconds(), 0.0), LONGEST_SLEEP.total_seconds())
+        """Sleep until the clock reads `when` (at most an hour of its time at a time) or until woken."""
+        delay = min(max((when - self.now()).total_seconds(), 0.0), LONGEST_SLEEP.total_seconds()) / self.speed
         if delay == 0:
             return
         try:
@@ -79,16 +82,6 @@ class ScaledClock(SystemClock):
     def now(self) -> datetime:
         """The shifted, scaled time (UTC)."""
         return self.start + timedelta(seconds=(time.time() - self.started_at) * self.speed)
-
-    async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
-        """Sleep until the clock reads `when` (at most an hour of its time at a time) or until woken."""
-        delay = min(max((when - self.now()).total_seconds(), 0.0), LONGEST_SLEEP.total_seconds()) / self.speed
-        if delay == 0:
-            return
-        try:
-            await asyncio.wait_for(wake.wait(), timeout=delay)
-        except TimeoutError:
-            return
 
 
 class ManualClock:

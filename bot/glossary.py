@@ -40,15 +40,38 @@ def example_terms(example: str) -> list[str]:
     else:
         terms.append(head)
     first_word = head.split()[0] if head.split() else ""
-    if first_word[:1].islower():  # a generic (INN) name: a capitalised single word in parentheses is a brand/code
+    if first_word[:1].islower():  # a generic (INN) name: a brand, code or its clinical shorthand in parentheses
         for inside in _PARENTHESIS.findall(example):
-            terms += [item for item in re.split(r"[,;]", inside) if _BRAND_OR_CODE.fullmatch(item.strip())]
+            terms += [
+                item
+                for item in re.split(r"[,;]", inside)
+                if _BRAND_OR_CODE.fullmatch(item.strip()) or is_shorthand_of(item.strip(), head)
+            ]
     seen: dict[str, str] = {}
     for term in terms:
         term = " ".join(term.split()).strip(" ,;:.")
         if term and term.casefold() not in seen:
             seen[term.casefold()] = term
     return list(seen.values())
+
+
+def is_shorthand_of(item: str, generic: str) -> bool:
+    """Whether `item` is the clinicians' shorthand of a generic name: one word of 3 to 9 letters (a hyphen
+    allowed) that starts as the name does and whose letters all appear in it in order ("pembro" of pembrolizumab,
+    "axi-cel" of axicabtagene ciloleucel, "T-VEC" of talimogene laherparepvec). A description ("anti-CD20",
+    "allogeneic") does not start with the drug's own letters and stays out."""
+    letters = [c for c in item.casefold() if c.isalpha()]
+    if not 3 <= len(letters) <= 9 or not re.fullmatch(r"[A-Za-z]+(?:-[A-Za-z]+)?", item):
+        return False
+    name = [c for c in generic.casefold() if c.isalpha()]
+    if not name or letters[0] != name[0]:
+        return False
+    position = 0
+    for letter in letters:
+        position = next((i + 1 for i in range(position, len(name)) if name[i] == letter), -1)
+        if position < 0:
+            return False
+    return True
 
 
 class Glossary:

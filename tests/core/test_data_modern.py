@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.glossary import Glossary
+from bot.glossary import Glossary, example_terms
 from bot.loader import GlossaryData
 from bot.models import EDITORIAL
 from bot.normalise import normalise
@@ -58,12 +58,8 @@ def _keys(glossary: Glossary, concept_id: str) -> set[str]:
 
 
 def _example_heads(example: str) -> list[str]:
-    """The names an example line gives: the text before any parenthesis, and a brand inside it."""
-    head, _, rest = example.partition(" (")
-    names = [head]
-    if rest and head[:1].islower():
-        names.append(rest.rstrip(")"))
-    return names
+    """The names an example line gives, as the resolver indexes them (the one parser, `example_terms`)."""
+    return example_terms(example)
 
 
 # ---------------------------------------------------------------- modern entries
@@ -117,10 +113,17 @@ def test_example_terms_are_listed_in_their_entry(glossary: Glossary, term: str, 
 
 
 def test_examples_name_one_product_each(glossary: Glossary) -> None:
-    """Examples are "name" or "name (Brand)": no regimens, lists or descriptions the resolver cannot match."""
-    shape = re.compile(r"^[^():;+,]+(?: \([^():;+,]+\))?$")
+    """Examples are "name" or "name (Brand)", "name (Brand, shorthand)": no regimens, lists or descriptions the
+    resolver cannot match; a brand and a shorthand in parentheses are both names the resolver indexes."""
+    shape = re.compile(r"^[^():;+,]+(?: \([^():;+,]+(?:, [^():;+,]+)*\))?$")
     bad = [(c.id, e) for c in glossary.concepts.values() for e in c.examples if not shape.match(e)]
     assert bad == []
+    for concept in glossary.concepts.values():
+        for example in concept.examples:
+            head, _, inside = example.partition(" (")
+            if "," in inside and head[:1].islower():  # a brand and a shorthand: both must be found
+                items = [item.strip() for item in inside.rstrip(")").split(",")]
+                assert set(items) <= set(example_terms(example)), (concept.id, example)
 
 
 SHARED_EXAMPLES = {"monophosphoryl lipid a", "mpl"}

@@ -62,26 +62,33 @@ async def test_a_new_schedule_wakes_the_scheduler_at_once(discord_: StandIn, ser
         )
 
 
-async def test_claimed_but_never_sent_is_sent_once_after_a_restart(
-    discord_: StandIn, server: Server, start_bot: Start, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The process dies after recording the intent and before sending: the restart looks, finds nothing, sends once."""
-    clock = ManualClock(MONDAY_7AM)
-    channel = server.guild.channel("daily")
+def die_after_claiming(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """From now on a claim records the intent, then fails as a process killed before sending would; the returned
+    function puts the real claim back (the next process start)."""
     original = DailyRepository.claim_day
 
     async def claim_then_die(self: DailyRepository, *args: Any, **kwargs: Any) -> Any:
         await original(self, *args, **kwargs)
         raise RuntimeError("process killed after recording the intent, before sending")
 
+    monkeypatch.setattr(DailyRepository, "claim_day", claim_then_die)
+    return lambda: monkeypatch.setattr(DailyRepository, "claim_day", original)
+
+
+async def test_claimed_but_never_sent_is_sent_once_after_a_restart(
+    discord_: StandIn, server: Server, start_bot: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after recording the intent and before sending: the restart looks, finds nothing, sends once."""
+    clock = ManualClock(MONDAY_7AM)
+    channel = server.guild.channel("daily")
     async with start_bot(clock=clock) as bot:
         await set_daily(discord_, server, channel)
-        monkeypatch.setattr(DailyRepository, "claim_day", claim_then_die)
+        revive = die_after_claiming(monkeypatch)
         await at(bot, clock, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
         claimed = await record(bot, server.guild.id, MONDAY)
         assert (claimed.status, claimed.message_id) == ("pending", None)
     assert daily_posts(discord_, channel) == []
-    monkeypatch.setattr(DailyRepository, "claim_day", original)
+    revive()
     looked = len(discord_.find_requests("GET", f"/channels/{channel.id}/messages"))
     clock.set(datetime(2026, 11, 23, 8, 2, tzinfo=UTC))
     async with start_bot(clock=clock) as bot:
@@ -102,17 +109,11 @@ async def test_recovery_accepts_only_the_bots_own_post_for_that_day(
     """After a crash before sending, a look-alike post by someone else, or the bot's post of another day, is not it."""
     clock = ManualClock(MONDAY_7AM)
     channel = server.guild.channel("daily")
-    original = DailyRepository.claim_day
-
-    async def claim_then_die(self: DailyRepository, *args: Any, **kwargs: Any) -> Any:
-        await original(self, *args, **kwargs)
-        raise RuntimeError("process killed after recording the intent, before sending")
-
     async with start_bot(clock=clock) as bot:
         await set_daily(discord_, server, channel)
-        monkeypatch.setattr(DailyRepository, "claim_day", claim_then_die)
+        revive = die_after_claiming(monkeypatch)
         await at(bot, clock, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
-    monkeypatch.setattr(DailyRepository, "claim_day", original)
+    revive()
     other_bot = discord_.add_member(server.guild, discord_.add_user("copycat", bot=True))
 
     def look_alike(author: Any, day: date) -> Message:
@@ -186,21 +187,15 @@ async def test_an_entry_hidden_between_the_claim_and_the_send_is_posted_as_shipp
     """The day's concept was chosen, then hidden before the (retried) send: the post still goes out, shipped text."""
     clock = ManualClock(MONDAY_7AM)
     channel = server.guild.channel("daily")
-    original = DailyRepository.claim_day
-
-    async def claim_then_die(self: DailyRepository, *args: Any, **kwargs: Any) -> Any:
-        await original(self, *args, **kwargs)
-        raise RuntimeError("process killed after recording the intent, before sending")
-
     async with start_bot(clock=clock) as bot:
         await set_daily(discord_, server, channel)
-        monkeypatch.setattr(DailyRepository, "claim_day", claim_then_die)
+        revive = die_after_claiming(monkeypatch)
         await at(bot, clock, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
         claimed = await record(bot, server.guild.id, MONDAY)
         shipped = bot.catalog.shipped.concepts[claimed.concept_id]
         hidden = await discord_.slash(server.guild, server.moderator, "concept hide", term=shipped.name)
         assert "now hidden" in (await hidden.answer()).content
-    monkeypatch.setattr(DailyRepository, "claim_day", original)
+    revive()
     clock.set(datetime(2026, 11, 23, 8, 3, tzinfo=UTC))
     async with start_bot(clock=clock) as bot:
         await at(bot, clock, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
